@@ -1,0 +1,1 @@
+"""Orchestration: procedures, planners, the gate, the chat and the command line."""

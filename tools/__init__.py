@@ -1,0 +1,1 @@
+"""The domain: stores, typed tools, reports. Knows nothing about language models."""

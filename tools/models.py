@@ -1,0 +1,168 @@
+"""pydantic models of the stored records. They mirror schemas/*.json field for field; a test
+checks both directions so neither can drift."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PreferredChannel = Literal["phone", "email", "sms"]
+LifecycleStage = Literal["prospect", "customer", "past_customer"]
+CompanyType = Literal["business", "individual", "nonprofit", "government", "other"]
+CompanyStatus = Literal["prospect", "active_customer", "inactive", "archived"]
+LeadSource = Literal["phone_call", "email", "web_form", "referral", "ad", "other"]
+LeadStatus = Literal["new", "working", "qualified", "disqualified", "converted"]
+DisqualificationReason = Literal["budget", "timing", "outside_scope", "no_response", "other"]
+PipelineStage = Literal["inquiry", "needs_analysis", "estimate_sent", "follow_up", "scheduled_visit"]
+InteractionType = Literal["phone_call", "email_inbound", "email_outbound", "sms", "meeting", "note", "system"]
+Outcome = Literal[
+    "none", "left_voicemail", "spoke", "no_show", "rescheduled",
+    "sent_proposal", "accepted_proposal", "rejected_proposal",
+]
+FollowUpStatus = Literal["none", "pending", "completed", "canceled"]
+OpportunityStage = Literal["estimating", "scheduled", "proposal_sent", "won", "lost"]
+LostReason = Literal["price", "competition", "timing", "no_decision", "scope", "other"]
+
+OPEN_LEAD_STATUSES = ("new", "working", "qualified")
+OPEN_OPPORTUNITY_STAGES = ("estimating", "scheduled", "proposal_sent")
+
+
+def choices(literal: object) -> tuple[str, ...]:
+    return tuple(get_args(literal))
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class Contact(_Record):
+    contact_id: str = Field(pattern=r"^C-[0-9]+$")
+    first_name: str = ""
+    last_name: str = ""
+    company_id: str | None = Field(default=None, pattern=r"^CO-[0-9]+$")
+    phones: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    address: str | None = None
+    preferred_channel: PreferredChannel | None = None
+    lifecycle_stage: LifecycleStage
+    source: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    quickbooks_customer_id: str | None = None
+    notes: str = ""
+    archived: bool = False
+    merged_into: str | None = Field(default=None, pattern=r"^C-[0-9]+$")
+
+    @model_validator(mode="after")
+    def _identifiable(self) -> Contact:
+        if not (self.first_name or self.last_name or self.phones or self.emails):
+            raise ValueError("a contact needs at least a name, a phone or an email")
+        return self
+
+
+class Company(_Record):
+    company_id: str = Field(pattern=r"^CO-[0-9]+$")
+    name: str = Field(min_length=1)
+    type: CompanyType
+    main_phone: str | None = None
+    billing_address: str | None = None
+    primary_contact_id: str | None = Field(default=None, pattern=r"^C-[0-9]+$")
+    status: CompanyStatus
+    quickbooks_customer_id: str | None = None
+    notes: str = ""
+
+
+class Lead(_Record):
+    model_config = ConfigDict(extra="allow")  # leads are permissive: unknown fields are kept
+    lead_id: str = Field(pattern=r"^L-[0-9]+$")
+    title: str = Field(min_length=1)
+    description: str = ""
+    contact_id: str | None = Field(default=None, pattern=r"^C-[0-9]+$")
+    company_id: str | None = Field(default=None, pattern=r"^CO-[0-9]+$")
+    source: LeadSource
+    status: LeadStatus
+    disqualification_reason: DisqualificationReason | None = None
+    disqualification_note: str | None = None
+    estimated_value: float | None = Field(default=None, ge=0)
+    pipeline_stage: PipelineStage
+    expected_close_date: dt.date | None = None
+    owner: str | None = None
+    converted_opportunity_id: str | None = Field(default=None, pattern=r"^O-[0-9]+$")
+    email: str | None = None
+    phone: str | None = None
+    url: str | None = None
+    notes: str = ""
+    tags: list[str] = Field(default_factory=list)
+    source_ref: str | None = None
+
+    @model_validator(mode="after")
+    def _status_needs(self) -> Lead:
+        if self.status == "disqualified" and not self.disqualification_reason:
+            raise ValueError("a disqualified lead needs a disqualification_reason")
+        if self.status == "converted" and not self.converted_opportunity_id:
+            raise ValueError("a converted lead needs its converted_opportunity_id")
+        return self
+
+
+class Interaction(_Record):
+    interaction_id: str = Field(pattern=r"^I-[0-9]+$")
+    type: InteractionType
+    timestamp: dt.datetime
+    contact_id: str | None = Field(default=None, pattern=r"^C-[0-9]+$")
+    lead_id: str | None = Field(default=None, pattern=r"^L-[0-9]+$")
+    opportunity_id: str | None = Field(default=None, pattern=r"^O-[0-9]+$")
+    subject: str = ""
+    body: str = ""
+    outcome: Outcome
+    follow_up_date: dt.date | None = None
+    follow_up_status: FollowUpStatus
+    ai_summary: str | None = None
+    message_id: str | None = None
+    thread_id: str | None = None
+
+    @model_validator(mode="after")
+    def _linked(self) -> Interaction:
+        if not (self.contact_id or self.lead_id or self.opportunity_id):
+            raise ValueError("an interaction needs at least one of contact_id, lead_id, opportunity_id")
+        if self.follow_up_status == "pending" and self.follow_up_date is None:
+            raise ValueError("a pending follow-up needs a follow_up_date")
+        return self
+
+
+class Opportunity(_Record):
+    opportunity_id: str = Field(pattern=r"^O-[0-9]+$")
+    lead_id: str | None = Field(default=None, pattern=r"^L-[0-9]+$")
+    contact_id: str | None = Field(default=None, pattern=r"^C-[0-9]+$")
+    company_id: str | None = Field(default=None, pattern=r"^CO-[0-9]+$")
+    name: str = Field(min_length=1)
+    stage: OpportunityStage
+    amount: float | None = Field(default=None, ge=0)
+    expected_close_date: dt.date | None = None
+    close_date: dt.date | None = None
+    lost_reason: LostReason | None = None
+    lost_note: str | None = None
+    competitor: str | None = None
+    proposal_sent_date: dt.date | None = None
+    needs_site_visit: bool = False
+    quickbooks_synced: bool = False
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _closed_needs(self) -> Opportunity:
+        if self.stage in ("won", "lost") and self.close_date is None:
+            raise ValueError(f"a {self.stage} opportunity needs a close_date")
+        if self.stage == "lost" and not self.lost_reason:
+            raise ValueError("a lost opportunity needs a lost_reason")
+        return self
+
+
+RECORD_MODELS: dict[str, type[_Record]] = {
+    "contacts": Contact,
+    "companies": Company,
+    "leads": Lead,
+    "interactions": Interaction,
+    "opportunities": Opportunity,
+}

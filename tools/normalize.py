@@ -1,0 +1,100 @@
+"""Normalising phones, emails and names so the same person is recognised however they are typed."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+
+_DIGITS = re.compile(r"\D+")
+
+
+def phone_e164(raw: str | None, region: str = "US") -> str | None:
+    """``(555) 123-4567``, ``555.123.4567`` and ``+1 555 123 4567`` all become ``+15551234567``.
+
+    Numbers phonenumbers cannot place keep their digits (with a leading + if they had one), so a
+    foreign or odd number is still stored and still matches itself.
+    """
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    digits = _DIGITS.sub("", text)
+    if len(digits) < 3:
+        return None
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is not None and phonenumbers.is_possible_number(parsed):
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return ("+" if text.startswith("+") else "") + digits
+
+
+def phone_display(e164: str | None, region: str = "US") -> str:
+    if not e164:
+        return ""
+    if not e164.startswith("+"):
+        return e164
+    try:
+        parsed = phonenumbers.parse(e164, region)
+    except phonenumbers.NumberParseException:
+        return e164
+    if parsed.country_code == phonenumbers.country_code_for_region(region):
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def email_normal(raw: str | None) -> str | None:
+    """Trimmed, mailto: and angle brackets removed, domain lower-cased. None if not an address."""
+    if raw is None:
+        return None
+    text = str(raw).strip().strip("<>").strip()
+    if text.lower().startswith("mailto:"):
+        text = text[7:]
+    if not _EMAIL.match(text):
+        return None
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def email_key(raw: str | None) -> str | None:
+    """What two emails are compared by: case-insensitive throughout."""
+    normal = email_normal(raw)
+    return normal.lower() if normal else None
+
+
+def fold(text: str | None) -> str:
+    """Lower-case, accents and punctuation removed, '&' read as 'and', spaces squeezed."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.lower().replace("&", " and ")
+    text = re.sub(r"[^\w\s]", " ", text)
+    return " ".join(text.split())
+
+
+def split_name(full: str) -> tuple[str, str]:
+    parts = full.strip().split()
+    if not parts:
+        return "", ""
+    if len(parts) == 1:
+        return parts[0], ""
+    return " ".join(parts[:-1]), parts[-1]
+
+
+def full_name(contact: dict[str, object]) -> str:
+    name = f"{contact.get('first_name') or ''} {contact.get('last_name') or ''}".strip()
+    if name:
+        return name
+    emails = contact.get("emails") or []
+    phones = contact.get("phones") or []
+    if isinstance(emails, list) and emails:
+        return str(emails[0])
+    if isinstance(phones, list) and phones:
+        return str(phones[0])
+    return str(contact.get("contact_id", "unknown contact"))
