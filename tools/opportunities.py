@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from .errors import IllegalTransition
 from .interactions import system_note
 from .models import LostReason
 from .normalize import full_name
@@ -87,9 +88,12 @@ def update_opportunity(store: Store, args: UpdateOpportunityInput) -> dict[str, 
         opp = store.require("opportunities", args.opportunity_id)
         changes = args.model_dump(exclude={"opportunity_id"}, exclude_none=True)
         target = changes.get("stage", opp["stage"])
-        check("opportunity", opp["opportunity_id"], opp["stage"], target)
-        if opp["stage"] in ("won", "lost") and set(changes) - {"notes"}:
-            check("opportunity", opp["opportunity_id"], opp["stage"], "estimating")
+        if opp["stage"] in ("won", "lost"):
+            if set(changes) - {"notes"}:
+                raise IllegalTransition(
+                    f"Job {opp['opportunity_id']} is {opp['stage']}, which is final; only its notes can change.")
+        else:
+            check("opportunity", opp["opportunity_id"], opp["stage"], target)
         if target == "proposal_sent" and opp["stage"] != "proposal_sent" and "proposal_sent_date" not in changes:
             changes["proposal_sent_date"] = store.today()
         action = "stage_changed" if target != opp["stage"] else "updated"

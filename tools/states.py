@@ -28,18 +28,20 @@ def allowed(kind: str, current: str) -> frozenset[str]:
 
 
 def check(kind: str, record_id: str, current: str, target: str) -> None:
-    """Raise IllegalTransition unless ``current -> target`` is allowed. Same state is a no-op."""
-    if current == target:
-        return
+    """Raise IllegalTransition unless ``current -> target`` is allowed. Staying in the same open
+    state is allowed; a final state refuses everything, itself included (no re-disqualifying)."""
     machine = _MACHINES[kind]
+    if current == target and machine.get(current):
+        return
     if target not in machine:
         raise IllegalTransition(f"{target!r} is not a {kind} state; states are: {', '.join(machine)}.")
     nexts = machine.get(current, frozenset())
     if target in nexts:
         return
     if not nexts:
+        change = f"be {target} again" if current == target else f"become {target}"
         raise IllegalTransition(
-            f"{kind.capitalize()} {record_id} is {current}, which is final: it cannot become {target}. "
+            f"{kind.capitalize()} {record_id} is {current}, which is final: it cannot {change}. "
             "The record stays as history."
         )
     raise IllegalTransition(

@@ -24,7 +24,7 @@ from .errors import InvalidRecord, NotFound
 from .normalize import email_key, fold, full_name, phone_e164
 from .schemas import LAYOUT, TABLES, problems
 from .settings import Settings, load_settings
-from .storage import Database, Doc, Tables
+from .storage import WRITE_THROUGH_BELOW, Database, Doc, Tables
 
 ACTORS = ("owner", "agent", "scheduler", "email", "import")
 EVENTS = "events.jsonl"
@@ -116,13 +116,15 @@ def table_of(record_id: str) -> str:
 
 
 class Store:
-    def __init__(self, directory: Path, settings: Settings | None = None, actor: str = "owner"):
+    def __init__(self, directory: Path, settings: Settings | None = None, actor: str = "owner",
+                 write_through_below: int = WRITE_THROUGH_BELOW):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.settings = settings or load_settings(self.directory)
         self.actor = actor
         self.indexes = Indexes(self.settings.default_phone_region)
-        self.db = Database(self.directory, LAYOUT, on_reset=self.indexes.reset, on_put=self.indexes.put)
+        self.db = Database(self.directory, LAYOUT, write_through_below=write_through_below,
+                           on_reset=self.indexes.reset, on_put=self.indexes.put)
         self._events: list[dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ time

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools.registry import get_tool
+from tools.store import Store
+
+FRIDAY = "2026-11-20T10:00:00"  # a Friday, business time zone (America/New_York)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own data dir, a pinned clock and no API key."""
+    monkeypatch.setenv("BACKOFFICE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BACKOFFICE_NOW", FRIDAY)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def store(data_dir: Path) -> Store:
+    s = Store(data_dir)
+    yield s
+    s.close()
+
+
+def call(store: Store, name: str, /, **args: Any) -> dict[str, Any]:
+    """Run a tool the way the agent does: arguments parsed by its input model."""
+    tool = get_tool(name)
+    return tool.func(store, tool.parse(args))
+
+
+def add_contact(store: Store, **fields: Any) -> dict[str, Any]:
+    fields.setdefault("name", "Dana Reyes")
+    result = call(store, "create_contact", **fields)
+    assert result["created"], result
+    return result["contact"]

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BACKOFFICE_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT)
+
+
+def test_demo_loads_a_valid_sample_business_once(data_dir: Path):
+    first = run("demo", data_dir=data_dir)
+    assert first.returncode == 0, first.stderr
+    assert "8 contacts" in first.stdout
+    check = run("--json", "check", data_dir=data_dir)
+    assert check.returncode == 0 and json.loads(check.stdout) == {"ok": True, "problems": []}
+    again = run("demo", data_dir=data_dir)
+    assert again.returncode == 1 and "already holds a customer book" in again.stderr
+
+
+def test_check_reports_a_hand_broken_record(data_dir: Path):
+    assert run("demo", data_dir=data_dir).returncode == 0
+    crm = json.loads((data_dir / "crm.json").read_text())
+    crm["leads"]["1"]["status"] = "maybe"
+    (data_dir / "crm.json").write_text(json.dumps(crm))
+    result = run("check", data_dir=data_dir)
+    assert result.returncode == 1 and "L-1: status is 'maybe'" in result.stdout
+
+
+def test_bad_clock_override_is_a_clear_error(data_dir: Path, monkeypatch):
+    monkeypatch.setenv("BACKOFFICE_NOW", "next tuesday")
+    result = run("demo", data_dir=data_dir)
+    assert result.returncode == 1 and "BACKOFFICE_NOW" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_no_command_prints_usage_and_exits_2(data_dir: Path):
+    assert run(data_dir=data_dir).returncode == 2

@@ -1,0 +1,180 @@
+"""The store's guarantees: validation before writing, crash safety, no lost writes, fresh reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from tinydb import TinyDB
+
+from tools.errors import InvalidRecord, StoreCorrupt
+from tools.storage import AtomicJSONStorage
+from tools.store import Store
+
+from .conftest import add_contact, call
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_record_breaking_the_schema_is_refused_and_file_is_byte_for_byte_unchanged(store: Store, data_dir: Path):
+    contact = add_contact(store, phone="555-201-7788")
+    before = {p.name: p.read_bytes() for p in data_dir.iterdir() if p.name != ".lock"}
+    with pytest.raises(InvalidRecord) as err:
+        store.update("contacts", contact["contact_id"], {"lifecycle_stage": "vip"})
+    assert "Contact C-1" in str(err.value)
+    assert "lifecycle_stage" in str(err.value) and "prospect, customer, past_customer" in str(err.value)
+    with pytest.raises(InvalidRecord) as err:
+        store.insert("interactions", {"type": "phone_call", "timestamp": "2026-11-20T10:00:00+00:00",
+                                      "outcome": "spoke", "follow_up_status": "none"})
+    assert "at least one of contact_id, lead_id, opportunity_id" in str(err.value)
+    after = {p.name: p.read_bytes() for p in data_dir.iterdir() if p.name != ".lock"}
+    assert after == before
+    assert store.get("contacts", "C-1")["lifecycle_stage"] == "prospect"
+
+
+def test_a_refused_record_rolls_back_the_whole_transaction(store: Store):
+    with pytest.raises(InvalidRecord), store.transaction():
+        store.insert("contacts", {"first_name": "Ok", "lifecycle_stage": "prospect"})
+        store.insert("contacts", {"first_name": "Bad", "lifecycle_stage": "nope"})
+    assert store.count("contacts") == 0
+    assert store.contacts_by_phone("555-201-7788") == []
+    assert add_contact(store)["contact_id"] == "C-1"  # the aborted id is not burnt
+
+
+def test_files_are_plain_tinydb_files(store: Store, data_dir: Path):
+    add_contact(store, phone="555-201-7788")
+    call(store, "create_lead", title="Leaky faucet at 123 Main", contact_id="C-1")
+    store.close()
+    db = TinyDB(data_dir / "crm.json", storage=AtomicJSONStorage)
+    assert db.table("contacts").all()[0]["first_name"] == "Dana"
+    assert db.table("leads").get(doc_id=1)["title"] == "Leaky faucet at 123 Main"
+    stock = TinyDB(data_dir / "crm.json")  # stock JSONStorage reads it too
+    assert len(stock.table("contacts")) == 1
+    stock.close()
+
+
+def test_other_process_changes_are_seen_without_restart(store: Store, data_dir: Path):
+    add_contact(store, phone="555-201-7788")
+    assert store.contacts_by_phone("555-000-1111") == []
+    other = Store(data_dir)
+    add_contact(other, name="Sam Lee", phone="555-000-1111")
+    other.close()
+    found = store.contacts_by_phone("(555) 000-1111")
+    assert [c["first_name"] for c in found] == ["Sam"]
+
+
+def test_journal_mode_other_process_changes_are_seen_incrementally(data_dir: Path):
+    # write_through_below=0 keeps every commit in the journal, as in a large book
+    a = Store(data_dir, write_through_below=0)
+    b = Store(data_dir, write_through_below=0)
+    add_contact(a, phone="555-201-7788")
+    assert b.count("contacts") == 1
+    add_contact(b, name="Sam Lee", phone="555-000-1111")
+    assert [c["first_name"] for c in a.contacts_by_phone("5550001111")] == ["Sam"]
+    a.close()
+    b.close()
+    data = json.loads((data_dir / "crm.json").read_text())
+    assert len(data["contacts"]) == 2  # closing folded the journal into crm.json
+
+
+def test_damaged_file_is_reported_and_left_untouched(data_dir: Path):
+    data_dir.mkdir(parents=True)
+    (data_dir / "crm.json").write_text('{"contacts": {"1": {"first_name": "Da')
+    store = Store(data_dir)
+    with pytest.raises(StoreCorrupt) as err:
+        store.count("contacts")
+    assert "crm.json" in str(err.value) and "line 1" in str(err.value)
+    assert (data_dir / "crm.json").read_text() == '{"contacts": {"1": {"first_name": "Da'
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from tools.store import Store
+    from tools.registry import get_tool
+    store = Store(Path(sys.argv[1]), write_through_below=int(sys.argv[2]), actor=sys.argv[4])
+    tool = get_tool("log_interaction")
+    for i in range(int(sys.argv[3])):
+        result = tool.func(store, tool.parse({"type": "note", "contact_id": "C-1", "body": f"{sys.argv[4]} {i}"}))
+        print(result["interaction"]["body"], flush=True)   # acknowledged
+    store.close()
+""")
+
+
+def _writer(data_dir: Path, count: int, write_through_below: int, tag: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(data_dir), str(write_through_below), str(count), tag],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+
+
+def _bodies(data_dir: Path) -> set[str]:
+    store = Store(data_dir)
+    with store.reading():
+        bodies = {i["body"] for i in store.scan("interactions")}
+    return bodies
+
+
+@pytest.mark.parametrize("write_through_below", [10**9, 0, 20_000])
+def test_writer_killed_at_random_points_never_corrupts_or_loses_acknowledged_writes(
+        store: Store, data_dir: Path, write_through_below: int):
+    # 10**9: every commit compacts (small book); 0: journal only; 20_000: compaction now and then
+    add_contact(store, phone="555-201-7788")
+    store.close()
+    rng = random.Random(write_through_below)
+    acknowledged: set[str] = set()
+    for round_ in range(6):
+        proc = _writer(data_dir, 10_000, write_through_below, "owner" if round_ % 2 else "agent")
+        time.sleep(0.6 + rng.random() * 0.5)
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate()
+        acknowledged |= set(out.splitlines())
+        assert json.loads((data_dir / "crm.json").read_text())  # the TinyDB file always parses on its own
+        present = _bodies(data_dir)
+        missing = acknowledged - present
+        assert not missing, f"round {round_}: {len(missing)} acknowledged writes lost"
+    assert len(acknowledged) > 30
+    ids = []
+    s = Store(data_dir)
+    with s.reading():
+        ids = sorted(int(i["interaction_id"][2:]) for i in s.scan("interactions"))
+    assert len(ids) == len(set(ids))  # no id handed out twice after a crash
+
+
+@pytest.mark.parametrize("write_through_below", [10**9, 0])
+def test_two_processes_writing_at_once_lose_nothing(store: Store, data_dir: Path, write_through_below: int):
+    add_contact(store, phone="555-201-7788")
+    store.close()
+    procs = [_writer(data_dir, 200, write_through_below, tag) for tag in ("owner", "scheduler")]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    bodies = _bodies(data_dir)
+    for tag, out in zip(("owner", "scheduler"), outs, strict=True):
+        assert len(out.splitlines()) == 200
+        assert {f"{tag} {i}" for i in range(200)} <= bodies
+    assert len(bodies) == 400
+    events = [json.loads(line) for line in (data_dir / "events.jsonl").read_text().splitlines()]
+    assert sum(e["actor"] == "scheduler" for e in events) == 200
+
+
+def test_torn_journal_tail_is_ignored_and_repaired(data_dir: Path):
+    store = Store(data_dir, write_through_below=0)
+    add_contact(store, phone="555-201-7788")
+    journal = data_dir / "journal.jsonl"
+    with open(journal, "ab") as handle:
+        handle.write(b'{"ops": [["contacts", "2", {"contact_id": "C-2", "first_na')  # crash mid-append
+    fresh = Store(data_dir, write_through_below=0)
+    assert fresh.count("contacts") == 1
+    add_contact(fresh, name="Sam Lee")
+    assert Store(data_dir).count("contacts") == 2
+    for line in journal.read_bytes().splitlines():
+        json.loads(line)  # repaired: every line parses
+    os.remove(journal)
