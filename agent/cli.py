@@ -18,8 +18,9 @@ Handler = Callable[[argparse.Namespace, Store, Console], int]
 COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None] | None]] = {}
 
 
-def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] | None = None
-            ) -> Callable[[Handler], Handler]:
+def command(
+    name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] | None = None
+) -> Callable[[Handler], Handler]:
     def register(func: Handler) -> Handler:
         COMMANDS[name] = (help, func, arguments)
         return func
@@ -52,9 +53,12 @@ def _demo(args: argparse.Namespace, store: Store, console: Console) -> int:
     if args.json:
         print(json.dumps(counts))
     else:
-        console.print(f"Loaded the sample business into {store.directory}: "
-                      + ", ".join(f"{n} {t}" for t, n in counts.items()) + ".")
-        console.print("Try: [bold]backoffice chat[/bold] and ask \"what's our pipeline?\"")
+        console.print(
+            f"Loaded the sample business into {store.directory}: "
+            + ", ".join(f"{n} {t}" for t, n in counts.items())
+            + "."
+        )
+        console.print('Try: [bold]backoffice chat[/bold] and ask "what\'s our pipeline?"')
     return 0
 
 

@@ -2,18 +2,21 @@ from __future__ import annotations
 
 import pytest
 
-from tools.errors import Ambiguous, InvalidRecord
 from tools.crm import resolve_contact
+from tools.errors import Ambiguous, InvalidRecord
 from tools.store import Store
 
 from .conftest import add_contact, call
 
 
-@pytest.mark.parametrize("first, second", [
-    ("(555) 123-4567", "555.123.4567"),
-    ("(555) 123-4567", "+1 555 123 4567"),
-    ("555.123.4567", "+1 555 123 4567"),
-])
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ("(555) 123-4567", "555.123.4567"),
+        ("(555) 123-4567", "+1 555 123 4567"),
+        ("555.123.4567", "+1 555 123 4567"),
+    ],
+)
 def test_duplicate_phone_in_another_format_is_not_created_twice(store: Store, first: str, second: str):
     original = add_contact(store, name="Dana Reyes", phone=first)
     result = call(store, "create_contact", name="D. Reyes", phone=second)

@@ -62,8 +62,13 @@ def test_final_lead_states_refuse_every_change(store: Store, current: str):
     else:
         call(store, "qualify_lead", lead_id=lead["lead_id"])
         call(store, "convert_lead", lead_id=lead["lead_id"])
-    for action, args in [("qualify_lead", {}), ("disqualify_lead", {"reason": "timing"}), ("convert_lead", {}),
-                         ("update_lead", {"status": "working"}), ("update_lead", {"title": "x"})]:
+    for action, args in [
+        ("qualify_lead", {}),
+        ("disqualify_lead", {"reason": "timing"}),
+        ("convert_lead", {}),
+        ("update_lead", {"status": "working"}),
+        ("update_lead", {"title": "x"}),
+    ]:
         with pytest.raises(IllegalTransition):
             call(store, action, lead_id=lead["lead_id"], **args)
     assert store.get("leads", lead["lead_id"])["status"] == current
@@ -140,8 +145,14 @@ def test_events_are_written_for_create_update_and_each_state_change(store: Store
 
 def test_logging_a_call_on_a_new_lead_marks_it_working_and_a_date_makes_a_pending_follow_up(store: Store):
     lead = _lead(store)
-    result = call(store, "log_interaction", type="phone_call", lead_id=lead["lead_id"],
-                  body="Wants a quote", follow_up_date="2026-11-27")
+    result = call(
+        store,
+        "log_interaction",
+        type="phone_call",
+        lead_id=lead["lead_id"],
+        body="Wants a quote",
+        follow_up_date="2026-11-27",
+    )
     item = result["interaction"]
     assert item["follow_up_status"] == "pending" and item["contact_id"] == "C-1"
     assert store.get("leads", lead["lead_id"])["status"] == "working"
@@ -157,11 +168,23 @@ def test_interaction_needs_a_link(store: Store):
 
 def test_record_inquiry_links_an_existing_contact_and_is_idempotent_by_source_ref(store: Store):
     add_contact(store, phone="555-201-7788", email="dana@example.com")
-    first = call(store, "record_inquiry", email="DANA@example.com", description="Dripping tap",
-                 source="email", source_ref="<msg-1@example.com>")
+    first = call(
+        store,
+        "record_inquiry",
+        email="DANA@example.com",
+        description="Dripping tap",
+        source="email",
+        source_ref="<msg-1@example.com>",
+    )
     assert first["new_contact"] is False and first["contact"]["contact_id"] == "C-1"
-    again = call(store, "record_inquiry", email="dana@example.com", description="Dripping tap",
-                 source="email", source_ref="<msg-1@example.com>")
+    again = call(
+        store,
+        "record_inquiry",
+        email="dana@example.com",
+        description="Dripping tap",
+        source="email",
+        source_ref="<msg-1@example.com>",
+    )
     assert again["created"] is False
     assert store.count("leads") == 1 and store.count("interactions") == 1
     lead = store.get("leads", "L-1")

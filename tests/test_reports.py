@@ -25,16 +25,25 @@ def _touched_friday_lead(store: Store, status_call: bool = True) -> str:
         c = add_contact(store, phone="555-201-7788")
         lead = call(store, "create_lead", title="Water heater", contact_id=c["contact_id"])["lead"]
     with _at(store, FRI):
-        call(store, "log_interaction", type="phone_call", lead_id=lead["lead_id"], body="Left a message",
-             outcome="left_voicemail")
+        call(
+            store,
+            "log_interaction",
+            type="phone_call",
+            lead_id=lead["lead_id"],
+            body="Left a message",
+            outcome="left_voicemail",
+        )
     return lead["lead_id"]
 
 
-@pytest.mark.parametrize("day, stale", [
-    (FRI + dt.timedelta(days=3), False),  # Monday: 1 business day
-    (FRI + dt.timedelta(days=4), False),  # Tuesday: 2
-    (FRI + dt.timedelta(days=5), True),   # Wednesday: 3
-])
+@pytest.mark.parametrize(
+    "day, stale",
+    [
+        (FRI + dt.timedelta(days=3), False),  # Monday: 1 business day
+        (FRI + dt.timedelta(days=4), False),  # Tuesday: 2
+        (FRI + dt.timedelta(days=5), True),  # Wednesday: 3
+    ],
+)
 def test_lead_touched_friday_goes_stale_on_wednesday(store: Store, day: dt.date, stale: bool):
     lead_id = _touched_friday_lead(store)
     rows = stale_lead_rows(store, day)
@@ -79,25 +88,42 @@ def test_follow_ups_due_today_and_overdue(store: Store):
 def test_pipeline_numbers_on_a_known_book(store: Store):
     week_ago = FRI - dt.timedelta(days=10)
     with _at(store, week_ago):
-        old = call(store, "record_inquiry", name="Old Lead", phone="555-000-0001", address="1 A St",
-                   description="Old inquiry", estimated_value=100)["lead"]
-        job = call(store, "record_inquiry", name="Won Guy", phone="555-000-0002", address="2 B St",
-                   description="Boiler", estimated_value=2000)["lead"]
+        old = call(
+            store,
+            "record_inquiry",
+            name="Old Lead",
+            phone="555-000-0001",
+            address="1 A St",
+            description="Old inquiry",
+            estimated_value=100,
+        )["lead"]
+        job = call(
+            store,
+            "record_inquiry",
+            name="Won Guy",
+            phone="555-000-0002",
+            address="2 B St",
+            description="Boiler",
+            estimated_value=2000,
+        )["lead"]
         call(store, "update_lead", lead_id=old["lead_id"], expected_close_date="2026-11-15")
         call(store, "qualify_lead", lead_id=job["lead_id"])
         won = call(store, "convert_lead", lead_id=job["lead_id"])["opportunity"]
-        lost_lead = call(store, "record_inquiry", name="Lost Guy", phone="555-000-0003", address="3 C St",
-                         description="Deck")["lead"]
+        lost_lead = call(
+            store, "record_inquiry", name="Lost Guy", phone="555-000-0003", address="3 C St", description="Deck"
+        )["lead"]
         call(store, "qualify_lead", lead_id=lost_lead["lead_id"])
         lost = call(store, "convert_lead", lead_id=lost_lead["lead_id"], amount=900)["opportunity"]
-        prop_lead = call(store, "record_inquiry", name="Prop Guy", phone="555-000-0004", address="4 D St",
-                         description="Bath")["lead"]
+        prop_lead = call(
+            store, "record_inquiry", name="Prop Guy", phone="555-000-0004", address="4 D St", description="Bath"
+        )["lead"]
         call(store, "qualify_lead", lead_id=prop_lead["lead_id"])
         prop = call(store, "convert_lead", lead_id=prop_lead["lead_id"], amount=1500)["opportunity"]
     with _at(store, FRI - dt.timedelta(days=2)):
         call(store, "record_inquiry", name="New One", phone="555-000-0005", description="Faucet", estimated_value=300)
-        n2 = call(store, "record_inquiry", name="New Two", phone="555-000-0006", description="Toilet",
-                  estimated_value=700)["lead"]
+        n2 = call(
+            store, "record_inquiry", name="New Two", phone="555-000-0006", description="Toilet", estimated_value=700
+        )["lead"]
         call(store, "qualify_lead", lead_id=n2["lead_id"], pipeline_stage="estimate_sent")
         call(store, "mark_opportunity_won", opportunity_id=won["opportunity_id"], amount=2200)
         call(store, "mark_opportunity_lost", opportunity_id=lost["opportunity_id"], reason="price")

@@ -32,8 +32,15 @@ def test_record_breaking_the_schema_is_refused_and_file_is_byte_for_byte_unchang
     assert "Contact C-1" in str(err.value)
     assert "lifecycle_stage" in str(err.value) and "prospect, customer, past_customer" in str(err.value)
     with pytest.raises(InvalidRecord) as err:
-        store.insert("interactions", {"type": "phone_call", "timestamp": "2026-11-20T10:00:00+00:00",
-                                      "outcome": "spoke", "follow_up_status": "none"})
+        store.insert(
+            "interactions",
+            {
+                "type": "phone_call",
+                "timestamp": "2026-11-20T10:00:00+00:00",
+                "outcome": "spoke",
+                "follow_up_status": "none",
+            },
+        )
     assert "at least one of contact_id, lead_id, opportunity_id" in str(err.value)
     after = {p.name: p.read_bytes() for p in data_dir.iterdir() if p.name != ".lock"}
     assert after == before
@@ -112,7 +119,9 @@ WRITER = textwrap.dedent("""
 def _writer(data_dir: Path, count: int, write_through_below: int, tag: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", WRITER, str(data_dir), str(write_through_below), str(count), tag],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
 
 
@@ -125,7 +134,8 @@ def _bodies(data_dir: Path) -> set[str]:
 
 @pytest.mark.parametrize("write_through_below", [10**9, 0, 20_000])
 def test_writer_killed_at_random_points_never_corrupts_or_loses_acknowledged_writes(
-        store: Store, data_dir: Path, write_through_below: int):
+    store: Store, data_dir: Path, write_through_below: int
+):
     # 10**9: every commit compacts (small book); 0: journal only; 20_000: compaction now and then
     add_contact(store, phone="555-201-7788")
     store.close()

@@ -41,9 +41,7 @@ def now(tz: ZoneInfo | None = None) -> dt.datetime:
         try:
             value = dt.datetime.fromisoformat(pinned.strip())
         except ValueError as exc:
-            raise ConfigError(
-                f"BACKOFFICE_NOW={pinned!r} is not an ISO timestamp (e.g. 2026-11-23T08:00:00)"
-            ) from exc
+            raise ConfigError(f"BACKOFFICE_NOW={pinned!r} is not an ISO timestamp (e.g. 2026-11-23T08:00:00)") from exc
         if value.tzinfo is None:
             value = value.replace(tzinfo=zone)
         return value.astimezone(zone)

@@ -182,7 +182,11 @@ def create_contact_anyway(store: Store, args: CreateContactInput) -> dict[str, A
     said the match is a different person."""
     contact = store.insert("contacts", _contact_fields(store, args))
     card = contact_card(store, contact)
-    return {"created": True, "contact": card, "message": f"Added {card['name']} ({card['contact_id']}) as a separate contact."}
+    return {
+        "created": True,
+        "contact": card,
+        "message": f"Added {card['name']} ({card['contact_id']}) as a separate contact.",
+    }
 
 
 # ---------------------------------------------------------------------------- updating
@@ -209,20 +213,28 @@ def update_contact(store: Store, args: UpdateContactInput) -> dict[str, Any]:
     with store.transaction():
         contact = store.require("contacts", args.contact_id)
         changes: Doc = {}
-        for field in ("first_name", "last_name", "address", "company_id", "preferred_channel",
-                      "lifecycle_stage", "source", "archived"):
+        for field in (
+            "first_name",
+            "last_name",
+            "address",
+            "company_id",
+            "preferred_channel",
+            "lifecycle_stage",
+            "source",
+            "archived",
+        ):
             value = getattr(args, field)
             if value is not None:
                 changes[field] = value
         if args.phone:
             phone = phone_e164(args.phone, region)
             if not phone:
-                        raise InvalidRecord(f"Contact {args.contact_id}", [f"phone {args.phone!r} is not a phone number"])
+                raise InvalidRecord(f"Contact {args.contact_id}", [f"phone {args.phone!r} is not a phone number"])
             changes["phones"] = [phone] + [p for p in contact.get("phones", []) if phone_e164(p, region) != phone]
         if args.email:
             email = email_normal(args.email)
             if not email:
-                        raise InvalidRecord(f"Contact {args.contact_id}", [f"email {args.email!r} is not an email address"])
+                raise InvalidRecord(f"Contact {args.contact_id}", [f"email {args.email!r} is not an email address"])
             changes["emails"] = [email] + [e for e in contact.get("emails", []) if email_key(e) != email_key(email)]
         if args.add_tags:
             changes["tags"] = list(dict.fromkeys([*contact.get("tags", []), *args.add_tags]))
@@ -255,7 +267,11 @@ def create_company(store: Store, args: CreateCompanyInput) -> dict[str, Any]:
         with store.reading():
             existing = [c for c in store.scan("companies") if fold(c["name"]) == target]
         if existing:
-            return {"created": False, "company": existing[0], "message": f"{existing[0]['name']} is already in the book."}
+            return {
+                "created": False,
+                "company": existing[0],
+                "message": f"{existing[0]['name']} is already in the book.",
+            }
         fields = args.model_dump()
         if args.main_phone:
             fields["main_phone"] = phone_e164(args.main_phone, store.settings.default_phone_region) or args.main_phone
@@ -264,7 +280,11 @@ def create_company(store: Store, args: CreateCompanyInput) -> dict[str, Any]:
         company = store.insert("companies", fields)
         if args.primary_contact_id:
             store.update("contacts", args.primary_contact_id, {"company_id": company["company_id"]})
-    return {"created": True, "company": company, "message": f"Added company {company['name']} ({company['company_id']})."}
+    return {
+        "created": True,
+        "company": company,
+        "message": f"Added company {company['name']} ({company['company_id']}).",
+    }
 
 
 class UpdateCompanyInput(ToolInput):
@@ -283,10 +303,11 @@ def update_company(store: Store, args: UpdateCompanyInput) -> dict[str, Any]:
     """Change a company's details."""
     changes = {k: v for k, v in args.model_dump(exclude={"company_id"}).items() if v is not None}
     if "main_phone" in changes:
-        changes["main_phone"] = phone_e164(changes["main_phone"], store.settings.default_phone_region) or changes["main_phone"]
+        changes["main_phone"] = (
+            phone_e164(changes["main_phone"], store.settings.default_phone_region) or changes["main_phone"]
+        )
     with store.transaction():
         if args.primary_contact_id:
             store.require("contacts", args.primary_contact_id)
         company = store.update("companies", args.company_id, changes)
     return {"company": company, "message": f"Updated {company['name']}."}
-

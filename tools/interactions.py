@@ -26,7 +26,9 @@ class LogInteractionInput(ToolInput):
     subject: str = ""
     body: str = Field(default="", description="what was discussed, or the message text")
     outcome: Outcome = "none"
-    follow_up_date: dt.date | None = Field(default=None, description="a committed callback or next step; makes a pending follow-up")
+    follow_up_date: dt.date | None = Field(
+        default=None, description="a committed callback or next step; makes a pending follow-up"
+    )
     timestamp: dt.datetime | None = Field(default=None, description="when it happened; default now")
     ai_summary: str | None = None
     message_id: str | None = None
@@ -73,15 +75,27 @@ def add_interaction(store: Store, args: LogInteractionInput) -> Doc:
             if lead and lead["status"] in ("new", "working", "qualified"):
                 store.update("leads", lead["lead_id"], {"pipeline_stage": "estimate_sent"}, action="stage_changed")
             if opp and opp["stage"] in ("estimating", "scheduled"):
-                store.update("opportunities", opp["opportunity_id"],
-                             {"stage": "proposal_sent", "proposal_sent_date": moment.astimezone(store.tz).date()},
-                             action="stage_changed")
+                store.update(
+                    "opportunities",
+                    opp["opportunity_id"],
+                    {"stage": "proposal_sent", "proposal_sent_date": moment.astimezone(store.tz).date()},
+                    action="stage_changed",
+                )
         return interaction
 
 
-def system_note(store: Store, text: str, **links: str | None) -> Doc:
+def system_note(
+    store: Store,
+    text: str,
+    contact_id: str | None = None,
+    lead_id: str | None = None,
+    opportunity_id: str | None = None,
+) -> Doc:
     """A 'system' interaction recording what the agent did (qualified, won, ...)."""
-    return add_interaction(store, LogInteractionInput(type="system", subject=text, body=text, **links))
+    note = LogInteractionInput(
+        type="system", subject=text, body=text, contact_id=contact_id, lead_id=lead_id, opportunity_id=opportunity_id
+    )
+    return add_interaction(store, note)
 
 
 @tool("write")
@@ -128,7 +142,9 @@ def cancel_follow_up(store: Store, args: FollowUpInput) -> dict[str, Any]:
     return _close_follow_up(store, args, "canceled")
 
 
-def set_lead_status(store: Store, lead: Doc, target: str, changes: Doc | None = None, action: str = "status_changed") -> Doc:
+def set_lead_status(
+    store: Store, lead: Doc, target: str, changes: Doc | None = None, action: str = "status_changed"
+) -> Doc:
     check("lead", lead["lead_id"], lead["status"], target)
     return store.update("leads", lead["lead_id"], {"status": target, **(changes or {})}, action=action)
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from .crm import CreateContactInput, _contact_fields, contact_card, duplicate_matches
-from .errors import IllegalTransition, MissingInformation, NotFound
+from .errors import IllegalTransition, MissingInformation
 from .interactions import LogInteractionInput, add_interaction, set_lead_status, system_note
 from .models import DisqualificationReason, LeadSource, LeadStatus, PipelineStage
 from .normalize import email_normal, fold, full_name, phone_e164, split_name
@@ -17,8 +17,14 @@ from .states import check
 from .store import Store
 
 Doc = dict[str, Any]
-SOURCE_TO_INTERACTION = {"phone_call": "phone_call", "email": "email_inbound", "web_form": "note",
-                         "referral": "note", "ad": "note", "other": "note"}
+SOURCE_TO_INTERACTION = {
+    "phone_call": "phone_call",
+    "email": "email_inbound",
+    "web_form": "note",
+    "referral": "note",
+    "ad": "note",
+    "other": "note",
+}
 
 
 def short_title(*texts: str | None, limit: int = 60) -> str:
@@ -84,7 +90,11 @@ def create_lead(store: Store, args: CreateLeadInput) -> dict[str, Any]:
     note; status starts at new and stage at inquiry. A repeated source_ref returns the existing lead."""
     lead, created = insert_lead(store, args)
     verb = "Opened" if created else "Already had"
-    return {"created": created, "lead": lead_card(store, lead), "message": f"{verb} lead {lead['lead_id']}: {lead['title']}."}
+    return {
+        "created": created,
+        "lead": lead_card(store, lead),
+        "message": f"{verb} lead {lead['lead_id']}: {lead['title']}.",
+    }
 
 
 class RecordInquiryInput(ToolInput):
@@ -108,8 +118,11 @@ def capture_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
     with store.transaction():
         if args.source_ref and (existing := store.indexes.lead_by_ref.get(args.source_ref)):
             lead = store.require("leads", existing)
-            return {"created": False, "lead": lead_card(store, lead),
-                    "message": f"Already captured as lead {lead['lead_id']}: {lead['title']}."}
+            return {
+                "created": False,
+                "lead": lead_card(store, lead),
+                "message": f"Already captured as lead {lead['lead_id']}: {lead['title']}.",
+            }
         matches = duplicate_matches(store, args.phone, args.email, None)
         if matches:
             contact = store.require("contacts", matches[0]["contact_id"])
@@ -124,22 +137,49 @@ def capture_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
                 contact = store.update("contacts", contact["contact_id"], fill)
         else:
             if not (args.name or args.phone or args.email):
-                raise MissingInformation("An inquiry needs at least a name, a phone or an email.", ["name", "phone", "email"])
-            contact = store.insert("contacts", _contact_fields(store, CreateContactInput(
-                name=args.name, phone=args.phone, email=args.email, address=args.address,
-                company_id=args.company_id, source=args.source)))
+                raise MissingInformation(
+                    "An inquiry needs at least a name, a phone or an email.", ["name", "phone", "email"]
+                )
+            contact = store.insert(
+                "contacts",
+                _contact_fields(
+                    store,
+                    CreateContactInput(
+                        name=args.name,
+                        phone=args.phone,
+                        email=args.email,
+                        address=args.address,
+                        company_id=args.company_id,
+                        source=args.source,
+                    ),
+                ),
+            )
             new_contact = True
-        lead, _ = insert_lead(store, CreateLeadInput(
-            title=args.title or short_title(args.subject, args.description), description=args.description,
-            contact_id=contact["contact_id"], company_id=args.company_id or contact.get("company_id"),
-            source=args.source, estimated_value=args.estimated_value, source_ref=args.source_ref,
-        ))
-        add_interaction(store, LogInteractionInput(
-            type=SOURCE_TO_INTERACTION[args.source],  # type: ignore[arg-type]
-            contact_id=contact["contact_id"], lead_id=lead["lead_id"],
-            subject=args.subject or lead["title"], body=args.description,
-            message_id=args.message_id, thread_id=args.thread_id, timestamp=args.timestamp,
-        ))
+        lead, _ = insert_lead(
+            store,
+            CreateLeadInput(
+                title=args.title or short_title(args.subject, args.description),
+                description=args.description,
+                contact_id=contact["contact_id"],
+                company_id=args.company_id or contact.get("company_id"),
+                source=args.source,
+                estimated_value=args.estimated_value,
+                source_ref=args.source_ref,
+            ),
+        )
+        add_interaction(
+            store,
+            LogInteractionInput(
+                type=SOURCE_TO_INTERACTION[args.source],  # type: ignore[arg-type]
+                contact_id=contact["contact_id"],
+                lead_id=lead["lead_id"],
+                subject=args.subject or lead["title"],
+                body=args.description,
+                message_id=args.message_id,
+                thread_id=args.thread_id,
+                timestamp=args.timestamp,
+            ),
+        )
     card = contact_card(store, contact)
     via = args.source.replace("_", " ")
     return {
@@ -147,9 +187,11 @@ def capture_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
         "new_contact": new_contact,
         "contact": card,
         "lead": lead_card(store, store.require("leads", lead["lead_id"])),
-        "message": (f"New inquiry from {card['name']} — {lead['title']}. Phone: {card['phone'] or 'not given'}. "
-                    f"They came in via {via}. " + ("New contact added." if new_contact else
-                                                   f"Linked to existing contact {card['contact_id']}.")),
+        "message": (
+            f"New inquiry from {card['name']} — {lead['title']}. Phone: {card['phone'] or 'not given'}. "
+            f"They came in via {via}. "
+            + ("New contact added." if new_contact else f"Linked to existing contact {card['contact_id']}.")
+        ),
     }
 
 
@@ -215,7 +257,8 @@ class UpdateLeadInput(ToolInput):
     expected_close_date: dt.date | None = None
     owner: str | None = None
     status: Literal["new", "working", "qualified"] | None = Field(
-        default=None, description="disqualify and convert have their own tools")
+        default=None, description="disqualify and convert have their own tools"
+    )
     notes: str | None = None
 
 
@@ -242,7 +285,8 @@ def update_lead(store: Store, args: UpdateLeadInput) -> dict[str, Any]:
 class QualifyLeadInput(ToolInput):
     lead_id: str
     pipeline_stage: Literal["needs_analysis", "estimate_sent"] = Field(
-        default="needs_analysis", description="needs_analysis, or estimate_sent if a price is already out")
+        default="needs_analysis", description="needs_analysis, or estimate_sent if a price is already out"
+    )
     estimated_value: float | None = Field(default=None, ge=0)
 
 
@@ -258,7 +302,10 @@ def qualify_lead(store: Store, args: QualifyLeadInput) -> dict[str, Any]:
         lead = set_lead_status(store, lead, "qualified", changes, action="qualified")
         stage = args.pipeline_stage.replace("_", " ")
         system_note(store, f"Lead qualified — moving to {stage}.", lead_id=lead["lead_id"])
-    return {"lead": lead_card(store, lead), "message": f"Qualified {lead['title']} ({lead['lead_id']}) — moving to {stage}."}
+    return {
+        "lead": lead_card(store, lead),
+        "message": f"Qualified {lead['title']} ({lead['lead_id']}) — moving to {stage}.",
+    }
 
 
 class DisqualifyLeadInput(ToolInput):
@@ -272,19 +319,28 @@ def disqualify_lead(store: Store, args: DisqualifyLeadInput) -> dict[str, Any]:
     """Close a lead that will not go ahead, with a reason. The lead and its history are kept."""
     with store.transaction():
         lead = store.require("leads", args.lead_id)
-        lead = set_lead_status(store, lead, "disqualified",
-                               {"disqualification_reason": args.reason, "disqualification_note": args.note},
-                               action="disqualified")
+        lead = set_lead_status(
+            store,
+            lead,
+            "disqualified",
+            {"disqualification_reason": args.reason, "disqualification_note": args.note},
+            action="disqualified",
+        )
         reason = args.reason.replace("_", " ")
-        system_note(store, f"Lead disqualified — {reason}." + (f" {args.note}" if args.note else ""),
-                    lead_id=lead["lead_id"])
-    return {"lead": lead_card(store, lead), "message": f"Disqualified {lead['title']} ({lead['lead_id']}): {reason}. The record stays."}
+        system_note(
+            store, f"Lead disqualified — {reason}." + (f" {args.note}" if args.note else ""), lead_id=lead["lead_id"]
+        )
+    return {
+        "lead": lead_card(store, lead),
+        "message": f"Disqualified {lead['title']} ({lead['lead_id']}): {reason}. The record stays.",
+    }
 
 
 class ConvertLeadInput(ToolInput):
     lead_id: str
     stage: Literal["estimating", "scheduled"] = Field(
-        default="estimating", description="estimating (pricing the job) or scheduled (site visit booked)")
+        default="estimating", description="estimating (pricing the job) or scheduled (site visit booked)"
+    )
     name: str | None = Field(default=None, description="job name; default the lead title")
     amount: float | None = Field(default=None, ge=0)
     expected_close_date: dt.date | None = None
@@ -301,7 +357,8 @@ def convert_lead(store: Store, args: ConvertLeadInput) -> dict[str, Any]:
         if not lead.get("contact_id"):
             raise MissingInformation(
                 f"Lead {lead['lead_id']} has no contact yet; add or link the customer first (name, phone, address).",
-                ["contact"])
+                ["contact"],
+            )
         contact = store.require("contacts", lead["contact_id"])
         missing = []
         if not (contact.get("first_name") or contact.get("last_name")):
@@ -312,22 +369,34 @@ def convert_lead(store: Store, args: ConvertLeadInput) -> dict[str, Any]:
             missing.append("service address")
         if missing:
             raise MissingInformation(
-                f"Before {full_name(contact)} can become a job their record needs: {', '.join(missing)}.", missing)
-        opp = store.insert("opportunities", {
-            "lead_id": lead["lead_id"],
-            "contact_id": contact["contact_id"],
-            "company_id": lead.get("company_id") or contact.get("company_id"),
-            "name": args.name or lead["title"],
-            "stage": args.stage,
-            "amount": args.amount if args.amount is not None else lead.get("estimated_value"),
-            "expected_close_date": args.expected_close_date or lead.get("expected_close_date"),
-            "needs_site_visit": args.needs_site_visit or args.stage == "scheduled",
-        }, action="created")
-        lead = set_lead_status(store, lead, "converted", {"converted_opportunity_id": opp["opportunity_id"]},
-                               action="converted")
-        system_note(store, f"Lead converted to job {opp['opportunity_id']} — {opp['name']}.",
-                    lead_id=lead["lead_id"], opportunity_id=opp["opportunity_id"])
+                f"Before {full_name(contact)} can become a job their record needs: {', '.join(missing)}.", missing
+            )
+        opp = store.insert(
+            "opportunities",
+            {
+                "lead_id": lead["lead_id"],
+                "contact_id": contact["contact_id"],
+                "company_id": lead.get("company_id") or contact.get("company_id"),
+                "name": args.name or lead["title"],
+                "stage": args.stage,
+                "amount": args.amount if args.amount is not None else lead.get("estimated_value"),
+                "expected_close_date": args.expected_close_date or lead.get("expected_close_date"),
+                "needs_site_visit": args.needs_site_visit or args.stage == "scheduled",
+            },
+            action="created",
+        )
+        lead = set_lead_status(
+            store, lead, "converted", {"converted_opportunity_id": opp["opportunity_id"]}, action="converted"
+        )
+        system_note(
+            store,
+            f"Lead converted to job {opp['opportunity_id']} — {opp['name']}.",
+            lead_id=lead["lead_id"],
+            opportunity_id=opp["opportunity_id"],
+        )
     next_step = "book the site visit" if opp["needs_site_visit"] else "prepare the estimate"
-    return {"lead": lead_card(store, lead), "opportunity": opp,
-            "message": f"Converted {lead['title']} into job {opp['opportunity_id']} ({opp['stage']}). Next: {next_step}."}
-
+    return {
+        "lead": lead_card(store, lead),
+        "opportunity": opp,
+        "message": f"Converted {lead['title']} into job {opp['opportunity_id']} ({opp['stage']}). Next: {next_step}.",
+    }

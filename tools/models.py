@@ -18,8 +18,14 @@ DisqualificationReason = Literal["budget", "timing", "outside_scope", "no_respon
 PipelineStage = Literal["inquiry", "needs_analysis", "estimate_sent", "follow_up", "scheduled_visit"]
 InteractionType = Literal["phone_call", "email_inbound", "email_outbound", "sms", "meeting", "note", "system"]
 Outcome = Literal[
-    "none", "left_voicemail", "spoke", "no_show", "rescheduled",
-    "sent_proposal", "accepted_proposal", "rejected_proposal",
+    "none",
+    "left_voicemail",
+    "spoke",
+    "no_show",
+    "rescheduled",
+    "sent_proposal",
+    "accepted_proposal",
+    "rejected_proposal",
 ]
 FollowUpStatus = Literal["none", "pending", "completed", "canceled"]
 OpportunityStage = Literal["estimating", "scheduled", "proposal_sent", "won", "lost"]

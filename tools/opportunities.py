@@ -70,7 +70,8 @@ def find_opportunities(store: Store, args: FindOpportunitiesInput) -> dict[str, 
 class UpdateOpportunityInput(ToolInput):
     opportunity_id: str
     stage: Literal["estimating", "scheduled", "proposal_sent"] | None = Field(
-        default=None, description="won and lost have their own tools")
+        default=None, description="won and lost have their own tools"
+    )
     name: str | None = None
     amount: float | None = Field(default=None, ge=0)
     expected_close_date: dt.date | None = None
@@ -87,11 +88,12 @@ def update_opportunity(store: Store, args: UpdateOpportunityInput) -> dict[str, 
     with store.transaction():
         opp = store.require("opportunities", args.opportunity_id)
         changes = args.model_dump(exclude={"opportunity_id"}, exclude_none=True)
-        target = changes.get("stage", opp["stage"])
+        target: str = changes.get("stage") or opp["stage"]
         if opp["stage"] in ("won", "lost"):
             if set(changes) - {"notes"}:
                 raise IllegalTransition(
-                    f"Job {opp['opportunity_id']} is {opp['stage']}, which is final; only its notes can change.")
+                    f"Job {opp['opportunity_id']} is {opp['stage']}, which is final; only its notes can change."
+                )
         else:
             check("opportunity", opp["opportunity_id"], opp["stage"], target)
         if target == "proposal_sent" and opp["stage"] != "proposal_sent" and "proposal_sent_date" not in changes:
@@ -115,26 +117,34 @@ def mark_opportunity_won(store: Store, args: MarkWonInput) -> dict[str, Any]:
     with store.transaction():
         opp = store.require("opportunities", args.opportunity_id)
         if opp["stage"] == "won":
-            return {"opportunity": opportunity_card(store, opp), "already": True,
-                    "message": f"{opp['name']} was already marked won on {opp.get('close_date')}."}
+            return {
+                "opportunity": opportunity_card(store, opp),
+                "already": True,
+                "message": f"{opp['name']} was already marked won on {opp.get('close_date')}.",
+            }
         check("opportunity", opp["opportunity_id"], opp["stage"], "won")
         changes: Doc = {"stage": "won", "close_date": store.today()}
         if args.amount is not None:
             changes["amount"] = args.amount
         opp = store.update("opportunities", opp["opportunity_id"], changes, action="won")
-        system_note(store, f"Opportunity won — {opp['name']}.", opportunity_id=opp["opportunity_id"],
-                    lead_id=opp.get("lead_id"))
+        system_note(
+            store, f"Opportunity won — {opp['name']}.", opportunity_id=opp["opportunity_id"], lead_id=opp.get("lead_id")
+        )
         needs_qb = []
         if opp.get("contact_id"):
             contact = store.require("contacts", opp["contact_id"])
             if contact["lifecycle_stage"] != "customer":
-                store.update("contacts", contact["contact_id"], {"lifecycle_stage": "customer"}, action="became_customer")
+                store.update(
+                    "contacts", contact["contact_id"], {"lifecycle_stage": "customer"}, action="became_customer"
+                )
             if not contact.get("quickbooks_customer_id"):
                 needs_qb.append({"contact_id": contact["contact_id"], "name": full_name(contact)})
         if opp.get("company_id"):
             company = store.require("companies", opp["company_id"])
             if company["status"] != "active_customer":
-                store.update("companies", company["company_id"], {"status": "active_customer"}, action="became_customer")
+                store.update(
+                    "companies", company["company_id"], {"status": "active_customer"}, action="became_customer"
+                )
             if not company.get("quickbooks_customer_id"):
                 needs_qb = [{"company_id": company["company_id"], "name": company["name"]}]
     message = f"Marked {opp['name']} won."
@@ -157,13 +167,24 @@ def mark_opportunity_lost(store: Store, args: MarkLostInput) -> dict[str, Any]:
     with store.transaction():
         opp = store.require("opportunities", args.opportunity_id)
         check("opportunity", opp["opportunity_id"], opp["stage"], "lost")
-        changes: Doc = {"stage": "lost", "close_date": store.today(), "lost_reason": args.reason,
-                        "lost_note": args.note, "competitor": args.competitor or opp.get("competitor")}
+        changes: Doc = {
+            "stage": "lost",
+            "close_date": store.today(),
+            "lost_reason": args.reason,
+            "lost_note": args.note,
+            "competitor": args.competitor or opp.get("competitor"),
+        }
         opp = store.update("opportunities", opp["opportunity_id"], changes, action="lost")
         reason = args.reason.replace("_", " ")
-        system_note(store, f"Opportunity lost — {reason}." + (f" {args.note}" if args.note else ""),
-                    opportunity_id=opp["opportunity_id"], lead_id=opp.get("lead_id"))
+        system_note(
+            store,
+            f"Opportunity lost — {reason}." + (f" {args.note}" if args.note else ""),
+            opportunity_id=opp["opportunity_id"],
+            lead_id=opp.get("lead_id"),
+        )
         contact = store.get("contacts", opp["contact_id"]) if opp.get("contact_id") else None
     who = full_name(contact) if contact else "them"
-    return {"opportunity": opportunity_card(store, opp),
-            "message": f"Marked {opp['name']} lost ({reason}). Want a reminder to check back with {who} in 90 days?"}
+    return {
+        "opportunity": opportunity_card(store, opp),
+        "message": f"Marked {opp['name']} lost ({reason}). Want a reminder to check back with {who} in 90 days?",
+    }

@@ -56,15 +56,25 @@ def last_touchpoint(store: Store, args: ContactRefInput) -> dict[str, Any]:
         last = last_interaction(store, "contact_id", contact["contact_id"], human_only=True)
     name = full_name(contact)
     if last is None:
-        return {"contact_id": contact["contact_id"], "last": None, "message": f"Nothing has been logged with {name} yet."}
+        return {
+            "contact_id": contact["contact_id"],
+            "last": None,
+            "message": f"Nothing has been logged with {name} yet.",
+        }
     when = _local_date(store, last["timestamp"])
     days = (store.today() - when).days
     ago = "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"
     return {
         "contact_id": contact["contact_id"],
-        "last": {"interaction_id": last["interaction_id"], "type": last["type"], "date": when.isoformat(),
-                 "days_ago": days, "summary": _summary(last)},
-        "message": f"Last contact with {name}: {ago} ({when:%a %b %d}), {last['type'].replace('_', ' ')} — {_summary(last)}",
+        "last": {
+            "interaction_id": last["interaction_id"],
+            "type": last["type"],
+            "date": when.isoformat(),
+            "days_ago": days,
+            "summary": _summary(last),
+        },
+        "message": f"Last contact with {name}: {ago} ({when:%a %b %d}), "
+        f"{last['type'].replace('_', ' ')} — {_summary(last)}",
     }
 
 
@@ -78,8 +88,14 @@ def newest_customers(store: Store, args: NewestCustomersInput) -> dict[str, Any]
     with store.reading():
         customers = [c for c in store.scan("contacts") if c["lifecycle_stage"] == "customer" and not c.get("archived")]
         customers.sort(key=lambda c: c["updated_at"], reverse=True)
-        rows = [{"contact_id": c["contact_id"], "name": full_name(c), "since": _local_date(store, c["updated_at"]).isoformat()}
-                for c in customers[: args.limit]]
+        rows = [
+            {
+                "contact_id": c["contact_id"],
+                "name": full_name(c),
+                "since": _local_date(store, c["updated_at"]).isoformat(),
+            }
+            for c in customers[: args.limit]
+        ]
     return {"customers": rows}
 
 
@@ -99,18 +115,24 @@ def follow_ups_due_rows(store: Store, on: dt.date | None = None, include_overdue
             due = dt.date.fromisoformat(item["follow_up_date"])
             if due > day or (due < day and not include_overdue):
                 continue
-            contact = store.db.tables["contacts"].get(key_of("contacts", item["contact_id"])) if item.get("contact_id") else None
-            rows.append({
-                "interaction_id": item["interaction_id"],
-                "due": due.isoformat(),
-                "overdue_days": (day - due).days,
-                "contact_id": item.get("contact_id"),
-                "name": full_name(contact) if contact else None,
-                "lead_id": item.get("lead_id"),
-                "opportunity_id": item.get("opportunity_id"),
-                "topic": _summary(item),
-                "type": item["type"],
-            })
+            contact = (
+                store.db.tables["contacts"].get(key_of("contacts", item["contact_id"]))
+                if item.get("contact_id")
+                else None
+            )
+            rows.append(
+                {
+                    "interaction_id": item["interaction_id"],
+                    "due": due.isoformat(),
+                    "overdue_days": (day - due).days,
+                    "contact_id": item.get("contact_id"),
+                    "name": full_name(contact) if contact else None,
+                    "lead_id": item.get("lead_id"),
+                    "opportunity_id": item.get("opportunity_id"),
+                    "topic": _summary(item),
+                    "type": item["type"],
+                }
+            )
     rows.sort(key=lambda r: (r["due"], r["interaction_id"]))
     return rows
 
@@ -144,16 +166,18 @@ def stale_lead_rows(store: Store, as_of: dt.date | None = None) -> list[Doc]:
             if calendar.business_days_between(touched, day) < limit:
                 continue
             contact = contacts.get(key_of("contacts", lead["contact_id"])) if lead.get("contact_id") else None
-            rows.append({
-                "lead_id": lead["lead_id"],
-                "title": lead["title"],
-                "contact": full_name(contact) if contact else (lead.get("email") or lead.get("phone") or "unknown"),
-                "contact_id": lead.get("contact_id"),
-                "status": lead["status"],
-                "pipeline_stage": lead["pipeline_stage"],
-                "days_since_activity": (day - touched).days,
-                "last_touchpoint": _summary(last) if last else "lead created, nothing logged since",
-            })
+            rows.append(
+                {
+                    "lead_id": lead["lead_id"],
+                    "title": lead["title"],
+                    "contact": full_name(contact) if contact else (lead.get("email") or lead.get("phone") or "unknown"),
+                    "contact_id": lead.get("contact_id"),
+                    "status": lead["status"],
+                    "pipeline_stage": lead["pipeline_stage"],
+                    "days_since_activity": (day - touched).days,
+                    "last_touchpoint": _summary(last) if last else "lead created, nothing logged since",
+                }
+            )
     rows.sort(key=lambda r: -r["days_since_activity"])
     return rows
 
@@ -166,7 +190,9 @@ def stale_leads(store: Store, args: StaleLeadsInput) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- pipeline
 class PipelineInput(ToolInput):
-    as_of: dt.date | None = Field(default=None, description="the report covers the 7 days up to this day; default today")
+    as_of: dt.date | None = Field(
+        default=None, description="the report covers the 7 days up to this day; default today"
+    )
 
 
 def pipeline_data(store: Store, as_of: dt.date | None = None) -> Doc:
@@ -204,8 +230,14 @@ def pipeline_data(store: Store, as_of: dt.date | None = None) -> Doc:
             if oldest is None or lead["created_at"] < oldest["created_at"]:
                 oldest = lead
             if lead.get("expected_close_date") and lead["expected_close_date"] < end.isoformat():
-                past_due.append({"id": lead["lead_id"], "title": lead["title"], "contact": who(lead),
-                                 "expected_close_date": lead["expected_close_date"]})
+                past_due.append(
+                    {
+                        "id": lead["lead_id"],
+                        "title": lead["title"],
+                        "contact": who(lead),
+                        "expected_close_date": lead["expected_close_date"],
+                    }
+                )
         for opp in store.scan("opportunities"):
             closed = opp.get("close_date")
             if opp["stage"] == "won" and closed and start.isoformat() <= closed <= end.isoformat():
@@ -214,15 +246,28 @@ def pipeline_data(store: Store, as_of: dt.date | None = None) -> Doc:
                 lost += 1
             elif opp["stage"] == "proposal_sent":
                 proposals.append(float(opp.get("amount") or 0))
-            if opp["stage"] not in ("won", "lost") and opp.get("expected_close_date") and \
-                    opp["expected_close_date"] < end.isoformat():
-                past_due.append({"id": opp["opportunity_id"], "title": opp["name"], "contact": who(opp),
-                                 "expected_close_date": opp["expected_close_date"]})
+            if (
+                opp["stage"] not in ("won", "lost")
+                and opp.get("expected_close_date")
+                and opp["expected_close_date"] < end.isoformat()
+            ):
+                past_due.append(
+                    {
+                        "id": opp["opportunity_id"],
+                        "title": opp["name"],
+                        "contact": who(opp),
+                        "expected_close_date": opp["expected_close_date"],
+                    }
+                )
         oldest_row = None
         if oldest is not None:
-            oldest_row = {"lead_id": oldest["lead_id"], "title": oldest["title"], "contact": who(oldest),
-                          "age_days": (end - _local_date(store, oldest["created_at"])).days,
-                          "stage": oldest["pipeline_stage"]}
+            oldest_row = {
+                "lead_id": oldest["lead_id"],
+                "title": oldest["title"],
+                "contact": who(oldest),
+                "age_days": (end - _local_date(store, oldest["created_at"])).days,
+                "stage": oldest["pipeline_stage"],
+            }
     past_due.sort(key=lambda r: r["expected_close_date"])
     return {
         "from": start.isoformat(),
@@ -259,14 +304,23 @@ def lead_timeline(store: Store, args: LeadRefInput) -> dict[str, Any]:
     lead = store.require("leads", args.lead_id)
     entries = []
     for item in store.linked("interactions", "lead_id", lead["lead_id"]):
-        entries.append({"at": item["timestamp"], "kind": item["type"], "text": _summary(item),
-                        "interaction_id": item["interaction_id"]})
+        entries.append(
+            {
+                "at": item["timestamp"],
+                "kind": item["type"],
+                "text": _summary(item),
+                "interaction_id": item["interaction_id"],
+            }
+        )
     for event in store.events(lead["lead_id"]):
         if event["action"] == "created":
             text = "lead opened"
         else:
-            text = ", ".join(f"{k}: {event['before'].get(k)} → {v}" for k, v in (event.get("after") or {}).items()
-                             if k != "updated_at")
+            text = ", ".join(
+                f"{k}: {event['before'].get(k)} → {v}"
+                for k, v in (event.get("after") or {}).items()
+                if k != "updated_at"
+            )
         entries.append({"at": event["at"], "kind": f"change by {event['actor']}", "text": text})
     entries.sort(key=lambda e: e["at"])
     return {"lead": lead, "timeline": entries}

@@ -75,4 +75,3 @@ def problems(table: str, record: dict[str, Any]) -> list[str]:
         if text not in found:
             found.append(text)
     return found
-

@@ -392,10 +392,9 @@ class Database:
             self._truncate_journal(state.journal_offset)
             raise StoreError(f"Could not save to {self.journal_path}: {exc.strerror}. Nothing was changed.") from exc
         state.journal_offset += len(line)
-        try:
+        # committed in the journal already; if compaction fails the next write or close() retries it
+        with contextlib.suppress(OSError):
             self._maybe_compact()
-        except OSError:
-            pass  # committed in the journal already; the next write or close() compacts again
 
     def _new_journal(self) -> None:
         token = uuid.uuid4().hex

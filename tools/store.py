@@ -42,7 +42,9 @@ class Indexes:
         self.email: dict[str, set[str]] = defaultdict(set)
         self.phone: dict[str, set[str]] = defaultdict(set)
         self.by_link: dict[str, dict[str, set[str]]] = {
-            "contact_id": defaultdict(set), "lead_id": defaultdict(set), "opportunity_id": defaultdict(set)
+            "contact_id": defaultdict(set),
+            "lead_id": defaultdict(set),
+            "opportunity_id": defaultdict(set),
         }
         self.name_tokens: dict[str, set[str]] = defaultdict(set)  # contacts
         self.title_tokens: dict[str, set[str]] = defaultdict(set)  # leads and opportunities
@@ -116,15 +118,25 @@ def table_of(record_id: str) -> str:
 
 
 class Store:
-    def __init__(self, directory: Path, settings: Settings | None = None, actor: str = "owner",
-                 write_through_below: int = WRITE_THROUGH_BELOW):
+    def __init__(
+        self,
+        directory: Path,
+        settings: Settings | None = None,
+        actor: str = "owner",
+        write_through_below: int = WRITE_THROUGH_BELOW,
+    ):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.settings = settings or load_settings(self.directory)
         self.actor = actor
         self.indexes = Indexes(self.settings.default_phone_region)
-        self.db = Database(self.directory, LAYOUT, write_through_below=write_through_below,
-                           on_reset=self.indexes.reset, on_put=self.indexes.put)
+        self.db = Database(
+            self.directory,
+            LAYOUT,
+            write_through_below=write_through_below,
+            on_reset=self.indexes.reset,
+            on_put=self.indexes.put,
+        )
         self._events: list[dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ time
@@ -241,15 +253,17 @@ class Store:
     # ------------------------------------------------------------------ events
     def _event(self, action: str, table: str, record_id: str, before: Doc | None, after: Doc | None) -> None:
         assert self._events is not None
-        self._events.append({
-            "at": self._utc_stamp(),
-            "actor": self.actor,
-            "action": action,
-            "record_type": TABLES[table][4],
-            "record_id": record_id,
-            "before": before,
-            "after": after,
-        })
+        self._events.append(
+            {
+                "at": self._utc_stamp(),
+                "actor": self.actor,
+                "action": action,
+                "record_type": TABLES[table][4],
+                "record_id": record_id,
+                "before": before,
+                "after": after,
+            }
+        )
 
     def _append_events(self, events: list[dict[str, Any]]) -> None:
         if not events:
