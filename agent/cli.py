@@ -62,6 +62,13 @@ def _demo(args: argparse.Namespace, store: Store, console: Console) -> int:
     return 0
 
 
+@command("chat", "talk to your back office in the terminal (reads lines from stdin when piped)")
+def _chat(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from agent.chat import run_chat
+
+    return run_chat(store, console)
+
+
 @command("check", "validate every record in the data dir against the schemas")
 def _check(args: argparse.Namespace, store: Store, console: Console) -> int:
     from tools.check import check_book

@@ -41,3 +41,25 @@ def test_bad_clock_override_is_a_clear_error(data_dir: Path, monkeypatch):
 
 def test_no_command_prints_usage_and_exits_2(data_dir: Path):
     assert run(data_dir=data_dir).returncode == 2
+
+
+def test_chat_answers_read_requests_from_piped_input(data_dir: Path):
+    assert run("demo", data_dir=data_dir).returncode == 0
+    env = {**os.environ, "BACKOFFICE_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    script = (
+        "what's our pipeline?\nwhat follow-ups are due?\nany leads gone quiet?\n"
+        "how long since we talked to Marcus Chen?\nfind 555.201.7788\nmake me a sandwich\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "chat"], input=script, capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "offline planner answering" in out
+    assert "Proposals out: 2 (total value: $5,900)" in out and "Lost this week: 1" in out
+    assert "Linda Ortiz" in out and "overdue 1 d" in out and "Tom Becker" in out
+    assert "Heads up: the Kitchen remodel plumbing at 77 Pine Ave lead from Marcus Chen" in out
+    assert "Last contact with Marcus Chen: 8 days ago" in out
+    assert "Dana Reyes (C-" in out and "same phone" in out
+    assert "I didn't catch that." in out
+    assert out.rstrip().endswith("Bye.")
