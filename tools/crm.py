@@ -113,17 +113,27 @@ class CreateContactInput(ToolInput):
     notes: str = ""
 
 
+def checked_phone(store: Store, raw: str, label: str) -> str:
+    """``raw`` in E.164, or InvalidRecord naming ``label`` if it is not a phone number."""
+    phone = phone_e164(raw, store.settings.default_phone_region)
+    if not phone:
+        raise InvalidRecord(label, [f"phone {raw!r} is not a phone number"])
+    return phone
+
+
+def checked_email(raw: str, label: str) -> str:
+    email = email_normal(raw)
+    if not email:
+        raise InvalidRecord(label, [f"email {raw!r} is not an email address"])
+    return email
+
+
 def _contact_fields(store: Store, args: CreateContactInput) -> Doc:
     first, last = args.first_name, args.last_name
     if args.name and not (first or last):
         first, last = split_name(args.name)
-    region = store.settings.default_phone_region
-    phone = phone_e164(args.phone, region) if args.phone else None
-    if args.phone and not phone:
-        raise InvalidRecord("New contact", [f"phone {args.phone!r} is not a phone number"])
-    email = email_normal(args.email) if args.email else None
-    if args.email and not email:
-        raise InvalidRecord("New contact", [f"email {args.email!r} is not an email address"])
+    phone = checked_phone(store, args.phone, "New contact") if args.phone else None
+    email = checked_email(args.email, "New contact") if args.email else None
     return {
         "first_name": (first or "").strip(),
         "last_name": (last or "").strip(),
@@ -227,14 +237,10 @@ def update_contact(store: Store, args: UpdateContactInput) -> dict[str, Any]:
             if value is not None:
                 changes[field] = value
         if args.phone:
-            phone = phone_e164(args.phone, region)
-            if not phone:
-                raise InvalidRecord(f"Contact {args.contact_id}", [f"phone {args.phone!r} is not a phone number"])
+            phone = checked_phone(store, args.phone, f"Contact {args.contact_id}")
             changes["phones"] = [phone] + [p for p in contact.get("phones", []) if phone_e164(p, region) != phone]
         if args.email:
-            email = email_normal(args.email)
-            if not email:
-                raise InvalidRecord(f"Contact {args.contact_id}", [f"email {args.email!r} is not an email address"])
+            email = checked_email(args.email, f"Contact {args.contact_id}")
             changes["emails"] = [email] + [e for e in contact.get("emails", []) if email_key(e) != email_key(email)]
         if args.add_tags:
             changes["tags"] = list(dict.fromkeys([*contact.get("tags", []), *args.add_tags]))
