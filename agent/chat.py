@@ -1,152 +1,238 @@
-"""The terminal chat. For now the offline answers cover the read side of the core procedure
-(pipeline, follow-ups, stale leads, newest customers, last touchpoint, finding people and leads);
-the planners, the gate and the write requests arrive with the agent (issue 3)."""
+"""The terminal chat: thin. It reads lines, hands them to the orchestrator, shows replies, and is
+the owner's voice for confirmations (the gate asks through ``ChatApprover``).
+
+Piped stdin works line by line: each line is an owner message, or the answer to the question
+just asked (confirmations included). End of input is a clean exit.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import IO
 
 from rich.console import Console
+from rich.markdown import Markdown
+from rich.panel import Panel
 from rich.table import Table
 
-from tools.crm import FindContactsInput, find_contact_docs, resolve_contact
-from tools.errors import BackofficeError
-from tools.normalize import full_name
-from tools.registry import get_tool
-from tools.reports import follow_ups_due_rows, pipeline_data, stale_lead_rows
+from tools import clock
+from tools.registry import Tool
+from tools.reports import follow_ups_due_rows, stale_lead_rows
+from tools.storage import atomic_write_bytes
 from tools.store import Store
 
-HELP = """I can answer, offline:
-  • what's our pipeline?            • what follow-ups are due today?
-  • which leads have gone quiet?    • who are our newest customers?
-  • how long since we talked to Dana?   • find Dana / find 555-201-7788
-Adding and changing records by chat is not available yet; type quit to leave."""
+from .gate import Decision, Outcome
+from .orchestrator import Orchestrator, build
+from .pending import Action
+from .reply import Reply
+from .understand import yes_no
+
+QUIT = {"quit", "exit", "bye", "q", ":q"}
+STATE_FILE = "chat_state.json"
 
 
-def _money(value: float) -> str:
-    return f"${value:,.0f}"
+class LineReader:
+    """Owner input from a terminal (rich prompt) or a pipe (one line at a time, echoed)."""
 
+    def __init__(self, stream: IO[str], console: Console):
+        self.stream, self.console = stream, console
+        self.interactive = stream.isatty()
 
-def show_pipeline(store: Store, console: Console) -> None:
-    d = pipeline_data(store)
-    console.print(f"[bold]Pipeline — {d['from']} to {d['to']}[/bold]")
-    console.print(f"New leads this week: {d['new_leads']}")
-    console.print(f"Leads in follow-up: {d['in_follow_up']} (avg age: {d['in_follow_up_avg_age_days']} days)")
-    console.print(f"Proposals out: {d['proposals_out']} (total value: {_money(d['proposals_value'])})")
-    console.print(f"Won this week: {d['won']} ({_money(d['won_value'])})")
-    console.print(f"Lost this week: {d['lost']}")
-    if d["oldest_open_lead"]:
-        o = d["oldest_open_lead"]
-        console.print(f"Oldest open lead: {o['title']} ({o['contact']}) — {o['age_days']} days, stage: {o['stage']}")
-    for row in d["past_expected_close"]:
-        console.print(f"Past expected close: {row['title']} ({row['contact']}), expected {row['expected_close_date']}")
-
-
-def show_follow_ups(store: Store, console: Console) -> None:
-    rows = follow_ups_due_rows(store)
-    if not rows:
-        console.print("No follow-ups due today.")
-        return
-    table = Table(title="Today's follow-ups")
-    for col in ("who", "about", "due"):
-        table.add_column(col)
-    for r in rows:
-        due = f"overdue {r['overdue_days']} d" if r["overdue_days"] else "today"
-        table.add_row(r["name"] or "-", r["topic"], due)
-    console.print(table)
-
-
-def show_stale(store: Store, console: Console) -> None:
-    rows = stale_lead_rows(store)
-    if not rows:
-        console.print("Every open lead has had activity in the last few business days.")
-    for r in rows:
-        console.print(
-            f"Heads up: the {r['title']} lead from {r['contact']} has had no activity in "
-            f"{r['days_since_activity']} days. Last touchpoint: {r['last_touchpoint']}"
-        )
-
-
-def show_newest(store: Store, console: Console) -> None:
-    tool = get_tool("newest_customers")
-    rows = tool.func(store, tool.parse({}))["customers"]
-    if not rows:
-        console.print("No customers yet — a contact becomes a customer when a job is won.")
-    for r in rows:
-        console.print(f"{r['name']} ({r['contact_id']}), customer since {r['since']}")
-
-
-def show_last_touch(store: Store, console: Console, who: str) -> None:
-    contact = resolve_contact(store, who)
-    tool = get_tool("last_touchpoint")
-    console.print(tool.func(store, tool.parse({"contact_id": contact["contact_id"]}))["message"])
-
-
-def show_find(store: Store, console: Console, what: str) -> None:
-    matches = find_contact_docs(store, FindContactsInput(query=what))
-    if not matches:
-        console.print(f"No contact matches {what!r}.")
-    for doc, why in matches:
-        console.print(f"{full_name(doc)} ({doc['contact_id']}) — {why}")
-
-
-INTENTS: list[tuple[re.Pattern[str], Callable[..., None]]] = [
-    (re.compile(r"\bpipeline\b"), show_pipeline),
-    (re.compile(r"\bfollow[- ]?ups?\b|\bdue\b|\bto ?do\b"), show_follow_ups),
-    (re.compile(r"\bstale\b|\bquiet\b|\bgone cold\b|\bneglected\b"), show_stale),
-    (re.compile(r"\bnewest customers?\b|\bnew customers\b|\blatest customers\b"), show_newest),
-    (
-        re.compile(
-            r"(?:how long since|when did) we (?:last )?(?:talk(?:ed)?|spoke|spoken) (?:to|with) (?P<who>.+?)\??$"
-        ),
-        show_last_touch,
-    ),
-    (re.compile(r"^(?:find|look up|search(?: for)?)\s+(?P<what>.+)$"), show_find),
-]
-
-
-def answer(store: Store, console: Console, line: str) -> None:
-    text = line.strip().lower()
-    for pattern, handler in INTENTS:
-        match = pattern.search(text)
-        if match:
+    def read(self, prompt: str) -> str | None:
+        if self.interactive:
             try:
-                handler(
-                    store,
-                    console,
-                    **{k: line.strip()[match.start(k) : match.end(k)].strip(" ?.") for k in match.groupdict()},
-                )
-            except BackofficeError as exc:
-                console.print(str(exc))
-            return
-    console.print("I didn't catch that.\n" + HELP)
+                return self.console.input(prompt)
+            except (EOFError, KeyboardInterrupt):
+                self.console.print()
+                return None
+        line = self.stream.readline()
+        if line == "":
+            return None
+        line = line.rstrip("\r\n")
+        self.console.print(f"{prompt}{line}", markup=False, highlight=False)
+        return line
 
 
-def _lines(stream: IO[str], console: Console) -> Iterator[str]:
-    interactive = stream.isatty()
-    while True:
-        try:
-            line = console.input("[bold]you> [/bold]") if interactive else stream.readline()
-        except (EOFError, KeyboardInterrupt):
-            return
-        if not interactive and line == "":
-            return
-        yield line
+class ChatApprover:
+    """The owner answering the gate's question at the terminal."""
+
+    def __init__(self, console: Console, reader: LineReader, before_asking: Callable[[], None] = lambda: None):
+        self.console, self.reader, self.before_asking = console, reader, before_asking
+
+    def decide(self, action: Action, tool: Tool) -> Decision:
+        self.before_asking()
+        self.console.print(
+            Panel(action.preview, title=f"[bold]{action.title}[/bold]", subtitle=action.id, expand=False)
+        )
+        editable = tool.name == "send_message"
+        question = "Send this? [yes/no/edit] " if editable else "Go ahead? [yes/no] "
+        for _ in range(3):
+            answer = self.reader.read(question)
+            if answer is None:
+                break
+            verdict = yes_no(answer)
+            if verdict is not None:
+                return Decision("yes" if verdict else "no")
+            if editable and answer.strip().lower() in {"edit", "e", "change", "edit it"}:
+                revised = self._edit()
+                if revised:
+                    return Decision("edit", {**action.args, "body": revised})
+                self.console.print("Nothing typed; the message is unchanged.")
+                continue
+            self.console.print("Please answer yes or no" + (", or edit to change the text." if editable else "."))
+        self.console.print(f"Left for later as {action.id}: `backoffice approve {action.id}` when you decide.")
+        return Decision("later")
+
+    def _edit(self) -> str:
+        self.console.print("Type the new message. Finish with a line holding only a dot (.)")
+        lines: list[str] = []
+        while (line := self.reader.read("")) is not None and line.strip() != ".":
+            lines.append(line)
+        return "\n".join(lines).strip() + "\n" if any(s.strip() for s in lines) else ""
 
 
-def run_chat(store: Store, console: Console, stream: IO[str] | None = None) -> int:
-    stream = stream or sys.stdin
+# ---------------------------------------------------------------------------- rendering
+def render(reply: Reply, console: Console, start: int = 0) -> int:
+    """Show blocks from ``start``; returns how many are shown now."""
+    for block in reply.blocks[start:]:
+        if block.kind == "text":
+            console.print(Markdown(block.text))
+        elif block.kind == "notice":
+            console.print(f"[yellow]ⓘ {block.text}[/yellow]", highlight=False)
+        elif block.kind == "error":
+            console.print(f"[red]✗ {block.text}[/red]", highlight=False)
+        else:
+            table = Table(title=block.title, title_justify="left")
+            for column in block.columns:
+                table.add_column(column)
+            for row in block.rows:
+                table.add_row(*row)
+            console.print(table)
+    return len(reply.blocks)
+
+
+def show_outcome(outcome: Outcome, console: Console) -> None:
+    colour = {"ok": "green", "already": "green", "error": "red", "declined": "yellow", "pending": "yellow"}
+    console.print(f"[{colour[outcome.status]}]{outcome.message}[/]", highlight=False)
+
+
+def planner_banner(orch: Orchestrator, offline_forced: bool) -> str:
+    if orch.planner.name == "claude":
+        model = getattr(orch.planner, "model", "")
+        return f"Claude ({model}) is answering; if it cannot be reached the offline planner takes over."
+    if offline_forced:
+        return "Offline planner answering (--offline)."
+    return "Offline planner answering (no ANTHROPIC_API_KEY set). Type help to see what it understands."
+
+
+# ---------------------------------------------------------------------------- start of day
+def _state(store: Store) -> dict[str, str]:
+    path = store.directory / STATE_FILE
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def show_today_once(store: Store, console: Console) -> None:
+    """The morning view (follow-ups due, quiet leads) the first time the chat opens each day."""
+    state = _state(store)
+    today = store.today().isoformat()
+    if state.get("today_shown") == today:
+        return
+    due = follow_ups_due_rows(store)
+    stale = stale_lead_rows(store)
+    if due:
+        table = Table(title="Today's follow-ups", title_justify="left")
+        for column in ("who", "about", "due"):
+            table.add_column(column)
+        for r in due:
+            table.add_row(
+                r["name"] or "-", r["topic"], f"overdue {r['overdue_days']} d" if r["overdue_days"] else "today"
+            )
+        console.print(table)
+    for r in stale:
+        console.print(
+            f"Heads up: the [bold]{r['title']}[/bold] lead from {r['contact']} ({r['lead_id']}) has had no activity "
+            f"in {r['days_since_activity']} days. Last touchpoint: {r['last_touchpoint']}",
+            highlight=False,
+        )
+    if stale:
+        console.print(f'Say "follow up on {stale[0]["lead_id"]}" and I will draft a message.')
+    if not due and not stale:
+        console.print("Nothing due today, and every open lead has had recent activity.")
+    state["today_shown"] = today
+    store.directory.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(store.directory / STATE_FILE, json.dumps(state).encode())
+
+
+def show_pending(orch: Orchestrator, console: Console) -> None:
+    actions = orch.gate.pending.open()
+    if not actions:
+        return
+    table = Table(title="Waiting for your approval", title_justify="left")
+    for column in ("id", "what", "from", "since"):
+        table.add_column(column)
+    for a in actions:
+        table.add_row(a.id, a.title, a.origin, a.created_at[:16].replace("T", " "))
+    console.print(table)
+    console.print('Say "approve P-1" or "reject P-1" (or use `backoffice approve ID`).')
+
+
+APPROVE = re.compile(r"^\s*(approve|reject)\s+(?:action\s+)?(p-?\d+|\d+)\s*$", re.I)
+
+
+def owner_decision(orch: Orchestrator, console: Console, verb: str, ref: str) -> None:
+    """'approve P-3' typed by the owner: this is the owner's answer, so it never goes to a planner."""
+    action = orch.gate.pending.get(ref.upper().replace("P", "P-").replace("--", "-"))
+    console.print(Panel(action.preview, title=f"[bold]{action.title}[/bold]", subtitle=action.id, expand=False))
+    outcome = orch.gate.execute(action.id, by="owner") if verb.lower() == "approve" else orch.gate.reject(action.id)
+    show_outcome(outcome, console)
+
+
+# ---------------------------------------------------------------------------- the loop
+def run_chat(store: Store, console: Console, stream: IO[str] | None = None, offline: bool = False) -> int:
+    reader = LineReader(stream or sys.stdin, console)
+    shown = {"n": 0}
+    holder: dict[str, Orchestrator] = {}
+
+    def flush() -> None:  # show what the planner has said so far before a confirmation panel
+        shown["n"] = render(holder["orch"].current, console, shown["n"])
+
+    orch = build(store, ChatApprover(console, reader, flush), origin="chat", offline=offline)
+    holder["orch"] = orch
     console.print(
-        f"[bold]{store.settings.business_name}[/bold] back office — offline planner answering (no Claude configured)."
+        f"[bold]{store.settings.business_name}[/bold] back office — {clock.today():%A %B} {clock.today().day}"
     )
-    console.print(HELP)
-    for line in _lines(stream, console):
-        if line.strip().lower() in {"quit", "exit", "bye", "q"}:
+    console.print(planner_banner(orch, offline), highlight=False)
+    for problem in orch.problems:
+        console.print(f"[red]Procedure file problem:[/red] {problem}", highlight=False)
+    show_pending(orch, console)
+    show_today_once(store, console)
+    while True:
+        line = reader.read("you> ")
+        if line is None or line.strip().lower() in QUIT:
             break
-        if line.strip():
-            answer(store, console, line)
+        if not line.strip():
+            continue
+        try:
+            decision = APPROVE.match(line)
+            if decision:
+                owner_decision(orch, console, decision.group(1), decision.group(2))
+                continue
+            shown["n"] = 0
+            reply = orch.handle_message(line)
+            render(reply, console, shown["n"])
+        except KeyboardInterrupt:
+            console.print("(interrupted — nothing more will run for that message)")
+        except Exception as exc:  # a bug must not take the owner's conversation down with it
+            from tools.errors import BackofficeError
+
+            if not isinstance(exc, BackofficeError):
+                raise
+            console.print(f"[red]✗ {exc}[/red]", highlight=False)
     console.print("Bye.")
     return 0

@@ -62,13 +62,6 @@ def _demo(args: argparse.Namespace, store: Store, console: Console) -> int:
     return 0
 
 
-@command("chat", "talk to your back office in the terminal (reads lines from stdin when piped)")
-def _chat(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from agent.chat import run_chat
-
-    return run_chat(store, console)
-
-
 @command("check", "validate every record in the data dir against the schemas")
 def _check(args: argparse.Namespace, store: Store, console: Console) -> int:
     from tools.check import check_book
@@ -128,4 +121,7 @@ def run() -> Any:
 
 
 if __name__ == "__main__":
-    run()
+    # `python -m agent.cli` runs this file as __main__; command modules register on `agent.cli`, so use that one
+    from agent.cli import run as _run
+
+    _run()

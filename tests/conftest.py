@@ -42,3 +42,26 @@ def add_contact(store: Store, **fields: Any) -> dict[str, Any]:
     result = call(store, "create_contact", **fields)
     assert result["created"], result
     return result["contact"]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """Run the real ``backoffice`` entry point in-process with piped stdin: (exit code, screen)."""
+    import io
+    import sys
+
+    from agent.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*argv: str, stdin: str = "") -> tuple[int, str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    return run
+
+
+def lines(*owner_lines: str) -> str:
+    return "\n".join(owner_lines) + "\n"

@@ -1,0 +1,58 @@
+"""Event flows that run the same way whichever planner is configured.
+
+An inquiry's text (an email body, a web form) is data: it is stored on the lead and shown to the
+owner, and nothing in it is ever executed. Only ``record_inquiry`` runs for a new inquiry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .orchestrator import Turn
+from .reply import Reply
+
+INQUIRY_FIELDS = {
+    "name",
+    "phone",
+    "email",
+    "address",
+    "description",
+    "title",
+    "source",
+    "source_ref",
+    "subject",
+    "message_id",
+    "thread_id",
+    "timestamp",
+    "estimated_value",
+}
+
+
+def new_inquiry(turn: Turn, payload: dict[str, Any]) -> Reply:
+    reply = turn.reply
+    reply.planner = "events"
+    args = {k: v for k, v in payload.items() if k in INQUIRY_FIELDS and v not in (None, "")}
+    outcome = turn.gate.call("record_inquiry", args)
+    if outcome.status != "ok" or outcome.result is None:
+        return reply.error(outcome.message)
+    result = outcome.result
+    lead = result["lead"]
+    if not result.get("created", True):
+        return reply.say(outcome.message)
+    contact = result.get("contact") or {}
+    phone = contact.get("phone") or "none on file"
+    source = lead["source"].replace("_", " ")
+    known = "" if result.get("new_contact", True) else " (already in your book)"
+    reply.say(
+        f"New inquiry from {lead['contact'] or 'an unknown sender'}{known} — {lead['title']}. Phone: {phone}. "
+        f"They came in via {source}. I logged it as lead {lead['lead_id']}; want me to draft a response? "
+        f'(say "follow up on {lead["lead_id"]}")'
+    )
+    return reply
+
+
+EVENT_HANDLERS: dict[str, Callable[[Turn, dict[str, Any]], Reply]] = {
+    "new_inquiry": new_inquiry,
+    "inbound_email": new_inquiry,
+}

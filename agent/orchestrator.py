@@ -1,0 +1,127 @@
+"""The orchestrator: message or event in, reply out.
+
+It routes by procedure triggers, builds the context the planner needs (business profile, today,
+the routed procedure bodies), runs the planner with every tool call going through the gate, and
+falls back to the offline planner — visibly — when Claude cannot be reached.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tools.errors import BackofficeError
+from tools.store import Store
+
+from .gate import Approver, Gate
+from .pending import PendingStore
+from .procedures import Procedure, Route, load_procedures, procedure_dirs, route_event, route_message
+from .reply import Reply
+
+
+class PlannerUnavailable(Exception):
+    """The planner cannot be reached (no network, bad key, API down) and nothing has run yet."""
+
+
+class Planner(Protocol):
+    name: str
+
+    def respond(self, text: str, turn: Turn) -> Reply: ...
+
+
+@dataclass
+class Turn:
+    """Everything a planner may use for one message."""
+
+    store: Store
+    gate: Gate
+    route: Route
+    profile: str
+    reply: Reply = field(default_factory=Reply)  # the planner writes here; the chat may show it while it grows
+
+    def system_text(self) -> str:
+        business = self.store.settings.business_name
+        bodies = [p.body.replace("{business}", business) for p in self.route.procedures]
+        return "\n\n---\n\n".join(bodies)
+
+
+def business_profile(store: Store) -> str:
+    s = store.settings
+    today = store.today()
+    return (
+        f"Business: {s.business_name}. Owner: {s.owner_name}. Time zone: {s.timezone}. "
+        f"Today is {today:%A} {today.isoformat()}. Business days: {', '.join(s.business_days)}. "
+        f"Auto-send for follow-ups is {'on' if s.auto_send_follow_ups else 'off'}."
+    )
+
+
+@dataclass
+class Orchestrator:
+    store: Store
+    planner: Planner
+    fallback: Planner
+    procedures: list[Procedure]
+    problems: list[str]
+    gate: Gate
+    current: Reply = field(default_factory=Reply)
+
+    def handle_message(self, text: str) -> Reply:
+        route = route_message(self.procedures, text)
+        turn = self._turn(route)
+        planner = self.planner
+        try:
+            reply = planner.respond(text, turn)
+        except PlannerUnavailable as exc:
+            if planner is self.fallback:
+                raise
+            turn = self._turn(route)
+            turn.reply.notice(f"Claude could not be reached ({exc}); the offline planner is answering.")
+            reply = self.fallback.respond(text, turn)
+        if not reply:
+            reply.say("I have nothing to add to that. Type help to see what I can do.")
+        return reply
+
+    def _turn(self, route: Route) -> Turn:
+        turn = Turn(self.store, self.gate, route, business_profile(self.store))
+        self.current = turn.reply
+        return turn
+
+    def handle_event(self, event: str, payload: dict[str, Any]) -> Reply:
+        """Events run the same deterministic flow whichever planner is configured; an email's text is
+        only ever data here, never instructions."""
+        from .events import EVENT_HANDLERS
+
+        route = route_event(self.procedures, event)
+        handler = EVENT_HANDLERS.get(event)
+        if handler is None or not route.procedures:
+            return Reply("events").error(f"No procedure handles the event {event!r}.")
+        try:
+            return handler(self._turn(route), payload)
+        except BackofficeError as exc:
+            return Reply("events").error(str(exc))
+
+
+def claude_configured() -> bool:
+    return bool(os.environ.get("ANTHROPIC_API_KEY"))
+
+
+def build(
+    store: Store,
+    approver: Approver | None,
+    origin: str = "chat",
+    offline: bool = False,
+    actor: str = "agent",
+) -> Orchestrator:
+    from .offline import OfflinePlanner
+
+    procedures, problems = load_procedures(procedure_dirs(store.directory))
+    guarded = {t for p in procedures for t in p.guarded_tools}
+    gate = Gate(store, PendingStore(store.directory), approver, origin=origin, actor=actor, guarded=guarded)
+    fallback = OfflinePlanner()
+    planner: Planner = fallback
+    if not offline and claude_configured():
+        from .claude import ClaudePlanner
+
+        planner = ClaudePlanner()
+    return Orchestrator(store, planner, fallback, procedures, problems, gate)

@@ -1,0 +1,165 @@
+"""Pending actions: consequential tool calls waiting for the owner's answer.
+
+Kept in ``<data dir>/pending.json`` (atomic replace, cross-process flock) so they survive restarts
+and are shared by the chat, ``backoffice approve`` and the daemon. Each action moves
+
+    pending ──approve──> running ──> done
+       │                    └──────> failed ──approve──> running ...
+       └──reject──> rejected
+
+``claim`` is the only way into ``running`` and happens under the lock, so two approvals of the
+same action (two terminals, a double Enter, a planner retry) run it once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools import clock
+from tools.errors import NotFound, StoreCorrupt
+from tools.storage import atomic_write_bytes
+
+FILE = "pending.json"
+OPEN = ("pending", "failed")
+
+
+@dataclass
+class Action:
+    id: str
+    tool: str
+    args: dict[str, Any]
+    title: str  # one line: "Send an email to Dana Reyes"
+    preview: str  # everything the owner needs to decide, in plain words
+    origin: str  # chat | ask | scheduler | email | approve
+    created_at: str
+    fingerprint: str
+    status: str = "pending"
+    decided_at: str | None = None
+    decided_by: str | None = None  # owner | auto-send setting
+    result: str | None = None  # the tool's message once done
+    error: str | None = None
+    history: list[str] = field(default_factory=list)
+
+
+def fingerprint(tool: str, args: dict[str, Any]) -> str:
+    canon = json.dumps({"tool": tool, "args": args}, sort_keys=True, default=str)
+    return hashlib.sha256(canon.encode()).hexdigest()[:32]
+
+
+class PendingStore:
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.path = directory / FILE
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / ".pending.lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                state = self._read()
+                before = json.dumps(state, sort_keys=True)
+                yield state
+                after = json.dumps(state, sort_keys=True, indent=1)
+                if json.dumps(state, sort_keys=True) != before:
+                    atomic_write_bytes(self.path, after.encode() + b"\n")
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {"next": 1, "actions": []}
+        try:
+            state = json.loads(self.path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise StoreCorrupt(f"{self.path} does not parse (line {exc.lineno}); it was left as it is.") from exc
+        return state if isinstance(state, dict) else {"next": 1, "actions": []}
+
+    # ------------------------------------------------------------------ queries
+    def all(self) -> list[Action]:
+        with self._locked() as state:
+            return [Action(**a) for a in state["actions"]]
+
+    def open(self) -> list[Action]:
+        return [a for a in self.all() if a.status in OPEN]
+
+    def get(self, action_id: str) -> Action:
+        wanted = action_id.strip().upper()
+        if wanted.isdigit():
+            wanted = f"P-{wanted}"
+        for a in self.all():
+            if a.id == wanted:
+                return a
+        raise NotFound(f"There is no pending action {action_id!r}; `backoffice pending` lists them.")
+
+    # ------------------------------------------------------------------ changes
+    def propose(self, tool: str, args: dict[str, Any], title: str, preview: str, origin: str) -> tuple[Action, bool]:
+        """The open (or finished) action for this exact call, or a new one. ``True`` when new."""
+        fp = fingerprint(tool, args)
+        with self._locked() as state:
+            for raw in reversed(state["actions"]):
+                if raw["fingerprint"] == fp and raw["status"] in ("pending", "failed", "running", "done"):
+                    return Action(**raw), False
+            action = Action(
+                id=f"P-{state['next']}",
+                tool=tool,
+                args=args,
+                title=title,
+                preview=preview,
+                origin=origin,
+                created_at=clock.stamp(clock.now()),
+                fingerprint=fp,
+            )
+            state["next"] += 1
+            state["actions"].append(asdict(action))
+            return action, True
+
+    def _change(self, action_id: str, **changes: Any) -> Action:
+        with self._locked() as state:
+            for raw in state["actions"]:
+                if raw["id"] == action_id:
+                    raw.update(changes)
+                    return Action(**raw)
+        raise NotFound(f"There is no pending action {action_id!r}.")
+
+    def claim(self, action_id: str, by: str) -> tuple[Action, bool]:
+        """Move an open action to running. ``False`` (and the action as it is) when it is not open."""
+        with self._locked() as state:
+            for raw in state["actions"]:
+                if raw["id"] == action_id:
+                    if raw["status"] not in OPEN:
+                        return Action(**raw), False
+                    now = clock.stamp(clock.now())
+                    raw.update(status="running", decided_at=now, decided_by=by)
+                    raw["history"].append(f"{now} approved by {by}")
+                    return Action(**raw), True
+        raise NotFound(f"There is no pending action {action_id!r}.")
+
+    def finish(self, action_id: str, result: str) -> Action:
+        return self._change(action_id, status="done", result=result, error=None)
+
+    def fail(self, action_id: str, error: str) -> Action:
+        return self._change(action_id, status="failed", error=error)
+
+    def reject(self, action_id: str, by: str = "owner") -> tuple[Action, bool]:
+        with self._locked() as state:
+            for raw in state["actions"]:
+                if raw["id"] == action_id:
+                    if raw["status"] not in OPEN:
+                        return Action(**raw), False
+                    now = clock.stamp(clock.now())
+                    raw.update(status="rejected", decided_at=now, decided_by=by)
+                    raw["history"].append(f"{now} rejected by {by}")
+                    return Action(**raw), True
+        raise NotFound(f"There is no pending action {action_id!r}.")
+
+    def revise(self, action_id: str, args: dict[str, Any], preview: str) -> Action:
+        """The owner edited a draft: same action, new text."""
+        return self._change(action_id, args=args, preview=preview, fingerprint=fingerprint("edited", args))
