@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
-from tools.normalize import full_name
+from tools.normalize import full_name, phone_display
 from tools.reports import follow_ups_due_rows, pipeline_data, stale_lead_rows
 
 from . import resolve
@@ -213,8 +213,22 @@ class OfflinePlanner:
         if what != "contact" and doc.get("contact_id"):
             self.focus["contact"] = doc["contact_id"]
 
+    def open_leads(self, ref: str) -> list[Doc]:
+        """Open leads matching ``ref``; if only closed ones match, say so and stop."""
+        found = resolve.leads(self.store, ref)
+        if not found and ref.strip():
+            closed = resolve.leads(self.store, ref, ("converted", "disqualified"))
+            if closed:
+                lead = closed[0]
+                self.reply.say(
+                    f"The lead {lead['title']} ({lead['lead_id']}) is already {lead['status']}, which is final; "
+                    "it stays on file as history."
+                )
+                raise Asked
+        return found
+
     def contact_label(self, d: Doc) -> str:
-        phone = (d.get("phones") or [""])[0]
+        phone = phone_display((d.get("phones") or [""])[0], self.store.settings.default_phone_region)
         extra = "".join(f", {x}" for x in (phone, d.get("address")) if x)
         return f"{full_name(d)} ({d['contact_id']}){extra}"
 
@@ -510,6 +524,7 @@ class OfflinePlanner:
             email=d.get("email"),
             address=d.get("address"),
             description=d["description"],
+            title=d["description"][:1].upper() + d["description"][1:60],
             source=d["source"],
         )
         if self.report(outcome) and outcome.result:
@@ -528,7 +543,7 @@ class OfflinePlanner:
         self.flow_qualify({"ref": ref, "stage": stage, "amount": find_amount(text)})
 
     def flow_qualify(self, d: Doc) -> None:
-        lead = self.pick("qualify", d, "lead_id", resolve.leads(self.store, d["ref"]), "lead", self.lead_label)
+        lead = self.pick("qualify", d, "lead_id", self.open_leads(d["ref"]), "lead", self.lead_label)
         outcome = self.call(
             "qualify_lead", lead_id=lead["lead_id"], pipeline_stage=d["stage"], estimated_value=d.get("amount")
         )
@@ -547,7 +562,7 @@ class OfflinePlanner:
         self.flow_disqualify(data)
 
     def flow_disqualify(self, d: Doc) -> None:
-        lead = self.pick("disqualify", d, "lead_id", resolve.leads(self.store, d["ref"]), "lead", self.lead_label)
+        lead = self.pick("disqualify", d, "lead_id", self.open_leads(d["ref"]), "lead", self.lead_label)
         if not d.get("reason"):
             self.need(
                 "disqualify",
@@ -569,7 +584,7 @@ class OfflinePlanner:
         self.flow_convert({"ref": ref, "stage": stage})
 
     def flow_convert(self, d: Doc) -> None:
-        lead = self.pick("convert", d, "lead_id", resolve.leads(self.store, d["ref"]), "lead", self.lead_label)
+        lead = self.pick("convert", d, "lead_id", self.open_leads(d["ref"]), "lead", self.lead_label)
         contact = self.store.get("contacts", lead["contact_id"]) if lead.get("contact_id") else None
         if contact is None:
             self.reply.error(f"Lead {lead['lead_id']} has no contact yet. Add the customer first, then convert.")
@@ -748,7 +763,7 @@ class OfflinePlanner:
         message = f"Logged the {label} with {full_name(contact)}{on}."
         if follow_up:
             message += f" Follow-up set for {follow_up:%a %b} {follow_up.day}."
-        else:
+        elif spoke:
             message += " No follow-up date set."
         self.reply.say(message)
 

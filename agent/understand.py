@@ -153,7 +153,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 
 FOLLOW_UP_CUE = re.compile(
-    r"(call(?:ing)?\s+(?:\w+\s+)?back|callback|follow[\s-]?up|check\s+(?:in|back)|get\s+back\s+to|chase|remind|"
+    r"(call(?:ing)?\s+(?:\w+\s+)?back|callback|try\s+(?:\w+\s+)?(?:again|back)|ring\s+(?:\w+\s+)?back|follow[\s-]?up|check\s+(?:in|back)|get\s+back\s+to|chase|remind|"
     r"next\s+step|send\s+(?:\w+\s+)?(?:the\s+|a\s+|an\s+)?(?:quote|estimate|proposal)|come\s+by|visit|"
     r"meet(?:ing)?\s+again|call\s+(?:her|him|them)|touch\s+base|wants?\s+(?:a\s+)?(?:call|answer)|by\b)",
     re.I,

@@ -65,3 +65,8 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
 
 def lines(*owner_lines: str) -> str:
     return "\n".join(owner_lines) + "\n"
+
+
+def records(store: Store, table: str) -> list[dict[str, Any]]:
+    with store.reading():
+        return [dict(d) for d in store.scan(table)]

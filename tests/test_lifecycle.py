@@ -203,3 +203,12 @@ def test_a_closed_job_keeps_taking_notes(store: Store):
     call(store, "mark_opportunity_won", opportunity_id=opp["opportunity_id"])
     call(store, "update_opportunity", opportunity_id=opp["opportunity_id"], notes="Paid in full")
     assert store.get("opportunities", opp["opportunity_id"])["notes"] == "Paid in full"
+
+
+def test_a_phoned_in_inquiry_stays_new_until_someone_works_it(store):
+    result = call(store, "record_inquiry", name="Sam Lee", phone="555-301-2222", description="Water heater leaking",
+                  source="phone_call")  # fmt: skip
+    lead_id = result["lead"]["lead_id"]
+    assert store.require("leads", lead_id)["status"] == "new"
+    call(store, "log_interaction", lead_id=lead_id, type="phone_call", body="Called him back")
+    assert store.require("leads", lead_id)["status"] == "working"

@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.procedures import keyword_pattern, load_procedures, parse_procedure, procedure_dirs, route_event, route_message
+from agent.procedures import (
+    keyword_pattern,
+    load_procedures,
+    parse_procedure,
+    procedure_dirs,
+    route_event,
+    route_message,
+)
 
 GOOD = """---
 name: {name}

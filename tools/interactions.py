@@ -41,8 +41,9 @@ class LogInteractionInput(ToolInput):
         return self
 
 
-def add_interaction(store: Store, args: LogInteractionInput) -> Doc:
-    """Validate links, fill the contact from the lead or opportunity, apply the side effects."""
+def add_interaction(store: Store, args: LogInteractionInput, inbound: bool = False) -> Doc:
+    """Validate links, fill the contact from the lead or opportunity, apply the side effects.
+    ``inbound``: the customer reached us (a captured inquiry), so it does not mean the lead is being worked."""
     with store.transaction():
         lead = store.require("leads", args.lead_id) if args.lead_id else None
         opp = store.require("opportunities", args.opportunity_id) if args.opportunity_id else None
@@ -68,7 +69,7 @@ def add_interaction(store: Store, args: LogInteractionInput) -> Doc:
             "thread_id": args.thread_id,
         }
         interaction = store.insert("interactions", fields, action="logged")
-        if lead and lead["status"] == "new" and args.type in OWNER_TOUCHES:
+        if lead and lead["status"] == "new" and args.type in OWNER_TOUCHES and not inbound:
             # someone reached out: the lead is being worked
             store.update("leads", lead["lead_id"], {"status": "working"}, action="status_changed")
         if args.outcome == "sent_proposal":

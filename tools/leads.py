@@ -179,6 +179,7 @@ def capture_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
                 thread_id=args.thread_id,
                 timestamp=args.timestamp,
             ),
+            inbound=True,
         )
     card = contact_card(store, contact)
     via = args.source.replace("_", " ")
