@@ -45,21 +45,22 @@ def tool_definitions(guarded: set[str]) -> list[dict[str, Any]]:
     return defs
 
 
+# most specific first: several of these are subclasses of the later ones
+FAILURES: list[tuple[type[BaseException], str]] = [
+    (TypeError, "no API key is set"),
+    (anthropic.AuthenticationError, "the API key was refused"),
+    (anthropic.PermissionDeniedError, "the API key may not use this model"),
+    (anthropic.NotFoundError, "the model was not found; check BACKOFFICE_MODEL"),
+    (anthropic.APITimeoutError, "the request timed out"),
+    (anthropic.APIConnectionError, "no connection to the API"),
+    (anthropic.RateLimitError, "rate limited"),
+]
+
+
 def describe_failure(exc: BaseException) -> str:
-    if isinstance(exc, TypeError):
-        return "no API key is set"
-    if isinstance(exc, anthropic.AuthenticationError):
-        return "the API key was refused"
-    if isinstance(exc, anthropic.PermissionDeniedError):
-        return "the API key may not use this model"
-    if isinstance(exc, anthropic.NotFoundError):
-        return "the model was not found; check BACKOFFICE_MODEL"
-    if isinstance(exc, anthropic.APITimeoutError):
-        return "the request timed out"
-    if isinstance(exc, anthropic.APIConnectionError):
-        return "no connection to the API"
-    if isinstance(exc, anthropic.RateLimitError):
-        return "rate limited"
+    for kind, words in FAILURES:
+        if isinstance(exc, kind):
+            return words
     if isinstance(exc, anthropic.APIStatusError):
         return f"the API answered {exc.status_code}"
     return type(exc).__name__

@@ -131,14 +131,20 @@ class PendingStore:
 
     def claim(self, action_id: str, by: str) -> tuple[Action, bool]:
         """Move an open action to running. ``False`` (and the action as it is) when it is not open."""
+        return self._decide(action_id, "running", f"approved by {by}", by)
+
+    def reject(self, action_id: str, by: str = "owner") -> tuple[Action, bool]:
+        return self._decide(action_id, "rejected", f"rejected by {by}", by)
+
+    def _decide(self, action_id: str, status: str, note: str, by: str) -> tuple[Action, bool]:
         with self._locked() as state:
             for raw in state["actions"]:
                 if raw["id"] == action_id:
                     if raw["status"] not in OPEN:
                         return Action(**raw), False
                     now = clock.stamp(clock.now())
-                    raw.update(status="running", decided_at=now, decided_by=by)
-                    raw["history"].append(f"{now} approved by {by}")
+                    raw.update(status=status, decided_at=now, decided_by=by)
+                    raw["history"].append(f"{now} {note}")
                     return Action(**raw), True
         raise NotFound(f"There is no pending action {action_id!r}.")
 
@@ -147,18 +153,6 @@ class PendingStore:
 
     def fail(self, action_id: str, error: str) -> Action:
         return self._change(action_id, status="failed", error=error)
-
-    def reject(self, action_id: str, by: str = "owner") -> tuple[Action, bool]:
-        with self._locked() as state:
-            for raw in state["actions"]:
-                if raw["id"] == action_id:
-                    if raw["status"] not in OPEN:
-                        return Action(**raw), False
-                    now = clock.stamp(clock.now())
-                    raw.update(status="rejected", decided_at=now, decided_by=by)
-                    raw["history"].append(f"{now} rejected by {by}")
-                    return Action(**raw), True
-        raise NotFound(f"There is no pending action {action_id!r}.")
 
     def revise(self, action_id: str, args: dict[str, Any], preview: str) -> Action:
         """The owner edited a draft: same action, new text."""

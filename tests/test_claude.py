@@ -339,3 +339,21 @@ def test_offline_flag_forces_the_offline_planner_even_with_a_key(api, cli, data_
     fake = api(text("should not be used"))
     code, screen = cli("--offline", "chat", stdin="what's our pipeline?\n")
     assert code == 0 and "Offline planner answering (--offline)" in screen and fake.requests == []
+
+
+def test_a_model_that_never_finishes_is_stopped_after_the_step_limit(api, cli, data_dir: Path):
+    from agent.claude import MAX_STEPS
+
+    book(data_dir)
+    fake = api(*[tool_use("find_contacts", {"query": f"name {i}"}) for i in range(MAX_STEPS + 5)])
+    code, screen = cli("chat", stdin="find everyone\n")
+    assert code == 0 and f"I stopped after {MAX_STEPS} steps" in screen
+    assert len(fake.requests) == MAX_STEPS
+
+
+def test_ask_prints_json_with_the_planner_and_the_answer(cli, data_dir: Path):
+    import json
+
+    code, out = cli("--json", "ask", "what's our pipeline?")
+    answer = json.loads(out)
+    assert code == 0 and answer["planner"] == "offline" and "New leads this week: 0" in answer["text"]
