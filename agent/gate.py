@@ -22,7 +22,8 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from tools.errors import BackofficeError
-from tools.normalize import full_name
+from tools.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
+from tools.normalize import full_name, money
 from tools.registry import Tool, ToolArgumentError, get_tool
 from tools.store import Store
 
@@ -62,10 +63,6 @@ class Approver(Protocol):
 
 
 # ---------------------------------------------------------------------------- previews
-def _money(value: Any) -> str:
-    return f"${float(value):,.0f}" if value is not None else "no amount"
-
-
 def _preview_send(store: Store, args: dict[str, Any]) -> tuple[str, str]:
     contact = store.require("contacts", args["contact_id"])
     emails = contact.get("emails") or ["(no email on file)"]
@@ -79,9 +76,10 @@ def _preview_won(store: Store, args: dict[str, Any]) -> tuple[str, str]:
     contact = store.get("contacts", opp["contact_id"]) if opp.get("contact_id") else None
     who = full_name(contact) if contact else "the customer"
     amount = args.get("amount") if args.get("amount") is not None else opp.get("amount")
+    value = money(amount) if amount is not None else "no amount"
     title = f"Mark the job {opp['name']!r} ({opp['opportunity_id']}) won"
     lines = [
-        f"Job: {opp['name']} for {who} — {_money(amount)}, now {opp['stage'].replace('_', ' ')}.",
+        f"Job: {opp['name']} for {who} — {value}, now {opp['stage'].replace('_', ' ')}.",
         f"Close date: {store.today():%a %b %d, %Y}. {who} becomes a customer; won is final.",
     ]
     if contact and not contact.get("quickbooks_customer_id"):
@@ -205,8 +203,8 @@ class Gate:
             return False
         lead = self.store.get("leads", args["lead_id"]) if args.get("lead_id") else None
         opp = self.store.get("opportunities", args["opportunity_id"]) if args.get("opportunity_id") else None
-        open_lead = lead is not None and lead["status"] in ("new", "working", "qualified")
-        open_opp = opp is not None and opp["stage"] not in ("won", "lost")
+        open_lead = lead is not None and lead["status"] in OPEN_LEAD_STATUSES
+        open_opp = opp is not None and opp["stage"] in OPEN_OPPORTUNITY_STAGES
         same_person = all(r.get("contact_id") == args["contact_id"] for r in (lead, opp) if r)
         return (open_lead or open_opp) and same_person
 

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
-from tools.normalize import full_name, phone_display
-from tools.reports import follow_ups_due_rows, pipeline_data, stale_lead_rows
+from tools.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES, LeadStatus, choices
+from tools.normalize import full_name, money, phone_display
+from tools.reports import current_work, follow_ups_due_rows, pipeline_data, stale_lead_rows
 
 from . import resolve
 from .gate import Outcome
@@ -54,7 +55,6 @@ HELP = """Here is what I can do (offline planner — plain requests, no AI neede
 Type cancel to drop a question I asked, quit to leave."""
 
 
-OPEN_JOB = ("estimating", "scheduled", "proposal_sent")
 PRONOUNS = {"them", "him", "her", "they", "it", "this one", "that one", "this", "that", "he", "she"}
 
 
@@ -70,10 +70,6 @@ class Waiting:
     question: str
     data: Doc
     choices: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _money(value: Any) -> str:
-    return f"${float(value or 0):,.0f}"
 
 
 def _first(doc: Doc | None) -> str:
@@ -193,7 +189,11 @@ class OfflinePlanner:
                 data[slot] = self.focus[what]
             elif self.focus.get("contact"):
                 linked = self.store.linked(table, "contact_id", self.focus["contact"])
-                docs = [d for d in linked if d.get("status") in resolve.OPEN_LEAD or d.get("stage") in OPEN_JOB]
+                docs = [
+                    d
+                    for d in linked
+                    if d.get("status") in OPEN_LEAD_STATUSES or d.get("stage") in OPEN_OPPORTUNITY_STAGES
+                ]
         if data.get(slot):
             doc = self.store.require(table, data[slot])
             self._remember(what, doc)
@@ -261,8 +261,8 @@ class OfflinePlanner:
             f"**Pipeline — {d['to']}** (the 7 days from {d['from']})",
             f"- New leads this week: {d['new_leads']}",
             f"- Leads in follow-up: {d['in_follow_up']} (avg age: {d['in_follow_up_avg_age_days']} days)",
-            f"- Proposals out: {d['proposals_out']} (total value: {_money(d['proposals_value'])})",
-            f"- Won this week: {d['won']} ({_money(d['won_value'])})",
+            f"- Proposals out: {d['proposals_out']} (total value: {money(d['proposals_value'])})",
+            f"- Won this week: {d['won']} ({money(d['won_value'])})",
             f"- Lost this week: {d['lost']}",
         ]
         if d["oldest_open_lead"]:
@@ -332,7 +332,7 @@ class OfflinePlanner:
     def find(self, m: re.Match[str], text: str) -> None:
         what = m.group("what").strip(" ?.")
         docs = resolve.contacts(self.store, what)
-        lead_docs = resolve.leads(self.store, what, ("new", "working", "qualified", "converted", "disqualified"))
+        lead_docs = resolve.leads(self.store, what, choices(LeadStatus))
         if not docs and not lead_docs:
             self.reply.say(f"Nothing in the book matches {what!r}.")
             return
@@ -479,7 +479,7 @@ class OfflinePlanner:
         )
         if self.report(outcome) and outcome.result:
             lead = outcome.result["lead"]
-            value = f", about {_money(lead['estimated_value'])}" if lead.get("estimated_value") else ""
+            value = f", about {money(lead['estimated_value'])}" if lead.get("estimated_value") else ""
             self.reply.say(f"Opened lead {lead['lead_id']}: {lead['title']} for {lead['contact']}{value}.")
 
     def inquiry(self, m: re.Match[str], text: str) -> None:
@@ -721,18 +721,7 @@ class OfflinePlanner:
         follow_up = find_follow_up(summary, today)
         spoke = d["type"] in ("phone_call", "meeting")
         outcome_kind = find_outcome(summary, spoke)
-        open_jobs = [
-            o
-            for o in self.store.linked("opportunities", "contact_id", contact["contact_id"])
-            if o["stage"] not in ("won", "lost")
-        ]
-        open_leads = [
-            lead
-            for lead in self.store.linked("leads", "contact_id", contact["contact_id"])
-            if lead["status"] in resolve.OPEN_LEAD
-        ]
-        job = max(open_jobs, key=lambda o: o["created_at"]) if open_jobs else None
-        lead = max(open_leads, key=lambda x: x["created_at"]) if open_leads and not job else None
+        lead, job = current_work(self.store, contact["contact_id"])
         label = (
             d["type"]
             .replace("_", " ")

@@ -8,6 +8,7 @@ from typing import Any
 
 from tools.crm import FindContactsInput, find_contact_docs
 from tools.leads import FindLeadsInput, find_lead_docs
+from tools.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
 from tools.normalize import fold, full_name
 from tools.opportunities import FindOpportunitiesInput, find_opportunity_docs
 from tools.store import Store
@@ -15,7 +16,6 @@ from tools.store import Store
 from .understand import clean_ref
 
 Doc = dict[str, Any]
-OPEN_LEAD = ("new", "working", "qualified")
 
 
 def contacts(store: Store, ref: str) -> list[Doc]:
@@ -53,7 +53,7 @@ def _fuzzy_contacts(store: Store, ref: str) -> list[Doc]:
     return [d for _, d in scored[:6]]
 
 
-def leads(store: Store, ref: str, statuses: tuple[str, ...] = OPEN_LEAD) -> list[Doc]:
+def leads(store: Store, ref: str, statuses: tuple[str, ...] = OPEN_LEAD_STATUSES) -> list[Doc]:
     raw = ref.strip().rstrip("?.!")
     if raw.upper().startswith("L-") and raw[2:].isdigit():
         doc = store.get("leads", raw.upper())
@@ -84,7 +84,7 @@ def opportunities(store: Store, ref: str, open_only: bool = True) -> list[Doc]:
             found.extend(
                 o
                 for o in store.linked("opportunities", "contact_id", contact["contact_id"])
-                if not open_only or o["stage"] not in ("won", "lost")
+                if not open_only or o["stage"] in OPEN_OPPORTUNITY_STAGES
             )
     return _best_first(found, ref, "name")
 

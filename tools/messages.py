@@ -19,7 +19,7 @@ from .errors import MissingInformation
 from .mail import mailer_for
 from .normalize import full_name
 from .registry import ToolInput, tool
-from .reports import _summary, last_interaction
+from .reports import _summary, current_work, last_interaction
 from .store import Store
 
 Doc = dict[str, Any]
@@ -119,14 +119,7 @@ def draft_follow_up(store: Store, args: DraftFollowUpInput) -> dict[str, Any]:
         raise MissingInformation("That lead has no contact yet, so there is nobody to write to.", ["contact"])
     contact = store.require("contacts", contact_id)
     if not (lead or opp):
-        open_opps = [
-            o for o in store.linked("opportunities", "contact_id", contact_id) if o["stage"] not in ("won", "lost")
-        ]
-        open_leads = [
-            d for d in store.linked("leads", "contact_id", contact_id) if d["status"] in ("new", "working", "qualified")
-        ]
-        opp = max(open_opps, key=lambda o: o["created_at"]) if open_opps else None
-        lead = max(open_leads, key=lambda d: d["created_at"]) if open_leads and not opp else None
+        lead, opp = current_work(store, contact_id)
     stage, sent_on = _stage(store, lead, opp)
     title = (opp or {}).get("name") or (lead or {}).get("title") or "your project"
     body = compose_follow_up(store, stage, contact.get("first_name", ""), _job_words(title), sent_on)

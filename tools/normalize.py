@@ -102,3 +102,8 @@ def full_name(contact: dict[str, object]) -> str:
     if isinstance(phones, list) and phones:
         return str(phones[0])
     return str(contact.get("contact_id", "unknown contact"))
+
+
+def money(value: float | None) -> str:
+    """Whole dollars for the owner: 2400.0 -> '$2,400'; nothing is $0."""
+    return f"${float(value or 0):,.0f}"

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from . import clock
-from .models import OPEN_LEAD_STATUSES
+from .models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
 from .normalize import full_name
 from .registry import ToolInput, tool
 from .store import Store, key_of
@@ -41,6 +41,15 @@ def last_interaction(store: Store, link: str, record_id: str, human_only: bool =
     if human_only:
         docs = [d for d in docs if d["type"] != "system"]
     return max(docs, key=lambda d: d["timestamp"]) if docs else None
+
+
+def current_work(store: Store, contact_id: str) -> tuple[Doc | None, Doc | None]:
+    """(lead, job) a contact is in the middle of: their newest open job, else their newest open lead."""
+    jobs = [o for o in store.linked("opportunities", "contact_id", contact_id) if o["stage"] in OPEN_OPPORTUNITY_STAGES]
+    if jobs:
+        return None, max(jobs, key=lambda o: o["created_at"])
+    leads = [d for d in store.linked("leads", "contact_id", contact_id) if d["status"] in OPEN_LEAD_STATUSES]
+    return (max(leads, key=lambda d: d["created_at"]) if leads else None), None
 
 
 # ---------------------------------------------------------------------------- touchpoints
