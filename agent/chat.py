@@ -24,6 +24,7 @@ from tools.reports import follow_ups_due_rows, stale_lead_rows
 from tools.storage import atomic_write_bytes
 from tools.store import Store
 
+from . import views
 from .gate import Decision, Outcome
 from .orchestrator import Orchestrator, build
 from .pending import Action
@@ -145,25 +146,15 @@ def show_today_once(store: Store, console: Console) -> None:
         return
     due = follow_ups_due_rows(store)
     stale = stale_lead_rows(store)
+    reply = Reply()
     if due:
-        table = Table(title="Today's follow-ups", title_justify="left")
-        for column in ("who", "about", "due"):
-            table.add_column(column)
-        for r in due:
-            table.add_row(
-                r["name"] or "-", r["topic"], f"overdue {r['overdue_days']} d" if r["overdue_days"] else "today"
-            )
-        console.print(table)
-    for r in stale:
-        console.print(
-            f"Heads up: the [bold]{r['title']}[/bold] lead from {r['contact']} ({r['lead_id']}) has had no activity "
-            f"in {r['days_since_activity']} days. Last touchpoint: {r['last_touchpoint']}",
-            highlight=False,
-        )
+        views.follow_ups(reply, due)
     if stale:
-        console.print(f'Say "follow up on {stale[0]["lead_id"]}" and I will draft a message.')
+        views.stale_leads(reply, stale)
+        reply.say(f'Say "follow up on {stale[0]["lead_id"]}" and I will draft a message.')
     if not due and not stale:
-        console.print("Nothing due today, and every open lead has had recent activity.")
+        reply.say("Nothing due today, and every open lead has had recent activity.")
+    render(reply, console)
     state["today_shown"] = today
     store.directory.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(store.directory / STATE_FILE, json.dumps(state).encode())
@@ -173,13 +164,14 @@ def show_pending(orch: Orchestrator, console: Console) -> None:
     actions = orch.gate.pending.open()
     if not actions:
         return
-    table = Table(title="Waiting for your approval", title_justify="left")
-    for column in ("id", "what", "from", "since"):
-        table.add_column(column)
-    for a in actions:
-        table.add_row(a.id, a.title, a.origin, a.created_at[:16].replace("T", " "))
-    console.print(table)
-    console.print('Say "approve P-1" or "reject P-1" (or use `backoffice approve ID`).')
+    reply = Reply()
+    views.pending_actions(reply, actions, "Waiting for your approval")
+    reply.say('Say "approve P-1" or "reject P-1" (or use `backoffice approve ID`).')
+    render(reply, console)
+
+
+def action_panel(action: Action) -> Panel:
+    return Panel(action.preview, title=f"[bold]{action.title}[/bold]", subtitle=action.id, expand=False)
 
 
 APPROVE = re.compile(r"^\s*(approve|reject)\s+(?:action\s+)?(p-?\d+|\d+)\s*$", re.I)
@@ -187,8 +179,8 @@ APPROVE = re.compile(r"^\s*(approve|reject)\s+(?:action\s+)?(p-?\d+|\d+)\s*$", r
 
 def owner_decision(orch: Orchestrator, console: Console, verb: str, ref: str) -> None:
     """'approve P-3' typed by the owner: this is the owner's answer, so it never goes to a planner."""
-    action = orch.gate.pending.get(ref.upper().replace("P", "P-").replace("--", "-"))
-    console.print(Panel(action.preview, title=f"[bold]{action.title}[/bold]", subtitle=action.id, expand=False))
+    action = orch.gate.pending.get(ref)
+    console.print(action_panel(action))
     outcome = orch.gate.execute(action.id, by="owner") if verb.lower() == "approve" else orch.gate.reject(action.id)
     show_outcome(outcome, console)
 

@@ -7,8 +7,6 @@ import json
 import sys
 
 from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
 
 from tools.store import Store
 
@@ -49,7 +47,10 @@ def _pending_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("pending", "list actions waiting for your approval", _pending_arguments)
 def _pending(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from . import views
+    from .chat import render
     from .pending import PendingStore
+    from .reply import Reply
 
     pending = PendingStore(store.directory)
     actions = pending.all() if args.all else pending.open()
@@ -59,13 +60,10 @@ def _pending(args: argparse.Namespace, store: Store, console: Console) -> int:
     if not actions:
         console.print("Nothing is waiting for your approval.")
         return 0
-    table = Table(title="Pending actions", title_justify="left")
-    for column in ("id", "status", "what", "from", "since"):
-        table.add_column(column)
-    for a in actions:
-        table.add_row(a.id, a.status, a.title, a.origin, a.created_at[:16].replace("T", " "))
-    console.print(table)
-    console.print("See the details and run one: backoffice approve ID  ·  drop one: backoffice reject ID")
+    reply = Reply()
+    views.pending_actions(reply, actions, "Pending actions", with_status=True)
+    reply.say("See the details and run one: `backoffice approve ID`  ·  drop one: `backoffice reject ID`")
+    render(reply, console)
     return 0
 
 
@@ -84,7 +82,7 @@ def _reject(args: argparse.Namespace, store: Store, console: Console) -> int:
 
 
 def _decide(args: argparse.Namespace, store: Store, console: Console, approve: bool) -> int:
-    from .chat import show_outcome
+    from .chat import action_panel, show_outcome
     from .orchestrator import build
 
     orch = build(store, None, origin="approve", offline=True)
@@ -93,6 +91,6 @@ def _decide(args: argparse.Namespace, store: Store, console: Console, approve: b
     if args.json:
         print(json.dumps({"id": action.id, "status": outcome.status, "message": outcome.message}))
     else:
-        console.print(Panel(action.preview, title=f"[bold]{action.title}[/bold]", subtitle=action.id, expand=False))
+        console.print(action_panel(action))
         show_outcome(outcome, console)
     return 0 if outcome.status in ("ok", "already") or (not approve and outcome.status == "declined") else 1

@@ -17,7 +17,7 @@ from tools.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES, LeadStatus
 from tools.normalize import full_name, money, phone_display
 from tools.reports import current_work, follow_ups_due_rows, pipeline_data, stale_lead_rows
 
-from . import resolve
+from . import resolve, views
 from .gate import Outcome
 from .orchestrator import Turn
 from .reply import Reply
@@ -280,27 +280,14 @@ class OfflinePlanner:
         if not rows:
             self.reply.say("No follow-ups due today. Nothing is overdue.")
             return
-        table = [
-            [
-                r["name"] or "-",
-                r["topic"],
-                f"overdue {r['overdue_days']} d" if r["overdue_days"] else "today",
-                r["interaction_id"],
-            ]
-            for r in rows
-        ]
-        self.reply.table("Today's follow-ups", ["who", "about", "due", "id"], table)
+        views.follow_ups(self.reply, rows)
 
     def stale(self, m: re.Match[str], text: str) -> None:
         rows = stale_lead_rows(self.store)
         if not rows:
             self.reply.say("Every open lead has had activity in the last few business days.")
             return
-        for r in rows:
-            self.reply.say(
-                f"Heads up: the **{r['title']}** lead from {r['contact']} ({r['lead_id']}) has had no activity in "
-                f"{r['days_since_activity']} days. Last touchpoint: {r['last_touchpoint']}"
-            )
+        views.stale_leads(self.reply, rows)
         if len(rows) == 1:
             self.need("draft_for_lead", {"lead_id": rows[0]["lead_id"]}, "go", "Want me to draft a follow-up?", "yesno")
         self.reply.say(f'Say "follow up on {rows[0]["lead_id"]}" and I will draft a message.')
@@ -357,8 +344,7 @@ class OfflinePlanner:
         if not actions:
             self.reply.say("Nothing is waiting for your approval.")
             return
-        rows = [[a.id, a.title, a.origin, a.created_at[:16].replace("T", " ")] for a in actions]
-        self.reply.table("Waiting for your approval", ["id", "what", "from", "since"], rows)
+        views.pending_actions(self.reply, actions, "Waiting for your approval")
         self.reply.say("Approve with `backoffice approve ID`, or reject with `backoffice reject ID`.")
 
     # ------------------------------------------------------------------ add a customer

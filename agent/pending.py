@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -91,9 +92,8 @@ class PendingStore:
         return [a for a in self.all() if a.status in OPEN]
 
     def get(self, action_id: str) -> Action:
-        wanted = action_id.strip().upper()
-        if wanted.isdigit():
-            wanted = f"P-{wanted}"
+        number = re.fullmatch(r"\s*(?:P\s*-?\s*)?(\d+)\s*", action_id, re.I)  # P-3, p3, 3
+        wanted = f"P-{number.group(1)}" if number else action_id.strip()
         for a in self.all():
             if a.id == wanted:
                 return a
