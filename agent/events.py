@@ -40,13 +40,8 @@ def new_inquiry(turn: Turn, payload: dict[str, Any]) -> Reply:
     lead = result["lead"]
     if not result.get("created", True):
         return reply.say(outcome.message)
-    contact = result.get("contact") or {}
-    phone = contact.get("phone") or "none on file"
-    source = lead["source"].replace("_", " ")
-    known = "" if result.get("new_contact", True) else " (already in your book)"
     reply.say(
-        f"New inquiry from {lead['contact'] or 'an unknown sender'}{known} — {lead['title']}. Phone: {phone}. "
-        f"They came in via {source}. I logged it as lead {lead['lead_id']}; want me to draft a response? "
+        f"{outcome.message} Logged as lead {lead['lead_id']}. Want me to draft a response? "
         f'(say "follow up on {lead["lead_id"]}")'
     )
     return reply

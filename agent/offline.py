@@ -55,6 +55,8 @@ HELP = """Here is what I can do (offline planner — plain requests, no AI neede
 Type cancel to drop a question I asked, quit to leave."""
 
 
+ID_FIELD = {"lead": "lead_id", "job": "opportunity_id", "contact": "contact_id"}
+TABLE = {"lead": "leads", "job": "opportunities", "contact": "contacts"}
 PRONOUNS = {"them", "him", "her", "they", "it", "this one", "that one", "this", "that", "he", "she"}
 
 
@@ -177,10 +179,20 @@ class OfflinePlanner:
         hits = [key for key, label in choices if t and (t == key.lower() or t in label.lower())]
         return hits[0] if len(hits) == 1 else None
 
+    def contact_details(self, text: str) -> tuple[Doc, str]:
+        """The phone (E.164), email and address found in ``text``, and what is left once they are taken out."""
+        phone = find_phone(text, self.store.settings.default_phone_region)
+        email, address = find_email(text), find_address(text)
+        found = {k: v for k, v in (("phone", phone[1] if phone else None), ("email", email), ("address", address)) if v}
+        leftover = text
+        for typed in (phone[0] if phone else None, email, address):
+            if typed:
+                leftover = leftover.replace(typed, " ")
+        return found, leftover
+
     def pick(self, flow: str, data: Doc, slot: str, docs: list[Doc], what: str, label: Callable[[Doc], str]) -> Doc:
         """The one record meant; asks when several match; stops with a message when none do."""
-        key = {"lead": "lead_id", "job": "opportunity_id", "contact": "contact_id"}[what]
-        table = {"lead": "leads", "job": "opportunities", "contact": "contacts"}[what]
+        key, table = ID_FIELD[what], TABLE[what]
         ref = clean_ref(str(data.get("ref", ""))).lower()
         if not data.get(slot) and (ref in PRONOUNS or not ref):
             if what == "contact" and self.focus.get("contact"):
@@ -209,7 +221,7 @@ class OfflinePlanner:
         self.need(flow, data, slot, f"Several {what}s match {data.get('ref', '')!r}. Which one?", "choice", choices)
 
     def _remember(self, what: str, doc: Doc) -> None:
-        self.focus[what] = doc[{"lead": "lead_id", "job": "opportunity_id", "contact": "contact_id"}[what]]
+        self.focus[what] = doc[ID_FIELD[what]]
         if what != "contact" and doc.get("contact_id"):
             self.focus["contact"] = doc["contact_id"]
 
@@ -349,16 +361,7 @@ class OfflinePlanner:
 
     # ------------------------------------------------------------------ add a customer
     def add_customer(self, m: re.Match[str], text: str) -> None:
-        rest = m.group("rest") or ""
-        region = self.store.settings.default_phone_region
-        data: Doc = {}
-        phone = find_phone(rest, region)
-        email = find_email(rest)
-        address = find_address(rest)
-        leftover = rest
-        for piece in (phone[0] if phone else None, email, address):
-            if piece:
-                leftover = leftover.replace(piece, " ")
+        data, leftover = self.contact_details(m.group("rest") or "")
         source = re.search(
             r"\b(?:referred by|referral from|found us (?:on|through|via)|heard (?:about us )?(?:from|on|through)"
             r"|via|from)\s+([^,;]+)",
@@ -368,12 +371,6 @@ class OfflinePlanner:
         if source:
             data["source"] = source.group(0).strip()
             leftover = leftover.replace(source.group(0), " ")
-        if phone:
-            data["phone"] = phone[1]
-        if email:
-            data["email"] = email
-        if address:
-            data["address"] = address
         name = find_name(leftover)
         if name:
             data["name"] = name
@@ -469,9 +466,8 @@ class OfflinePlanner:
             self.reply.say(f"Opened lead {lead['lead_id']}: {lead['title']} for {lead['contact']}{value}.")
 
     def inquiry(self, m: re.Match[str], text: str) -> None:
-        rest = m.group("rest")
-        region = self.store.settings.default_phone_region
-        data: Doc = {"source": "phone_call"}
+        data, leftover = self.contact_details(m.group("rest"))
+        data["source"] = "phone_call"
         lowered = text.lower()
         if re.search(r"\bemail|\bemailed|\bwrote\b", lowered):
             data["source"] = "email"
@@ -479,13 +475,6 @@ class OfflinePlanner:
             data["source"] = "web_form"
         elif re.search(r"referr|recommended", lowered):
             data["source"] = "referral"
-        phone = find_phone(rest, region)
-        email = find_email(rest)
-        address = find_address(rest)
-        leftover = rest
-        for piece in (phone[0] if phone else None, email, address):
-            if piece:
-                leftover = leftover.replace(piece, " ")
         parts = [
             p.strip()
             for p in re.split(r"[,;:]| — | - | about | re | regarding | wants? | needs? ", leftover)
@@ -493,9 +482,7 @@ class OfflinePlanner:
         ]
         name = find_name(parts[0]) if parts else None
         description = ", ".join(p for p in parts[1:] if p) if name else ", ".join(parts)
-        data.update(
-            name=name, phone=phone[1] if phone else None, email=email, address=address, description=description or None
-        )
+        data.update(name=name, description=description or None)
         self.flow_inquiry(data)
 
     def flow_inquiry(self, d: Doc) -> None:
@@ -515,12 +502,7 @@ class OfflinePlanner:
         )
         if self.report(outcome) and outcome.result:
             lead = outcome.result["lead"]
-            phone = outcome.result["contact"].get("phone") or "not given"
-            known = "" if outcome.result.get("new_contact") else " (already in your book)"
-            self.reply.say(
-                f"New inquiry from {lead['contact']}{known} — {lead['title']}. Phone: {phone}. "
-                f"Logged as lead {lead['lead_id']} via {lead['source'].replace('_', ' ')}. Want me to draft a response?"
-            )
+            self.reply.say(f"{outcome.message} Logged as lead {lead['lead_id']}. Want me to draft a response?")
             self.need("draft_for_lead", {"lead_id": lead["lead_id"]}, "go", "", "yesno")
 
     def qualify(self, m: re.Match[str], text: str) -> None:
@@ -537,15 +519,7 @@ class OfflinePlanner:
             self.reply.say(outcome.message)
 
     def disqualify(self, m: re.Match[str], text: str) -> None:
-        ref, _, tail = m.group("ref").partition(",")
-        if not tail:
-            split = re.split(r"\s+(?:because|due to|reason|—|-)\s+", ref, maxsplit=1)
-            ref, tail = split[0], split[1] if len(split) > 1 else ""
-        data: Doc = {"ref": ref}
-        if tail.strip():
-            data["reason"] = find_reason(tail, DISQUALIFY_REASONS) or "other"
-            data["reason_note"] = tail.strip()
-        self.flow_disqualify(data)
+        self.flow_disqualify(ref_and_reason(m.group("ref"), "", r"because|due to|reason|—|-", DISQUALIFY_REASONS))
 
     def flow_disqualify(self, d: Doc) -> None:
         lead = self.pick("disqualify", d, "lead_id", self.open_leads(d["ref"]), "lead", self.lead_label)
@@ -557,8 +531,7 @@ class OfflinePlanner:
                 "What's the reason? budget, timing, outside scope, no response, or other",
                 "reason",
             )
-        note = d.get("reason_note")
-        note = note if note and note.lower().replace(" ", "_") != d["reason"] else None
+        note = reason_note(d)
         outcome = self.call("disqualify_lead", lead_id=lead["lead_id"], reason=d["reason"], note=note)
         if self.report(outcome):
             self.reply.say(outcome.message)
@@ -620,17 +593,8 @@ class OfflinePlanner:
             )
 
     def lost(self, m: re.Match[str], text: str) -> None:
-        ref, tail = m.group("ref") or m.group("ref2"), m.group("why") or ""
-        if not tail:
-            ref, _, tail = ref.partition(",")
-        if not tail:
-            split = re.split(r"\s+(?:because|due to|to|on|over)\s+", ref, maxsplit=1)
-            ref, tail = split[0], split[1] if len(split) > 1 else ""
-        data: Doc = {"ref": ref}
-        if tail.strip():
-            data["reason"] = find_reason(tail, LOST_REASONS) or "other"
-            data["reason_note"] = tail.strip()
-        self.flow_lost(data)
+        ref, why = m.group("ref") or m.group("ref2"), m.group("why") or ""
+        self.flow_lost(ref_and_reason(ref, why, r"because|due to|to|on|over", LOST_REASONS))
 
     def flow_lost(self, d: Doc) -> None:
         job = self.pick("lost", d, "opportunity_id", resolve.opportunities(self.store, d["ref"]), "job", self.job_label)
@@ -642,8 +606,7 @@ class OfflinePlanner:
                 "Why was it lost? price, competition, timing, no decision, scope, or other",
                 "lost_reason",
             )
-        note = d.get("reason_note")
-        note = note if note and note.lower().replace(" ", "_") != d["reason"] else None
+        note = reason_note(d)
         outcome = self.call(
             "mark_opportunity_lost", opportunity_id=job["opportunity_id"], reason=d["reason"], note=note
         )
@@ -788,6 +751,26 @@ class OfflinePlanner:
             self.reply.say("OK, not sent. The draft is not saved anywhere; ask again any time.")
         else:
             self.report(sent)
+
+
+def ref_and_reason(ref: str, tail: str, splitter: str, reasons: list[tuple[str, str]]) -> Doc:
+    """'the Oak St lead, budget' -> ref and reason; the reason may follow a comma or a word such as 'because'."""
+    if not tail:
+        ref, _, tail = ref.partition(",")
+    if not tail:
+        split = re.split(rf"\s+(?:{splitter})\s+", ref, maxsplit=1)
+        ref, tail = split[0], split[1] if len(split) > 1 else ""
+    data: Doc = {"ref": ref}
+    if tail.strip():
+        data["reason"] = find_reason(tail, reasons) or "other"
+        data["reason_note"] = tail.strip()
+    return data
+
+
+def reason_note(d: Doc) -> str | None:
+    """What the owner said about the reason, unless it only repeats the reason itself."""
+    note = d.get("reason_note")
+    return note if note and note.lower().replace(" ", "_") != d["reason"] else None
 
 
 FLOWS: dict[str, Callable[[OfflinePlanner, Doc], None]] = {
