@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from tools import clock
+from tools.errors import BackofficeError
 from tools.registry import Tool
 from tools.reports import follow_ups_due_rows, stale_lead_rows
 from tools.storage import atomic_write_bytes
@@ -220,11 +221,7 @@ def run_chat(store: Store, console: Console, stream: IO[str] | None = None, offl
             render(reply, console, shown["n"])
         except KeyboardInterrupt:
             console.print("(interrupted — nothing more will run for that message)")
-        except Exception as exc:  # a bug must not take the owner's conversation down with it
-            from tools.errors import BackofficeError
-
-            if not isinstance(exc, BackofficeError):
-                raise
+        except BackofficeError as exc:  # e.g. an unknown action id: say so and keep the conversation going
             console.print(f"[red]✗ {exc}[/red]", highlight=False)
     console.print("Bye.")
     return 0

@@ -75,6 +75,7 @@ class ClaudePlanner:
         # base_url comes from ANTHROPIC_BASE_URL when set; the SDK retries 408/409/429/5xx itself
         self.client = client or anthropic.Anthropic(max_retries=retries, timeout=60.0)
         self.history: list[dict[str, Any]] = []
+        self._tools: dict[frozenset[str], list[dict[str, Any]]] = {}  # the definitions only change with the hard stops
 
     def respond(self, text: str, turn: Turn) -> Reply:
         reply = turn.reply
@@ -84,7 +85,10 @@ class ClaudePlanner:
             {"type": "text", "text": RULES + "\n\n" + turn.system_text(), "cache_control": {"type": "ephemeral"}},
             {"type": "text", "text": turn.profile},
         ]
-        tools = tool_definitions(turn.gate.guarded)
+        guarded = frozenset(turn.gate.guarded)
+        if guarded not in self._tools:
+            self._tools[guarded] = tool_definitions(set(guarded))
+        tools = self._tools[guarded]
         seen: Counter[str] = Counter()
         ran = False
         finished = False

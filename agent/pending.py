@@ -66,10 +66,10 @@ class PendingStore:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 state = self._read()
-                before = json.dumps(state, sort_keys=True)
+                before = json.dumps(state, sort_keys=True, indent=1)
                 yield state
                 after = json.dumps(state, sort_keys=True, indent=1)
-                if json.dumps(state, sort_keys=True) != before:
+                if after != before:
                     atomic_write_bytes(self.path, after.encode() + b"\n")
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
