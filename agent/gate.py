@@ -38,7 +38,6 @@ class Outcome:
     message: str
     result: dict[str, Any] | None = None
     action: Action | None = None
-    tool: str = ""
 
     def for_model(self) -> str:
         """What the planner is told, as JSON text."""
@@ -125,18 +124,11 @@ class Gate:
     actor: str = "agent"  # who the store logs for read/write tools
     guarded: set[str] = field(default_factory=set)  # tools named by procedure hard stops
     declined: set[str] = field(default_factory=set)  # fingerprints the owner said no to, this session
-    calls: list[tuple[str, Outcome]] = field(default_factory=list)  # everything that passed, in order
 
     def needs_owner(self, tool: Tool) -> bool:
         return tool.effect == "consequential" or tool.name in self.guarded
 
     def call(self, name: str, raw_args: dict[str, Any] | BaseModel | None) -> Outcome:
-        outcome = self._call(name, raw_args)
-        outcome.tool = name
-        self.calls.append((name, outcome))
-        return outcome
-
-    def _call(self, name: str, raw_args: dict[str, Any] | BaseModel | None) -> Outcome:
         try:
             tool = get_tool(name)
             args = tool.parse(raw_args or {})
