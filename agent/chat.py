@@ -11,7 +11,7 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
 
 from rich.console import Console
 from rich.markdown import Markdown
@@ -21,11 +21,11 @@ from rich.table import Table
 from tools import clock
 from tools.errors import BackofficeError
 from tools.registry import Tool
-from tools.reports import follow_ups_due_rows, stale_lead_rows
 from tools.storage import atomic_write_bytes
 from tools.store import Store
 
 from . import views
+from .briefings import KINDS, Notifications, run_due
 from .gate import Decision, Outcome
 from .orchestrator import Orchestrator, build
 from .pending import Action
@@ -131,7 +131,7 @@ def planner_banner(orch: Orchestrator, offline_forced: bool) -> str:
 
 
 # ---------------------------------------------------------------------------- start of day
-def _state(store: Store) -> dict[str, str]:
+def _state(store: Store) -> dict[str, Any]:
     path = store.directory / STATE_FILE
     try:
         return dict(json.loads(path.read_text(encoding="utf-8")))
@@ -139,25 +139,25 @@ def _state(store: Store) -> dict[str, str]:
         return {}
 
 
-def show_today_once(store: Store, console: Console) -> None:
-    """The morning view (follow-ups due, quiet leads) the first time the chat opens each day."""
+def show_reports(store: Store, console: Console) -> None:
+    """What the daemon produced since the owner last looked, and today's digest if no daemon made it.
+    Only the newest report of each kind is shown; older unseen ones are counted."""
     state = _state(store)
-    today = store.today().isoformat()
-    if state.get("today_shown") == today:
-        return
-    due = follow_ups_due_rows(store)
-    stale = stale_lead_rows(store)
-    reply = Reply()
-    if due:
-        views.follow_ups(reply, due)
-    if stale:
-        views.stale_leads(reply, stale)
-        reply.say(f'Say "follow up on {stale[0]["lead_id"]}" and I will draft a message.')
-    if not due and not stale:
-        reply.say("Nothing due today, and every open lead has had recent activity.")
-    render(reply, console)
-    state["today_shown"] = today
-    store.directory.mkdir(parents=True, exist_ok=True)
+    seen = set(state.get("seen_reports") or [])
+    run_due(store, origin="chat", early_digest=True)
+    unseen = [n for n in Notifications(store.directory).all() if n.id not in seen]
+    newest = {n.kind: n for n in unseen}  # files sort by day, so the last of a kind is its newest
+    for note in sorted(newest.values(), key=lambda n: (n.day, KINDS.index(n.kind))):
+        if note.origin == "daemon":
+            console.print(f"[dim]From the daemon, {note.created_at[:16].replace('T', ' ')}:[/dim]", highlight=False)
+        render(note.reply(), console)
+    if len(unseen) > len(newest):
+        console.print(
+            f"[dim]{len(unseen) - len(newest)} older report(s) you have not seen are in "
+            f"{store.directory / 'notifications'}.[/dim]",
+            highlight=False,
+        )
+    state["seen_reports"] = sorted(seen | {n.id for n in unseen})[-400:]
     atomic_write_bytes(store.directory / STATE_FILE, json.dumps(state).encode())
 
 
@@ -204,7 +204,7 @@ def run_chat(store: Store, console: Console, stream: IO[str] | None = None, offl
     for problem in orch.problems:
         console.print(f"[red]Procedure file problem:[/red] {problem}", highlight=False)
     show_pending(orch, console)
-    show_today_once(store, console)
+    show_reports(store, console)
     while True:
         line = reader.read("you> ")
         if line is None or line.strip().lower() in QUIT:

@@ -1,13 +1,17 @@
-"""Commands that need the agent: chat, ask, pending, approve, reject."""
+"""Commands that need the agent: chat, ask, pending, approve, reject, the reports and the daemon."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import re
 import sys
+from typing import Any
 
 from rich.console import Console
 
+from tools.errors import ConfigError
 from tools.store import Store
 
 from .cli import command
@@ -94,3 +98,88 @@ def _decide(args: argparse.Namespace, store: Store, console: Console, approve: b
         console.print(action_panel(action))
         show_outcome(outcome, console)
     return 0 if outcome.status in ("ok", "already") or (not approve and outcome.status == "declined") else 1
+
+
+# ---------------------------------------------------------------------------- reports
+def _date_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--date", type=_iso_date, help="report as of this day (YYYY-MM-DD), default today")
+
+
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-23") from None
+
+
+def _month(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month like 2026-10")
+    return text
+
+
+def _show_report(args: argparse.Namespace, console: Console, kind: str, data: dict[str, Any]) -> int:
+    from .briefings import REPORTS
+    from .chat import render
+
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        render(REPORTS[kind].render(data), console)
+    return 0
+
+
+@command("digest", "the morning digest: follow-ups due (overdue marked) and leads gone quiet", _date_argument)
+def _digest(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from tools.reports import digest_data
+
+    return _show_report(args, console, "digest", digest_data(store, args.date))
+
+
+@command("pipeline", "the pipeline summary for the 7 days up to today", _date_argument)
+def _pipeline(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from tools.reports import pipeline_data
+
+    return _show_report(args, console, "pipeline", pipeline_data(store, args.date))
+
+
+def _winloss_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--month", type=_month, help="the month, YYYY-MM (default last month)")
+
+
+@command(
+    "winloss", "the win/loss summary of a month: outcomes, top sources, days to close, loss reasons", _winloss_arguments
+)
+def _winloss(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from tools.reports import winloss_data
+
+    return _show_report(args, console, "winloss", winloss_data(store, args.month))
+
+
+# ---------------------------------------------------------------------------- the daemon
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--check-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often to check for a missed report (default 60); the reports themselves run at digest_time",
+    )
+    p.add_argument("--once", action="store_true", help="produce whatever is due now, then exit (for cron)")
+    p.add_argument("--quiet", action="store_true", help="log only to <data dir>/logs/daemon.log")
+
+
+@command("run", "run the daemon: morning digest, weekly pipeline, monthly win/loss, inbox polling", _run_arguments)
+def _run(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from .daemon import Daemon, setup_logging
+
+    if args.check_every <= 0:
+        raise ConfigError("--check-every must be more than 0 seconds")
+    path = setup_logging(store.directory, verbose=not args.quiet)
+    if not args.quiet:
+        console.print(
+            f"Back office daemon for {store.directory}. Reports at {store.settings.digest_time} "
+            f"({store.settings.timezone}); log: {path}. Ctrl-C or SIGTERM stops it.",
+            highlight=False,
+        )
+    return Daemon(store, check_every=args.check_every).run(once=args.once)

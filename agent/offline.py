@@ -15,9 +15,9 @@ from typing import Any, Literal, NoReturn
 
 from tools.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES, LeadStatus, choices
 from tools.normalize import full_name, money, phone_display
-from tools.reports import current_work, follow_ups_due_rows, pipeline_data, stale_lead_rows
+from tools.reports import current_work, digest_data, follow_ups_due_rows, pipeline_data, stale_lead_rows, winloss_data
 
-from . import resolve, views
+from . import briefings, resolve, views
 from .gate import Outcome
 from .orchestrator import Turn
 from .reply import Reply
@@ -31,6 +31,7 @@ from .understand import (
     find_date,
     find_email,
     find_follow_up,
+    find_month,
     find_name,
     find_outcome,
     find_phone,
@@ -50,7 +51,8 @@ HELP = """Here is what I can do (offline planner — plain requests, no AI neede
   "disqualify the Main St lead, budget" · "convert Dana to a job"
 - **Calls and follow-ups**: "log a call with Dana — she wants a quote, call back Friday" ·
   "what follow-ups are due?" · "which leads have gone quiet?" · "follow up on the Oak St lead"
-- **Jobs**: "what's our pipeline?" · "mark the Reyes job won" · "we lost the Reyes job, price"
+- **Reports**: "what's our pipeline?" · "morning digest" · "win/loss for October" · "how did we do last month?"
+- **Jobs**: "mark the Reyes job won" · "we lost the Reyes job, price"
 - **Approvals**: "what's waiting for my approval?"
 Type cancel to drop a question I asked, quit to leave."""
 
@@ -268,24 +270,14 @@ class OfflinePlanner:
         self.reply.say(HELP)
 
     def pipeline(self, m: re.Match[str], text: str) -> None:
-        d = pipeline_data(self.store)
-        lines = [
-            f"**Pipeline — {d['to']}** (the 7 days from {d['from']})",
-            f"- New leads this week: {d['new_leads']}",
-            f"- Leads in follow-up: {d['in_follow_up']} (avg age: {d['in_follow_up_avg_age_days']} days)",
-            f"- Proposals out: {d['proposals_out']} (total value: {money(d['proposals_value'])})",
-            f"- Won this week: {d['won']} ({money(d['won_value'])})",
-            f"- Lost this week: {d['lost']}",
-        ]
-        if d["oldest_open_lead"]:
-            o = d["oldest_open_lead"]
-            lines.append(
-                f"\nOldest open lead: {o['title']} ({o['contact']}) — {o['age_days']} days, stage: {o['stage']}"
-            )
-        self.reply.say("\n".join(lines))
-        if d["past_expected_close"]:
-            rows = [[r["title"], r["contact"], r["expected_close_date"]] for r in d["past_expected_close"]]
-            self.reply.table("Past their expected close date", ["lead", "contact", "expected"], rows)
+        self.reply.blocks.extend(briefings.pipeline_reply(pipeline_data(self.store)).blocks)
+
+    def digest(self, m: re.Match[str], text: str) -> None:
+        self.reply.blocks.extend(briefings.digest_reply(digest_data(self.store)).blocks)
+
+    def winloss(self, m: re.Match[str], text: str) -> None:
+        month = find_month(text, self.store.today())
+        self.reply.blocks.extend(briefings.winloss_reply(winloss_data(self.store, month)).blocks)
 
     def follow_ups(self, m: re.Match[str], text: str) -> None:
         rows = follow_ups_due_rows(self.store)
@@ -619,7 +611,8 @@ class OfflinePlanner:
                 "reengage",
                 {"contact_id": contact["contact_id"], "job": job["name"], "opportunity_id": job["opportunity_id"]},
                 "go",
-                f"Want me to set a reminder to check back with {_first(contact)} in 90 days?",
+                f"Want me to set a reminder to check back with {_first(contact)} in 3 months? "
+                '(yes, no, or say when: "yes, in 6 months")',
                 "yesno",
             )
 
@@ -849,7 +842,12 @@ INTENTS: list[tuple[re.Pattern[str], Callable[[OfflinePlanner, re.Match[str], st
         OfflinePlanner.follow_ups,
     ),
     (re.compile(r"\bstale\b|\bquiet\b|\bgone cold\b|\bneglected\b|\bno activity\b", _I), OfflinePlanner.stale),
+    (
+        re.compile(r"\bwin[\s/-]*(?:and\s+)?loss\b|\bhow did we do\b|\bmonthly (?:summary|report)\b", _I),
+        OfflinePlanner.winloss,
+    ),
     (re.compile(r"\bpipeline\b|\bhow (?:are|is) (?:we|business|things) doing\b", _I), OfflinePlanner.pipeline),
+    (re.compile(r"\b(?:morning\s+)?digest\b|\bmorning (?:summary|report|briefing)\b", _I), OfflinePlanner.digest),
     (
         re.compile(r"^(?:find|look up|lookup|search(?: for)?|who is|show me|show)\s+(?P<what>.+)$", _I),
         OfflinePlanner.find,

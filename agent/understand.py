@@ -240,3 +240,22 @@ def clean_ref(text: str) -> str:
         ref = FILLER.sub(" ", ref).strip(" ,")
         ref = " ".join(ref.split())
     return ref
+
+
+def find_month(text: str, today: dt.date) -> str | None:
+    """The month a report request names, as YYYY-MM: "this month", "last month", "2026-10",
+    "October" or "Oct 2025" (a bare month name means its most recent one, this month included).
+    None when no month is named."""
+    t = text.lower()
+    if m := re.search(r"\b(20\d\d)-(0[1-9]|1[0-2])\b", t):
+        return f"{m.group(1)}-{m.group(2)}"
+    if re.search(r"\bthis month\b", t):
+        return f"{today:%Y-%m}"
+    if re.search(r"\blast month\b|\bprevious month\b", t):
+        return f"{today.replace(day=1) - dt.timedelta(days=1):%Y-%m}"
+    names = "|".join(sorted(MONTHS, key=len, reverse=True))
+    if m := re.search(rf"\b({names})\b\.?(?:\s+(20\d\d))?", t):
+        month = MONTHS[m.group(1)]
+        year = int(m.group(2)) if m.group(2) else today.year - (month > today.month)
+        return f"{year}-{month:02d}"
+    return None

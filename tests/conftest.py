@@ -56,7 +56,10 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
 
     def run(*argv: str, stdin: str = "") -> tuple[int, str]:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(list(argv))
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse's usage errors
+            code = int(exc.code or 0)
         captured = capsys.readouterr()
         return code, captured.out + captured.err
 

@@ -27,10 +27,14 @@ class Delivery:
 
 
 class Mailer(Protocol):
+    connected: bool  # True when messages really leave (a mail account), False for the outbox
+
     def send(self, message: EmailMessage) -> Delivery: ...
 
 
 class OutboxMailer:
+    connected = False
+
     def __init__(self, directory: Path):
         self.directory = directory
 

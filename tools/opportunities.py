@@ -186,5 +186,5 @@ def mark_opportunity_lost(store: Store, args: MarkLostInput) -> dict[str, Any]:
     who = full_name(contact) if contact else "them"
     return {
         "opportunity": opportunity_card(store, opp),
-        "message": f"Marked {opp['name']} lost ({reason}). Want a reminder to check back with {who} in 90 days?",
+        "message": f"Marked {opp['name']} lost ({reason}). Want a reminder to check back with {who} in a few months?",
     }

@@ -157,23 +157,50 @@ class StaleLeadsInput(ToolInput):
     as_of: dt.date | None = Field(default=None, description="default today")
 
 
+def _utc(stamp: str) -> str:
+    """A stored timestamp as canonical UTC text, so instants compare as strings. Our own writes
+    are already canonical; anything else (an import with an offset) is converted."""
+    if len(stamp) == 25 and stamp.endswith("+00:00"):
+        return stamp
+    return clock.stamp(clock.parse_stamp(stamp).astimezone(clock.UTC))
+
+
+def quiet_since(store: Store, day: dt.date) -> dt.date:
+    """The last day on which activity still leaves a lead quiet on ``day``: the business days
+    after it, up to ``day``, number ``stale_after_business_days``."""
+    calendar, left = store.calendar, store.settings.stale_after_business_days
+    edge = day
+    while left:
+        if calendar.is_business_day(edge):
+            left -= 1
+        edge -= dt.timedelta(days=1)
+    return edge
+
+
 def stale_lead_rows(store: Store, as_of: dt.date | None = None) -> list[Doc]:
     """Leads in status new or working with no interaction in the last N business days (N is the
     ``stale_after_business_days`` setting, 3 by default). A lead's own creation counts as activity."""
     day = as_of or store.today()
-    calendar = store.calendar
-    limit = store.settings.stale_after_business_days
+    edge = quiet_since(store, day)
+    # activity at or after the start of the day after ``edge`` (business time zone) is recent
+    cutoff = _utc(clock.stamp(dt.datetime.combine(edge + dt.timedelta(days=1), dt.time(), store.tz)))
     rows = []
     with store.reading():
         contacts = store.db.tables["contacts"]
+        interactions = store.db.tables["interactions"]
+        by_lead = store.indexes.by_link["lead_id"]
         for lead in store.scan("leads"):
             if lead["status"] not in ("new", "working"):
                 continue
-            last = last_interaction(store, "lead_id", lead["lead_id"])
-            latest = max(lead["created_at"], last["timestamp"]) if last else lead["created_at"]
-            touched = _local_date(store, latest)
-            if calendar.business_days_between(touched, day) < limit:
+            latest, last = _utc(lead["created_at"]), None
+            for rid in by_lead.get(lead["lead_id"], ()):
+                item = interactions[rid[2:]]
+                when = _utc(item["timestamp"])
+                if when >= latest:
+                    latest, last = when, item
+            if latest >= cutoff:
                 continue
+            touched = _local_date(store, latest)
             contact = contacts.get(key_of("contacts", lead["contact_id"])) if lead.get("contact_id") else None
             rows.append(
                 {
@@ -333,3 +360,122 @@ def lead_timeline(store: Store, args: LeadRefInput) -> dict[str, Any]:
         entries.append({"at": event["at"], "kind": f"change by {event['actor']}", "text": text})
     entries.sort(key=lambda e: e["at"])
     return {"lead": lead, "timeline": entries}
+
+
+# ---------------------------------------------------------------------------- morning digest
+def digest_data(store: Store, day: dt.date | None = None) -> Doc:
+    """The morning digest: follow-ups due (overdue ones marked) and leads gone quiet."""
+    day = day or store.today()
+    return {
+        "date": day.isoformat(),
+        "business_day": store.calendar.is_business_day(day),
+        "follow_ups": follow_ups_due_rows(store, day),
+        "stale_leads": stale_lead_rows(store, day),
+    }
+
+
+class DigestInput(ToolInput):
+    on: dt.date | None = Field(default=None, description="default today")
+
+
+@tool("read")
+def morning_digest(store: Store, args: DigestInput) -> dict[str, Any]:
+    """The morning digest: today's follow-ups (overdue ones marked) and every new or working lead
+    with no activity in the past 3 business days."""
+    return digest_data(store, args.on)
+
+
+# ---------------------------------------------------------------------------- win/loss
+def month_bounds(month: str) -> tuple[dt.date, dt.date]:
+    """First and last day of a "YYYY-MM" month."""
+    first = dt.date.fromisoformat(f"{month}-01")
+    following = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return first, following - dt.timedelta(days=1)
+
+
+def previous_month(day: dt.date) -> str:
+    last = day.replace(day=1) - dt.timedelta(days=1)
+    return f"{last:%Y-%m}"
+
+
+def winloss_data(store: Store, month: str | None = None) -> Doc:
+    """Numbers for the monthly win/loss summary of ``month`` ("YYYY-MM", default last month).
+
+    Outcomes count when they were decided in the month: jobs by their close date, disqualified
+    leads by their last change. Days to close run from the lead's first day (the job's, when it
+    came without a lead) to the close date of a won job."""
+    month = month or previous_month(store.today())
+    first, last = month_bounds(month)
+    lo, hi = first.isoformat(), last.isoformat()
+    won: list[float] = []
+    lost: list[float] = []
+    loss_reasons: dict[str, int] = {}
+    disqualified_reasons: dict[str, int] = {}
+    days_to_close: list[int] = []
+    sources: dict[str, dict[str, int]] = {}
+    new_leads = still_open = converted = 0
+
+    def source_row(name: str) -> dict[str, int]:
+        return sources.setdefault(name, {"leads": 0, "won": 0})
+
+    with store.reading():
+        leads = store.db.tables["leads"]
+        for lead in store.scan("leads"):
+            created = _local_date(store, lead["created_at"])
+            if first <= created <= last:
+                new_leads += 1
+                source_row(lead["source"])["leads"] += 1
+                if lead["status"] in OPEN_LEAD_STATUSES:
+                    still_open += 1
+            if lead["status"] == "disqualified" and first <= _local_date(store, lead["updated_at"]) <= last:
+                reason = lead.get("disqualification_reason") or "other"
+                disqualified_reasons[reason] = disqualified_reasons.get(reason, 0) + 1
+        for opp in store.scan("opportunities"):
+            if opp.get("lead_id") and first <= _local_date(store, opp["created_at"]) <= last:
+                converted += 1
+            closed = opp.get("close_date")
+            if opp["stage"] not in ("won", "lost") or not closed or not lo <= closed <= hi:
+                continue
+            from_lead = leads.get(key_of("leads", opp["lead_id"])) if opp.get("lead_id") else None
+            if opp["stage"] == "lost":
+                lost.append(float(opp.get("amount") or 0))
+                reason = opp.get("lost_reason") or "other"
+                loss_reasons[reason] = loss_reasons.get(reason, 0) + 1
+                continue
+            won.append(float(opp.get("amount") or 0))
+            began = _local_date(store, (from_lead or opp)["created_at"])
+            days_to_close.append((dt.date.fromisoformat(closed) - began).days)
+            source_row(from_lead["source"] if from_lead else "no lead")["won"] += 1
+    decided = len(won) + len(lost)
+    top = sorted(sources.items(), key=lambda kv: (-kv[1]["won"], -kv[1]["leads"], kv[0]))
+    return {
+        "month": month,
+        "from": lo,
+        "to": hi,
+        "new_leads": new_leads,
+        "new_leads_still_open": still_open,
+        "converted_to_jobs": converted,
+        "won": len(won),
+        "won_value": round(sum(won), 2),
+        "lost": len(lost),
+        "lost_value": round(sum(lost), 2),
+        "disqualified": sum(disqualified_reasons.values()),
+        "win_rate": round(len(won) / decided, 3) if decided else None,
+        "avg_days_to_close": round(sum(days_to_close) / len(days_to_close), 1) if days_to_close else None,
+        "top_sources": [{"source": name, **counts} for name, counts in top[:5]],
+        "loss_reasons": dict(sorted(loss_reasons.items(), key=lambda kv: -kv[1])),
+        "disqualification_reasons": dict(sorted(disqualified_reasons.items(), key=lambda kv: -kv[1])),
+    }
+
+
+class WinLossInput(ToolInput):
+    month: str | None = Field(
+        default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM; default last month"
+    )
+
+
+@tool("read")
+def winloss_summary(store: Store, args: WinLossInput) -> dict[str, Any]:
+    """The win/loss summary of a month: outcomes (won, lost, disqualified), win rate, top sources,
+    average days from first inquiry to a won job, and loss reasons."""
+    return winloss_data(store, args.month)

@@ -40,8 +40,13 @@ class Settings(BaseModel):
     # Auto-send covers follow-up messages to customers only. Winning a deal and QuickBooks
     # always ask, whatever this says.
     auto_send_follow_ups: bool = False
+    # When the morning reports are produced (business time zone); the weekly pipeline comes on
+    # weekly_day, the win/loss summary on the first business day of the month.
     digest_time: str = "07:30"
     weekly_day: str = "mon"
+    # Reports are also emailed to owner_email when this is on and Gmail is connected.
+    email_reports: bool = False
+    gmail_poll_minutes: int = Field(default=5, ge=1, le=1440)
 
     @field_validator("timezone")
     @classmethod
@@ -60,6 +65,26 @@ class Settings(BaseModel):
         if bad or not days:
             raise ValueError(f"business days must be among {', '.join(WEEKDAYS)}; got {value}")
         return days
+
+    @field_validator("digest_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        try:
+            return dt.time.fromisoformat(value.strip()).strftime("%H:%M")
+        except ValueError as exc:
+            raise ValueError(f"digest_time must be a time like 07:30; got {value!r}") from exc
+
+    @field_validator("weekly_day")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        day = value.strip().lower()[:3]
+        if day not in WEEKDAYS:
+            raise ValueError(f"weekly_day must be one of {', '.join(WEEKDAYS)}; got {value!r}")
+        return day
+
+    @property
+    def report_time(self) -> dt.time:
+        return dt.time.fromisoformat(self.digest_time)
 
     @property
     def tz(self) -> ZoneInfo:

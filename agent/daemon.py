@@ -1,0 +1,179 @@
+"""``backoffice run``: the office that runs itself.
+
+An APScheduler 3 ``BackgroundScheduler`` in the business time zone with one cron job per report
+(``briefings.triggers``), a catch-up check every ``--check-every`` seconds, and the inbox pollers
+(``POLLERS``, e.g. Gmail) at their own intervals. Jobs run one at a time on a single worker
+thread, so they never race each other over the book; the chat and other commands are separate
+processes and share the book through its cross-process lock.
+
+Start-up runs the catch-up at once, so a report missed while the machine was off is produced
+then, and only once (``briefings.run_due``). Jobs are re-added with ``replace_existing=True`` so a
+changed setting (a new digest time) takes effect on restart. SIGTERM and Ctrl-C stop cleanly: the
+job under way finishes, then the process exits 0.
+
+Only one daemon may run per data dir (``daemon.lock``); ``daemon.json`` says which process and
+when it last checked, for ``doctor``. The log is ``<data dir>/logs/daemon.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from tools import clock
+from tools.errors import BackofficeError
+from tools.storage import atomic_write_bytes, file_lock
+from tools.store import Store
+
+from .briefings import KINDS, Notification, run_due, triggers
+
+log = logging.getLogger("backoffice.daemon")
+STATE = "daemon.json"
+LOCK = "daemon.lock"
+
+
+@dataclass(frozen=True)
+class Poller:
+    """Something the daemon checks at an interval (an inbox). ``start`` returns the function to
+    call, or None when it is not set up for this data dir (then it is skipped)."""
+
+    name: str
+    interval_seconds: Callable[[Store], float]
+    start: Callable[[Store], Callable[[], str] | None]
+
+
+POLLERS: list[Poller] = []
+
+
+def setup_logging(directory: Path, verbose: bool = True) -> Path:
+    path = directory / "logs" / "daemon.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger("backoffice")
+    root.setLevel(logging.INFO)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    to_file = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(to_file)
+    if verbose:
+        to_screen = logging.StreamHandler()
+        to_screen.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        root.addHandler(to_screen)
+    # APScheduler's own messages (missed runs, job errors) go to the same file
+    logging.getLogger("apscheduler").handlers = [to_file]
+    logging.getLogger("apscheduler").setLevel(logging.INFO)
+    return path
+
+
+class Daemon:
+    def __init__(self, store: Store, check_every: float = 60.0):
+        self.store = store
+        self.check_every = check_every
+        self.stop = threading.Event()
+        self.state: dict[str, Any] = {"pid": os.getpid(), "started_at": clock.stamp(store.now())}
+
+    # ------------------------------------------------------------------ jobs
+    def reports(self, kinds: tuple[str, ...] = KINDS) -> list[Notification]:
+        produced = run_due(self.store, origin="daemon", kinds=kinds)
+        self.state["last_check"] = clock.stamp(self.store.now())
+        self._save_state()
+        return produced
+
+    def _guarded(self, name: str, func: Callable[[], Any]) -> None:
+        try:
+            func()
+        except BackofficeError as exc:
+            log.error("%s: %s", name, exc)
+        except Exception:  # one failing job must not stop the office; the log has the traceback
+            log.exception("%s failed", name)
+
+    def _save_state(self) -> None:
+        atomic_write_bytes(self.store.directory / STATE, json.dumps(self.state, indent=1).encode())
+
+    # ------------------------------------------------------------------ running
+    def scheduler(self) -> BackgroundScheduler:
+        settings = self.store.settings
+        scheduler = BackgroundScheduler(
+            timezone=settings.tz,
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600},
+        )
+        for kind, trigger in triggers(settings).items():
+            scheduler.add_job(
+                self._guarded, trigger, args=[kind, lambda k=kind: self.reports((k,))], id=kind, replace_existing=True
+            )
+        scheduler.add_job(
+            self._guarded,
+            IntervalTrigger(seconds=self.check_every, timezone=settings.tz),
+            args=["catch-up", self.reports],
+            id="catch-up",
+            replace_existing=True,
+        )
+        for poller in POLLERS:
+            poll = poller.start(self.store)
+            if poll is None:
+                log.info("%s: not set up, not polling", poller.name)
+                continue
+            seconds = poller.interval_seconds(self.store)
+            scheduler.add_job(
+                self._guarded,
+                IntervalTrigger(seconds=seconds, timezone=settings.tz),
+                args=[poller.name, lambda p=poll, n=poller.name: log.info("%s: %s", n, p())],
+                id=f"poll-{poller.name}",
+                replace_existing=True,
+                next_run_time=clock.now(settings.tz),
+            )
+            log.info("%s: polling every %g s", poller.name, seconds)
+        return scheduler
+
+    def run(self, once: bool = False) -> int:
+        with file_lock(self.store.directory / LOCK, blocking=False) as mine:
+            if not mine:
+                raise BackofficeError(
+                    f"Another daemon is already running for {self.store.directory} ({self._other()}). "
+                    "Stop it first, or use a different --data-dir."
+                )
+            log.info("started for %s (pid %s)", self.store.directory, os.getpid())
+            self._guarded("catch-up", self.reports)
+            if once:
+                return 0
+            scheduler = self.scheduler()
+            previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+            scheduler.start()
+            for job in scheduler.get_jobs():
+                log.info("next %s: %s", job.id, job.next_run_time)
+            try:
+                while not self.stop.wait(0.5):
+                    pass
+            finally:
+                log.info("stopping: letting the current job finish")
+                scheduler.shutdown(wait=True)
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+                self.state["stopped_at"] = clock.stamp(self.store.now())
+                self._save_state()
+                log.info("stopped")
+        return 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        self.stop.set()
+
+    def _other(self) -> str:
+        try:
+            return f"pid {json.loads((self.store.directory / STATE).read_text())['pid']}"
+        except (OSError, ValueError, KeyError):
+            return "pid unknown"
