@@ -206,8 +206,8 @@ class Notifications:
         return self.path(kind, day).exists()
 
     def add(self, note: Notification) -> bool:
-        """Store ``note`` unless one for the same kind and day exists; True if stored."""
-        path = self.path(note.kind, dt.date.fromisoformat(note.day))
+        """Store ``note`` unless one with its id exists (a report's id is its day and kind); True if stored."""
+        path = self.directory / f"{note.id}.json"
         with file_lock(self.directory / ".lock"):
             if path.exists():
                 return False

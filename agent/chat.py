@@ -146,14 +146,19 @@ def show_reports(store: Store, console: Console) -> None:
     seen = set(state.get("seen_reports") or [])
     run_due(store, origin="chat", early_digest=True)
     unseen = [n for n in Notifications(store.directory).all() if n.id not in seen]
-    newest = {n.kind: n for n in unseen}  # files sort by day, so the last of a kind is its newest
-    for note in sorted(newest.values(), key=lambda n: (n.day, KINDS.index(n.kind))):
+    emails = [n for n in unseen if n.kind not in KINDS]
+    reports = [n for n in unseen if n.kind in KINDS]
+    newest = {n.kind: n for n in reports}  # files sort by day, so the last of a kind is its newest
+    shown = emails[-10:] + sorted(newest.values(), key=lambda n: (n.day, KINDS.index(n.kind)))
+    for note in shown:
         if note.origin == "daemon":
             console.print(f"[dim]From the daemon, {note.created_at[:16].replace('T', ' ')}:[/dim]", highlight=False)
+        elif note.kind == "email":
+            console.print(f"[bold]{note.title}[/bold] [dim]{note.created_at[:16].replace('T', ' ')}[/dim]")
         render(note.reply(), console)
-    if len(unseen) > len(newest):
+    if len(unseen) > len(shown):
         console.print(
-            f"[dim]{len(unseen) - len(newest)} older report(s) you have not seen are in "
+            f"[dim]{len(unseen) - len(shown)} older item(s) you have not seen are in "
             f"{store.directory / 'notifications'}.[/dim]",
             highlight=False,
         )

@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load_command_modules() -> None:
     # modules that add their own commands register them on import
-    for module in ("agent.commands",):
+    for module in ("agent.commands", "agent.channels"):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:

@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
-from tools.errors import BackofficeError
+from tools.errors import BackofficeError, NotConnected
 from tools.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
 from tools.normalize import full_name, money
 from tools.registry import Tool, ToolArgumentError, get_tool
@@ -99,7 +99,20 @@ def _preview_contact_anyway(store: Store, args: dict[str, Any]) -> tuple[str, st
     return f"Add {name} as a separate contact", "\n".join(lines)
 
 
+def _preview_quickbooks(store: Store, args: dict[str, Any]) -> tuple[str, str]:
+    from tools.accounting import QuickBooksCustomerInput, customer_fields
+
+    f = customer_fields(store, QuickBooksCustomerInput.model_validate(args))
+    lines = [
+        f"Customer: {f['name']}" + (f" ({f['company']})" if f["company"] and f["company"] != f["name"] else ""),
+        f"Email: {f['email'] or '-'} · Phone: {f['phone'] or '-'} · Billing address: {f['address'] or '-'}",
+        "QuickBooks is searched first by name and email: an existing customer is linked, not duplicated.",
+    ]
+    return f"Create {f['name']} in QuickBooks", "\n".join(lines)
+
+
 PREVIEWS: dict[str, Callable[[Store, dict[str, Any]], tuple[str, str]]] = {
+    "create_quickbooks_customer": _preview_quickbooks,
     "send_message": _preview_send,
     "mark_opportunity_won": _preview_won,
     "create_contact_anyway": _preview_contact_anyway,
@@ -214,6 +227,9 @@ class Gate:
             args = tool.parse(action.args)
             with self.store.acting_as("owner"):
                 result = tool.func(self.store, args)
+        except NotConnected as exc:
+            action = self.pending.release(action.id, str(exc))
+            return Outcome("pending", f"{action.id} is still waiting: {exc}", action=action)
         except BackofficeError as exc:
             action = self.pending.fail(action.id, str(exc))
             return Outcome("error", f"{action.id} could not be done: {exc}", action=action)
@@ -222,6 +238,10 @@ class Gate:
             raise
         message = str(result.get("message", "done"))
         action = self.pending.finish(action.id, message)
+        for who in result.get("quickbooks_needed", []) if tool.name == "mark_opportunity_won" else []:
+            # a job won by approval: the QuickBooks question comes next (asked now, or left waiting)
+            ref = {k: who[k] for k in ("contact_id", "company_id") if who.get(k)}
+            message += " " + self.call("create_quickbooks_customer", ref).message
         return Outcome("ok", message, result, action=action)
 
     def reject(self, action_id: str) -> Outcome:

@@ -579,10 +579,15 @@ class OfflinePlanner:
         result = outcome.result
         self.reply.say(f"Marked {job['name']} won. The job is ready to schedule.")
         for who in result.get("quickbooks_needed", []):
-            self.reply.say(
-                f"{who['name']} is not in QuickBooks yet. Once QuickBooks is connected I will offer to create "
-                "them there; until then nothing is sent to QuickBooks."
-            )
+            self.reply.say(f"{who['name']} is not in QuickBooks yet.")
+            ref = {k: who[k] for k in ("contact_id", "company_id") if who.get(k)}
+            synced = self.call("create_quickbooks_customer", **ref)
+            if synced.status in ("ok", "pending"):
+                self.reply.say(synced.message)
+            elif synced.status == "declined":
+                self.reply.say('OK, not in QuickBooks for now. Say "add them to QuickBooks" any time.')
+            else:
+                self.report(synced)
 
     def lost(self, m: re.Match[str], text: str) -> None:
         ref, why = m.group("ref") or m.group("ref2"), m.group("why") or ""

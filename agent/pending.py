@@ -151,6 +151,10 @@ class PendingStore:
     def finish(self, action_id: str, result: str) -> Action:
         return self._change(action_id, status="done", result=result, error=None)
 
+    def release(self, action_id: str, error: str) -> Action:
+        """Nothing happened (a service was not connected): back to waiting, with the reason."""
+        return self._change(action_id, status="pending", error=error)
+
     def fail(self, action_id: str, error: str) -> Action:
         return self._change(action_id, status="failed", error=error)
 

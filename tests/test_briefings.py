@@ -204,7 +204,7 @@ def test_chat_shows_what_the_daemon_produced_once(cli, store: Store, data_dir: P
     assert "From the daemon" in screen and "Morning digest — Friday November 20" in screen
     assert "Call back re: quote" in screen and "Pipeline — 2026-11-16" in screen
     assert "Morning digest — Monday November 16" not in screen  # superseded: counted instead
-    assert "1 older report(s) you have not seen" in screen
+    assert "1 older item(s) you have not seen" in screen
     code, screen = cli("chat", stdin=lines("quit"))
     assert "Morning digest" not in screen and "Pipeline" not in screen
 

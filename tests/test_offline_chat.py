@@ -171,11 +171,13 @@ def test_won_through_the_chat_makes_a_customer_who_shows_up_as_newest(cli, data_
             "convert Dana to a job",
             "mark the Reyes job won",
             "yes",
+            "no",  # not into QuickBooks today
             "who are our newest customers?",
             "how long since we talked to Dana?",
         ),
     )
     assert "Marked Kitchen sink at 14 Oak St won." in screen and "not in QuickBooks yet" in screen
+    assert "Create Dana Reyes in QuickBooks" in screen and "not in QuickBooks for now" in screen
     assert "Newest customers" in screen and "C-1" in screen
     assert "Nothing has been logged with Dana Reyes yet" in screen  # system notes are not conversations
     assert reopen(data_dir).require("contacts", "C-1")["lifecycle_stage"] == "customer"

@@ -71,3 +71,8 @@ class ConfigError(BackofficeError):
 
 class ApprovalRequired(BackofficeError):
     pass
+
+
+class NotConnected(BackofficeError):
+    """An outside service (Gmail, QuickBooks) is not set up, or refused our credentials. Nothing was
+    done; an approved action goes back to waiting so it can be approved again once connected."""

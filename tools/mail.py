@@ -29,7 +29,7 @@ class Delivery:
 class Mailer(Protocol):
     connected: bool  # True when messages really leave (a mail account), False for the outbox
 
-    def send(self, message: EmailMessage) -> Delivery: ...
+    def send(self, message: EmailMessage, thread_id: str | None = None) -> Delivery: ...
 
 
 class OutboxMailer:
@@ -38,7 +38,7 @@ class OutboxMailer:
     def __init__(self, directory: Path):
         self.directory = directory
 
-    def send(self, message: EmailMessage) -> Delivery:
+    def send(self, message: EmailMessage, thread_id: str | None = None) -> Delivery:
         key = re.sub(r"[^A-Za-z0-9]+", "-", str(message["Message-ID"] or "message")).strip("-")
         path = self.directory / f"{key}.eml"
         if not path.exists():  # the same message id is never written twice
@@ -57,6 +57,8 @@ MAILER_FACTORIES: list[Callable[[Path], Mailer | None]] = []
 
 
 def mailer_for(data_dir: Path) -> Mailer:
+    from . import gmail  # noqa: F401  (adds its factory on import)
+
     for factory in MAILER_FACTORIES:
         mailer = factory(data_dir)
         if mailer is not None:

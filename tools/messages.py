@@ -193,7 +193,8 @@ def send_message(store: Store, args: SendMessageInput) -> dict[str, Any]:
     if message_id in store.indexes.message_ids:
         earlier = store.require("interactions", store.indexes.message_ids[message_id])
         return {"already": True, "interaction": earlier, "message": "That exact message was already handled today."}
-    delivery = mailer_for(store.directory).send(build_email(store, args, emails[0], full_name(contact), message_id))
+    message = build_email(store, args, emails[0], full_name(contact), message_id)
+    delivery = mailer_for(store.directory).send(message, args.thread_id)
     from .interactions import LogInteractionInput, add_interaction
 
     kind: Literal["email_outbound", "note"] = "email_outbound" if delivery.sent else "note"
