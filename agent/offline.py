@@ -742,6 +742,8 @@ class OfflinePlanner:
             lead_id=draft["lead_id"],
             opportunity_id=draft["opportunity_id"],
             purpose="follow_up",
+            in_reply_to=draft.get("in_reply_to"),
+            thread_id=draft.get("thread_id"),
         )
         if sent.status == "ok":
             self.reply.say(sent.message)

@@ -131,7 +131,13 @@ def draft_follow_up(store: Store, args: DraftFollowUpInput) -> dict[str, Any]:
         when = dt.datetime.fromisoformat(last["timestamp"]).astimezone(store.tz).date()
         touch = f"{when:%a %b} {when.day}: {last['type'].replace('_', ' ')} — {_summary(last).rstrip('.')}"
     emails = contact.get("emails") or []
+    # answer in the customer's own thread when they last wrote by email
+    docs = store.linked("interactions", *anchor) if anchor else store.linked("interactions", "contact_id", contact_id)
+    wrote = [d for d in docs if d["type"] == "email_inbound" and d.get("message_id")]
+    theirs = max(wrote, key=lambda d: d["timestamp"]) if wrote else None
     return {
+        "in_reply_to": theirs["message_id"] if theirs else None,
+        "thread_id": theirs.get("thread_id") if theirs else None,
         "contact_id": contact_id,
         "to": emails[0] if emails else None,
         "to_name": full_name(contact),

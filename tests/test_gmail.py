@@ -1,0 +1,190 @@
+"""Gmail through google-api-python-client's own test hook (HttpMockSequence): no network."""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from googleapiclient.http import HttpMockSequence
+
+from agent.orchestrator import build
+from tools import gmail
+from tools.store import Store
+
+from .conftest import add_contact, call
+
+MAIL = Path(__file__).parent / "fixtures" / "mail"
+OK = {"status": "200"}
+
+
+def connect(data_dir: Path, token: str = "old-token") -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / gmail.TOKEN).write_text(
+        json.dumps(
+            {
+                "token": token,
+                "refresh_token": "refresh-1",
+                "client_id": "cid.apps.googleusercontent.com",
+                "client_secret": "secret",
+                "scopes": gmail.SCOPES,
+                "expiry": "2099-01-01T00:00:00Z",
+            }
+        )
+    )
+    gmail.save_state(data_dir, {"email": "office@reyesplumbing.test"})
+
+
+@pytest.fixture
+def http(monkeypatch: pytest.MonkeyPatch):
+    """Script Gmail's answers: http(responses) installs them and returns the mock to inspect."""
+
+    def install(responses: list[tuple[dict[str, str], str]]) -> HttpMockSequence:
+        seq = HttpMockSequence(list(responses))
+        monkeypatch.setattr(gmail, "transport", lambda: seq)
+        return seq
+
+    return install
+
+
+def _job_with_email(store: Store) -> str:
+    c = add_contact(store, name="Dana Reyes", phone="555-201-7788", email="dana@example.com", address="14 Oak St")
+    return call(store, "create_lead", title="Kitchen sink", contact_id=c["contact_id"])["lead"]["lead_id"]
+
+
+def _send_args(lead_id: str) -> dict[str, str]:
+    return {
+        "contact_id": "C-1",
+        "lead_id": lead_id,
+        "subject": "Kitchen sink — following up",
+        "body": "Hi Dana, can we come by Monday?",
+        "thread_id": "thread-77",
+        "in_reply_to": "<CAF8x7Ykq1@mail.gmail.com>",
+    }
+
+
+def test_an_approved_message_goes_out_through_gmail_once_in_the_thread(store: Store, data_dir: Path, http):
+    lead_id = _job_with_email(store)
+    connect(data_dir)
+    seq = http(
+        [
+            (OK, json.dumps({})),  # rfc822msgid search: not sent before
+            (OK, json.dumps({"id": "gm-1", "threadId": "thread-77"})),
+        ]
+    )
+    orch = build(store, None, origin="ask", offline=True)
+    waiting = orch.gate.call("send_message", _send_args(lead_id))
+    assert waiting.status == "pending" and seq.request_sequence == []  # nothing leaves before the yes
+    done = orch.gate.execute(waiting.action.id, by="owner")
+    assert done.status == "ok" and "Sent to Dana Reyes <dana@example.com>" in done.message
+    uri, method, body, _ = seq.request_sequence[1]
+    assert method == "POST" and uri.startswith("https://gmail.googleapis.com/gmail/v1/users/me/messages/send")
+    sent = json.loads(body)
+    assert sent["threadId"] == "thread-77"
+    mime = base64.urlsafe_b64decode(sent["raw"]).decode()
+    assert "In-Reply-To: <CAF8x7Ykq1@mail.gmail.com>" in mime and "can we come by Monday?" in mime
+    [out] = [i for i in store.linked("interactions", "lead_id", lead_id) if i["type"] == "email_outbound"]
+    assert out["message_id"].startswith("<bo-") and out["thread_id"] == "thread-77"
+    # approving again, or the planner retrying: no second request to Gmail
+    assert orch.gate.execute(waiting.action.id, by="owner").status == "already"
+    assert orch.gate.call("send_message", _send_args(lead_id)).status == "already"
+    assert len(seq.request_sequence) == 2
+
+
+def test_a_send_that_went_out_before_a_crash_is_not_sent_again(store: Store, data_dir: Path, http):
+    lead_id = _job_with_email(store)
+    connect(data_dir)
+    seq = http([(OK, json.dumps({"messages": [{"id": "gm-earlier", "threadId": "t"}]}))])
+    orch = build(store, None, origin="ask", offline=True)
+    action = orch.gate.call("send_message", _send_args(lead_id)).action
+    assert orch.gate.execute(action.id, by="owner").status == "ok"
+    assert len(seq.request_sequence) == 1 and "rfc822msgid" in seq.request_sequence[0][0]
+    assert any(i["type"] == "email_outbound" for i in store.linked("interactions", "lead_id", lead_id))
+
+
+def test_an_expired_token_is_refreshed_and_saved_with_0600(store: Store, data_dir: Path, http):
+    lead_id = _job_with_email(store)
+    connect(data_dir)
+    seq = http(
+        [
+            ({"status": "401"}, json.dumps({"error": {"code": 401}})),
+            (OK, json.dumps({"access_token": "new-token", "expires_in": 3600})),  # the refresh
+            (OK, json.dumps({})),
+            (OK, json.dumps({"id": "gm-2", "threadId": "thread-77"})),
+        ]
+    )
+    orch = build(store, None, origin="ask", offline=True)
+    action = orch.gate.call("send_message", _send_args(lead_id)).action
+    assert orch.gate.execute(action.id, by="owner").status == "ok"
+    assert seq.request_sequence[1][0] == "https://oauth2.googleapis.com/token"
+    body = seq.request_sequence[1][2]
+    assert "refresh_token=refresh-1" in (body.decode() if isinstance(body, bytes) else body)
+    saved = json.loads((data_dir / gmail.TOKEN).read_text())
+    assert saved["token"] == "new-token" and saved["refresh_token"] == "refresh-1"
+    assert stat.S_IMODE((data_dir / gmail.TOKEN).stat().st_mode) == 0o600
+
+
+def test_a_revoked_sign_in_leaves_the_message_waiting_and_says_what_to_do(store: Store, data_dir: Path, http):
+    lead_id = _job_with_email(store)
+    connect(data_dir)
+    http(
+        [
+            ({"status": "401"}, "{}"),
+            ({"status": "400"}, json.dumps({"error": "invalid_grant", "error_description": "Token has been revoked."})),
+        ]
+    )
+    orch = build(store, None, origin="ask", offline=True)
+    action = orch.gate.call("send_message", _send_args(lead_id)).action
+    outcome = orch.gate.execute(action.id, by="owner")
+    assert outcome.status == "pending" and "backoffice gmail auth" in outcome.message
+    assert orch.gate.pending.get(action.id).status == "pending"
+    assert not any(i["type"] == "email_outbound" for i in store.linked("interactions", "lead_id", lead_id))
+    # reconnected: the same action goes out
+    http([(OK, "{}"), (OK, json.dumps({"id": "gm-3"}))])
+    assert orch.gate.execute(action.id, by="owner").status == "ok"
+
+
+def _listed(*ids: str) -> tuple[dict[str, str], str]:
+    return OK, json.dumps({"messages": [{"id": i, "threadId": f"t-{i}"} for i in ids]})
+
+
+def _message(gid: str, name: str) -> tuple[dict[str, str], str]:
+    encoded = base64.urlsafe_b64encode((MAIL / name).read_bytes()).decode()
+    return OK, json.dumps({"id": gid, "threadId": f"t-{gid}", "raw": encoded})
+
+
+def test_polling_makes_leads_once_and_skips_what_it_has_read(cli, store: Store, data_dir: Path, http):
+    connect(data_dir)
+    seq = http(
+        [
+            _listed("a", "b", "c"),
+            _message("a", "alternative.eml"),
+            _message("b", "newsletter.eml"),
+            _message("c", "html_only.eml"),
+        ]
+    )
+    code, screen = cli("gmail", "poll")
+    assert code == 0 and "2 new lead(s), 1 skipped" in screen
+    assert "newer_than%3A2d" in seq.request_sequence[0][0]  # a first look reads only recent mail
+    lead = store.require("leads", "L-1")
+    [item] = store.linked("interactions", "lead_id", "L-1")
+    assert lead["source"] == "email" and item["thread_id"] == "t-a"
+    # the next poll lists the same messages again (and one new): only the new one is fetched
+    seq = http([_listed("a", "b", "c", "d"), _message("d", "alternative.eml")])
+    code, screen = cli("gmail", "poll")
+    assert "1 already seen" in screen and store.count("leads") == 2
+    assert "after%3A" in seq.request_sequence[0][0]
+    code, screen = cli("gmail", "status")
+    assert "office@reyesplumbing.test" in screen and "2026-11-20T10:00:00" in screen
+
+
+def test_status_and_sends_without_gmail(cli, store: Store, data_dir: Path):
+    code, screen = cli("gmail", "status")
+    assert "Gmail is not connected" in screen
+    lead_id = _job_with_email(store)
+    orch = build(store, None, origin="ask", offline=True)
+    action = orch.gate.call("send_message", _send_args(lead_id)).action
+    outcome = orch.gate.execute(action.id, by="owner")
+    assert outcome.status == "ok" and "Not sent" in outcome.message and list((data_dir / "outbox").glob("*.eml"))
