@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -101,3 +103,140 @@ def _counts_line(counts: dict[str, int]) -> str:
         return "No new mail."
     words = {"lead": "new lead(s)", "logged": "reply(ies) logged", "duplicate": "already seen", "skipped": "skipped"}
     return "Mail read: " + ", ".join(f"{n} {words.get(k, k)}" for k, n in counts.items()) + "."
+
+
+# ---------------------------------------------------------------------------- QuickBooks
+def _quickbooks_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="auth|status", required=True)
+    auth = sub.add_parser(
+        "auth", help="connect QuickBooks Online: open the address shown, then paste back where it ends"
+    )
+    auth.add_argument("--client-id", default=os.environ.get("QUICKBOOKS_CLIENT_ID"), help="env QUICKBOOKS_CLIENT_ID")
+    auth.add_argument(
+        "--client-secret", default=os.environ.get("QUICKBOOKS_CLIENT_SECRET"), help="env QUICKBOOKS_CLIENT_SECRET"
+    )
+    auth.add_argument("--sandbox", action="store_true", help="connect a sandbox company (for trying it out)")
+    auth.add_argument("--redirect-uri", default=None, help="the redirect URI registered for your Intuit app")
+    sub.add_parser("status", help="which company is connected and when it last worked")
+
+
+@command("quickbooks", "connect QuickBooks Online, or see its status", _quickbooks_arguments)
+def _quickbooks(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from tools import quickbooks
+
+    if args.action == "status":
+        tokens = quickbooks.load_tokens(store.directory)
+        info = {k: (tokens or {}).get(k) for k in ("realm_id", "environment", "connected_at", "last_success")}
+        info["connected"] = tokens is not None
+        if args.json:
+            print(json.dumps(info, indent=2))
+        elif tokens is None:
+            console.print("QuickBooks is not connected. `backoffice quickbooks auth` connects it.")
+        else:
+            console.print(
+                f"QuickBooks company {info['realm_id']} ({info['environment']}), connected {info['connected_at']}; "
+                f"last worked {info['last_success'] or 'never'}.",
+                highlight=False,
+            )
+        return 0
+    if not args.client_id or not args.client_secret:
+        raise ConfigError(
+            "QuickBooks needs your Intuit app's keys: --client-id and --client-secret "
+            "(or QUICKBOOKS_CLIENT_ID / QUICKBOOKS_CLIENT_SECRET). Nothing was changed."
+        )
+    app = {
+        "client_id": args.client_id,
+        "client_secret": args.client_secret,
+        "redirect_uri": args.redirect_uri or quickbooks.DEFAULT_REDIRECT,
+        "environment": "sandbox" if args.sandbox else "production",
+    }
+    url, state = quickbooks.authorization_url(app)
+    console.print("1. Open this address, sign in to QuickBooks and pick your company:\n")
+    console.print(url, markup=False, highlight=False, soft_wrap=True)
+    console.print("\n2. Paste here the whole address your browser ends on (it holds code= and realmId=):")
+    pasted = sys.stdin.readline().strip()
+    if not pasted:
+        raise ConfigError("Nothing was pasted; QuickBooks is not connected. Nothing was changed.")
+    tokens = quickbooks.finish_connect(store.directory, pasted, state, app)
+    console.print(f"[green]✓[/green] QuickBooks company {tokens['realm_id']} connected.")
+    return 0
+
+
+# ---------------------------------------------------------------------------- doctor
+@command("doctor", "check each integration: set up or not, credentials working, last success")
+def _doctor(args: argparse.Namespace, store: Store, console: Console) -> int:
+    rows = [_check_gmail(store), _check_quickbooks(store), _check_claude(), _check_daemon(store)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"backoffice doctor — {store.directory}", title_justify="left")
+        for column in ("what", "set up", "working", "last success", "note"):
+            table.add_column(column)
+        for r in rows:
+            working = "-" if r["ok"] is None else "[green]yes[/green]" if r["ok"] else "[red]no[/red]"
+            table.add_row(
+                str(r["name"]),
+                "yes" if r["configured"] else "no",
+                working,
+                str(r["last_success"] or "-"),
+                str(r["note"]),
+            )
+        console.print(table)
+    return 1 if any(r["ok"] is False for r in rows) else 0
+
+
+def _row(name: str, configured: bool, ok: bool | None, last: str | None, note: str) -> dict[str, object]:
+    return {"name": name, "configured": configured, "ok": ok, "last_success": last, "note": note}
+
+
+def _check_gmail(store: Store) -> dict[str, object]:
+    from tools import gmail
+    from tools.errors import BackofficeError
+
+    state = gmail.load_state(store.directory)
+    if not gmail.connected(store.directory):
+        return _row("Gmail", False, None, None, "not connected: messages wait in data/outbox")
+    try:
+        address = gmail.Gmail(store.directory).profile().get("emailAddress")
+        return _row("Gmail", True, True, state.get("last_success"), f"signed in as {address}")
+    except BackofficeError as exc:
+        return _row("Gmail", True, False, state.get("last_success"), str(exc))
+
+
+def _check_quickbooks(store: Store) -> dict[str, object]:
+    from tools import quickbooks
+    from tools.errors import BackofficeError
+
+    try:
+        tokens = quickbooks.load_tokens(store.directory)
+        if tokens is None:
+            return _row("QuickBooks", False, None, None, "not connected: syncs wait as pending actions")
+        client = quickbooks.QuickBooksClient(store.directory)
+        client.call(lambda qb: qb.query("SELECT COUNT(*) FROM Customer"))
+        return _row("QuickBooks", True, True, client.tokens.get("last_success"), f"company {tokens['realm_id']}")
+    except BackofficeError as exc:
+        last = (quickbooks.load_tokens(store.directory) or {}).get("last_success")
+        return _row("QuickBooks", True, False, last, str(exc))
+
+
+def _check_claude() -> dict[str, object]:
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        return _row("Claude", True, None, None, "API key set (not called; the chat falls back offline if it fails)")
+    return _row("Claude", False, None, None, "no ANTHROPIC_API_KEY: the offline planner answers")
+
+
+def _check_daemon(store: Store) -> dict[str, object]:
+    from tools.storage import file_lock
+
+    from .daemon import LOCK, STATE
+
+    try:
+        state = json.loads((store.directory / STATE).read_text())
+    except (OSError, ValueError):
+        state = {}
+    with file_lock(store.directory / LOCK, blocking=False) as free:
+        running = not free
+    note = f"running (pid {state.get('pid')})" if running else "not running: the chat makes the digest itself"
+    return _row("Daemon", running, True if running else None, state.get("last_check"), note)

@@ -60,6 +60,7 @@ def token_path(directory: Path) -> Path:
 
 
 def save_credentials(directory: Path, creds: Credentials) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(token_path(directory), creds.to_json().encode("utf-8"), mode=0o600)
 
 

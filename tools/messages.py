@@ -196,8 +196,10 @@ def send_message(store: Store, args: SendMessageInput) -> dict[str, Any]:
     if not emails:
         raise MissingInformation(f"{full_name(contact)} has no email address; add one first, or call them.", ["email"])
     message_id = message_id_for(store, args)
-    if message_id in store.indexes.message_ids:
-        earlier = store.require("interactions", store.indexes.message_ids[message_id])
+    with store.reading():
+        earlier_id = store.indexes.message_ids.get(message_id)
+    if earlier_id:
+        earlier = store.require("interactions", earlier_id)
         return {"already": True, "interaction": earlier, "message": "That exact message was already handled today."}
     message = build_email(store, args, emails[0], full_name(contact), message_id)
     delivery = mailer_for(store.directory).send(message, args.thread_id)

@@ -72,6 +72,7 @@ def load_tokens(directory: Path) -> dict[str, Any] | None:
 
 
 def save_tokens(directory: Path, tokens: dict[str, Any]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(token_path(directory), json.dumps(tokens, indent=1).encode("utf-8"), mode=0o600)
 
 
@@ -109,15 +110,10 @@ def _remember(directory: Path, tokens: dict[str, Any], auth: AuthClient) -> None
 
 
 # ---------------------------------------------------------------------------- connecting
-def authorization_url(client_id: str, client_secret: str, redirect_uri: str, environment: str) -> tuple[str, str]:
-    auth = auth_client(
-        {
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "redirect_uri": redirect_uri,
-            "environment": environment,
-        }
-    )
+def authorization_url(app: dict[str, str]) -> tuple[str, str]:
+    """Where the owner signs in, and the state token the redirect must carry back. ``app`` holds
+    client_id, client_secret, redirect_uri and environment."""
+    auth = auth_client(app)
     url = auth.get_authorization_url([Scopes.ACCOUNTING])
     return url, str(auth.state_token)
 

@@ -318,12 +318,13 @@ class Store:
     def search_tokens(self, table: str, text: str) -> list[Doc]:
         """Records whose name (contacts) or title (leads, opportunities) holds every word of ``text``
         (a word may be the start of a longer one: "Rey" finds "Reyes")."""
-        index = self.indexes.name_tokens if table == "contacts" else self.indexes.title_tokens
         prefix = TABLES[table][3] + "-"
         words = fold(text).split()
         if not words:
             return []
         with self.db.reading():
+            # only now: the first read of a fresh process loads the book and rebuilds the indexes
+            index = self.indexes.name_tokens if table == "contacts" else self.indexes.title_tokens
             found: set[str] | None = None
             for word in words:
                 ids = set(index.get(word, ()))
