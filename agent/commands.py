@@ -165,6 +165,12 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how often to check for a missed report (default 60); the reports themselves run at digest_time",
     )
+    p.add_argument(
+        "--poll-every",
+        type=float,
+        metavar="SECONDS",
+        help="how often to read new mail (Gmail, and <data dir>/inbox/*.eml); default gmail_poll_minutes",
+    )
     p.add_argument("--once", action="store_true", help="produce whatever is due now, then exit (for cron)")
     p.add_argument("--quiet", action="store_true", help="log only to <data dir>/logs/daemon.log")
 
@@ -173,8 +179,8 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace, store: Store, console: Console) -> int:
     from .daemon import Daemon, setup_logging
 
-    if args.check_every <= 0:
-        raise ConfigError("--check-every must be more than 0 seconds")
+    if args.check_every <= 0 or (args.poll_every is not None and args.poll_every <= 0):
+        raise ConfigError("--check-every and --poll-every must be more than 0 seconds")
     path = setup_logging(store.directory, verbose=not args.quiet)
     if not args.quiet:
         console.print(
@@ -182,4 +188,4 @@ def _run(args: argparse.Namespace, store: Store, console: Console) -> int:
             f"({store.settings.timezone}); log: {path}. Ctrl-C or SIGTERM stops it.",
             highlight=False,
         )
-    return Daemon(store, check_every=args.check_every).run(once=args.once)
+    return Daemon(store, check_every=args.check_every, poll_every=args.poll_every).run(once=args.once)

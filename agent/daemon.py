@@ -55,7 +55,49 @@ class Poller:
     start: Callable[[Store], Callable[[], str] | None]
 
 
-POLLERS: list[Poller] = []
+def _gmail_poller(store: Store) -> Callable[[], str] | None:
+    from tools import gmail
+
+    from .channels import _counts_line, poll_gmail
+
+    if not gmail.connected(store.directory):
+        return None
+    return lambda: _counts_line(poll_gmail(store))
+
+
+def _folder_poller(store: Store) -> Callable[[], str] | None:
+    """``<data dir>/inbox/*.eml``: for owners whose mail is not Gmail (a mail rule or script saves
+    messages there). Each file is read through the same path as Gmail and moved to ``inbox/done/``
+    (or ``inbox/failed/`` with the reason in the log)."""
+    from .inbound import handle_inbound
+
+    folder = store.directory / "inbox"
+
+    def poll() -> str:
+        counts: dict[str, int] = {}
+        for path in sorted(folder.glob("*.eml")):
+            try:
+                status = handle_inbound(store, path.read_bytes()).status
+            except BackofficeError as exc:
+                log.error("inbox/%s: %s", path.name, exc)
+                status = "error"
+            target = folder / ("failed" if status == "error" else "done")
+            target.mkdir(exist_ok=True)
+            path.replace(target / path.name)
+            counts[status] = counts.get(status, 0) + 1
+        return ", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing new"
+
+    return poll if folder.is_dir() else None
+
+
+def _mail_interval(store: Store) -> float:
+    return store.settings.gmail_poll_minutes * 60.0
+
+
+POLLERS: list[Poller] = [
+    Poller("gmail", _mail_interval, _gmail_poller),
+    Poller("inbox folder", _mail_interval, _folder_poller),
+]
 
 
 def setup_logging(directory: Path, verbose: bool = True) -> Path:
@@ -79,9 +121,10 @@ def setup_logging(directory: Path, verbose: bool = True) -> Path:
 
 
 class Daemon:
-    def __init__(self, store: Store, check_every: float = 60.0):
+    def __init__(self, store: Store, check_every: float = 60.0, poll_every: float | None = None):
         self.store = store
         self.check_every = check_every
+        self.poll_every = poll_every  # overrides the mail pollers' own interval
         self.stop = threading.Event()
         self.state: dict[str, Any] = {"pid": os.getpid(), "started_at": clock.stamp(store.now())}
 
@@ -99,6 +142,12 @@ class Daemon:
             log.error("%s: %s", name, exc)
         except Exception:  # one failing job must not stop the office; the log has the traceback
             log.exception("%s failed", name)
+
+    def _polled(self, name: str, summary: str) -> None:
+        if summary not in ("nothing new", "No new mail."):
+            log.info("%s: %s", name, summary)
+        self.state.setdefault("last_poll", {})[name] = clock.stamp(self.store.now())
+        self._save_state()
 
     def _save_state(self) -> None:
         atomic_write_bytes(self.store.directory / STATE, json.dumps(self.state, indent=1).encode())
@@ -127,11 +176,11 @@ class Daemon:
             if poll is None:
                 log.info("%s: not set up, not polling", poller.name)
                 continue
-            seconds = poller.interval_seconds(self.store)
+            seconds = self.poll_every or poller.interval_seconds(self.store)
             scheduler.add_job(
                 self._guarded,
                 IntervalTrigger(seconds=seconds, timezone=settings.tz),
-                args=[poller.name, lambda p=poll, n=poller.name: log.info("%s: %s", n, p())],
+                args=[poller.name, lambda p=poll, n=poller.name: self._polled(n, p())],
                 id=f"poll-{poller.name}",
                 replace_existing=True,
                 next_run_time=clock.now(settings.tz),
@@ -149,6 +198,10 @@ class Daemon:
             log.info("started for %s (pid %s)", self.store.directory, os.getpid())
             self._guarded("catch-up", self.reports)
             if once:
+                for poller in POLLERS:
+                    poll = poller.start(self.store)
+                    if poll is not None:
+                        self._guarded(poller.name, lambda p=poll, n=poller.name: self._polled(n, p()))
                 return 0
             scheduler = self.scheduler()
             previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -67,3 +67,58 @@ def test_daemon_once_is_for_cron_and_a_restart_does_not_repeat(data_dir: Path):
     notes = sorted(p.name for p in (data_dir / "notifications").glob("*.json"))
     assert notes == ["2026-11-23-digest.json", "2026-11-23-pipeline.json"]
     assert (data_dir / "logs" / "daemon.log").read_text().count("produced Morning digest") == 1
+
+
+INQUIRY = """From: Person {i} <person{i}@example.test>
+To: office@reyesplumbing.test
+Subject: Leak number {i}
+Message-ID: <daemon-{i}@example.test>
+Content-Type: text/plain; charset=utf-8
+
+Hello, tap {i} is leaking.
+"""
+
+
+def test_the_daemon_and_a_chat_writing_at_the_same_time_lose_nothing(data_dir: Path):
+    inbox = data_dir / "inbox"
+    inbox.mkdir(parents=True)
+    n = 25
+    daemon = _start(data_dir, "--check-every", "0.3", "--poll-every", "0.05", now="2026-11-20T10:00:00")
+    try:
+        _wait_for(lambda: (data_dir / "daemon.json").exists())
+        chat_lines = "".join(f"new inquiry from Caller{i} Test, 555-010-{i:04d}, drain {i}\n" for i in range(n))
+        env = {**os.environ, "BACKOFFICE_NOW": "2026-11-20T10:00:00", "BACKOFFICE_DATA_DIR": str(data_dir)}
+        chat = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "chat"],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(n):  # emails land while the chat is writing
+            tmp = inbox / f".{i}.part"
+            tmp.write_text(INQUIRY.format(i=i))
+            tmp.rename(inbox / f"{i:03d}.eml")
+        out, _ = chat.communicate(chat_lines, timeout=120)
+        assert chat.returncode == 0, out
+        _wait_for(lambda: len(list((inbox / "done").glob("*.eml"))) == n, seconds=60)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=30)
+    assert daemon.returncode == 0
+    from tools.store import Store
+
+    store = Store(data_dir)
+    with store.reading():
+        leads = list(store.scan("leads"))
+        phones = {p for c in store.scan("contacts") for p in c["phones"]}
+    assert len(leads) == 2 * n and len({lead["lead_id"] for lead in leads}) == 2 * n
+    by_email = sorted(lead["title"] for lead in leads if lead["source"] == "email")
+    assert by_email == sorted(f"Leak number {i}" for i in range(n))
+    assert sum(lead["source"] == "phone_call" for lead in leads) == n
+    assert phones == {f"+1555010{i:04d}" for i in range(n)}
+    assert store.count("contacts") == 2 * n and store.count("interactions") == 2 * n
+    assert not list(inbox.glob("*.eml")) and not (inbox / "failed").exists()
+    store.close()
