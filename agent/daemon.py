@@ -143,6 +143,11 @@ class Daemon:
         except Exception:  # one failing job must not stop the office; the log has the traceback
             log.exception("%s failed", name)
 
+    def _poll_once(self, poller: Poller) -> None:
+        poll = poller.start(self.store)
+        if poll is not None:
+            self._guarded(poller.name, lambda: self._polled(poller.name, poll()))
+
     def _polled(self, name: str, summary: str) -> None:
         if summary not in ("nothing new", "No new mail."):
             log.info("%s: %s", name, summary)
@@ -199,9 +204,7 @@ class Daemon:
             self._guarded("catch-up", self.reports)
             if once:
                 for poller in POLLERS:
-                    poll = poller.start(self.store)
-                    if poll is not None:
-                        self._guarded(poller.name, lambda p=poll, n=poller.name: self._polled(n, p()))
+                    self._poll_once(poller)
                 return 0
             scheduler = self.scheduler()
             previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
