@@ -42,9 +42,13 @@ FOLDER = "notifications"
 
 
 # ---------------------------------------------------------------------------- rendering
+def digest_title(day: dt.date) -> str:
+    return f"Morning digest — {day:%A %B} {day.day}"
+
+
 def digest_reply(d: dict[str, Any]) -> Reply:
     day = dt.date.fromisoformat(d["date"])
-    reply = Reply(planner="reports").say(f"**Morning digest — {day:%A %B} {day.day}**")
+    reply = Reply(planner="reports").say(f"**{digest_title(day)}**")
     if d["follow_ups"]:
         views.follow_ups(reply, d["follow_ups"])
     if d["stale_leads"]:
@@ -109,7 +113,7 @@ class Report:
 
 
 REPORTS: dict[str, Report] = {
-    "digest": Report(lambda day: f"Morning digest — {day:%A %B} {day.day}", digest_data, digest_reply),
+    "digest": Report(digest_title, digest_data, digest_reply),
     "pipeline": Report(lambda day: f"Weekly pipeline — {day:%B} {day.day}", pipeline_data, pipeline_reply),
     "winloss": Report(
         lambda day: f"Win/loss for {dt.date.fromisoformat(previous_month(day) + '-01'):%B %Y}",
@@ -149,7 +153,7 @@ def wanted(kind: str, day: dt.date, calendar: clock.BusinessCalendar) -> bool:
 def latest_occurrence(kind: str, settings: Settings, now: dt.datetime) -> dt.datetime | None:
     """The last time ``kind`` was due at or before ``now`` (within the last 40 days)."""
     trigger = triggers(settings)[kind]
-    calendar = clock.BusinessCalendar(settings.business_weekdays, settings.holidays)
+    calendar = settings.calendar
     latest = None
     moment = trigger.get_next_fire_time(None, now - dt.timedelta(days=40))
     while moment is not None and moment <= now:
@@ -193,17 +197,18 @@ class Notification:
         return Reply(planner="reports", blocks=[Block(**b) for b in self.blocks])
 
 
+def report_id(kind: str, day: dt.date) -> str:
+    return f"{day.isoformat()}-{kind}"
+
+
 class Notifications:
     """One JSON file per produced report in ``<data dir>/notifications/``."""
 
     def __init__(self, data_dir: Path):
         self.directory = data_dir / FOLDER
 
-    def path(self, kind: str, day: dt.date) -> Path:
-        return self.directory / f"{day.isoformat()}-{kind}.json"
-
     def exists(self, kind: str, day: dt.date) -> bool:
-        return self.path(kind, day).exists()
+        return (self.directory / f"{report_id(kind, day)}.json").exists()
 
     def add(self, note: Notification) -> bool:
         """Store ``note`` unless one with its id exists (a report's id is its day and kind); True if stored."""
@@ -237,7 +242,7 @@ def produce(store: Store, kind: str, day: dt.date, origin: str) -> Notification 
     data = report.build(store, day)
     reply = report.render(data)
     note = Notification(
-        id=f"{day.isoformat()}-{kind}",
+        id=report_id(kind, day),
         kind=kind,
         day=day.isoformat(),
         title=report.title(day),

@@ -8,6 +8,7 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -69,8 +70,9 @@ def _gmail(args: argparse.Namespace, store: Store, console: Console) -> int:
         console.print(f"[green]✓[/green] Gmail connected: {address} (token in {gmail.token_path(store.directory)})")
         return 0
     if args.action == "poll":
-        counts = poll_gmail(store)
-        console.print(_counts_line(counts), highlight=False)
+        from .inbound import counts_line, poll_gmail
+
+        console.print(counts_line(poll_gmail(store)), highlight=False)
         return 0
     state = gmail.load_state(store.directory)
     info = {
@@ -88,21 +90,6 @@ def _gmail(args: argparse.Namespace, store: Store, console: Console) -> int:
         if info["last_error"]:
             console.print(f"[red]Last problem:[/red] {info['last_error']}", highlight=False)
     return 0
-
-
-def poll_gmail(store: Store) -> dict[str, int]:
-    from tools import gmail
-
-    from .inbound import handle_inbound
-
-    return gmail.poll(store.directory, lambda raw, thread: handle_inbound(store, raw, thread).status)
-
-
-def _counts_line(counts: dict[str, int]) -> str:
-    if not counts:
-        return "No new mail."
-    words = {"lead": "new lead(s)", "logged": "reply(ies) logged", "duplicate": "already seen", "skipped": "skipped"}
-    return "Mail read: " + ", ".join(f"{n} {words.get(k, k)}" for k, n in counts.items()) + "."
 
 
 # ---------------------------------------------------------------------------- QuickBooks
@@ -209,16 +196,16 @@ def _check_quickbooks(store: Store) -> dict[str, object]:
     from tools import quickbooks
     from tools.errors import BackofficeError
 
+    tokens: dict[str, Any] = {}
     try:
-        tokens = quickbooks.load_tokens(store.directory)
-        if tokens is None:
+        tokens = quickbooks.load_tokens(store.directory) or {}
+        if not tokens:
             return _row("QuickBooks", False, None, None, "not connected: syncs wait as pending actions")
         client = quickbooks.QuickBooksClient(store.directory)
         client.call(lambda qb: qb.query("SELECT COUNT(*) FROM Customer"))
         return _row("QuickBooks", True, True, client.tokens.get("last_success"), f"company {tokens['realm_id']}")
     except BackofficeError as exc:
-        last = (quickbooks.load_tokens(store.directory) or {}).get("last_success")
-        return _row("QuickBooks", True, False, last, str(exc))
+        return _row("QuickBooks", True, False, tokens.get("last_success"), str(exc))
 
 
 def _check_claude() -> dict[str, object]:
@@ -230,12 +217,9 @@ def _check_claude() -> dict[str, object]:
 def _check_daemon(store: Store) -> dict[str, object]:
     from tools.storage import file_lock
 
-    from .daemon import LOCK, STATE
+    from .daemon import LOCK, read_state
 
-    try:
-        state = json.loads((store.directory / STATE).read_text())
-    except (OSError, ValueError):
-        state = {}
+    state = read_state(store.directory)
     with file_lock(store.directory / LOCK, blocking=False) as free:
         running = not free
     note = f"running (pid {state.get('pid')})" if running else "not running: the chat makes the digest itself"

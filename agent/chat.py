@@ -151,10 +151,11 @@ def show_reports(store: Store, console: Console) -> None:
     newest = {n.kind: n for n in reports}  # files sort by day, so the last of a kind is its newest
     shown = emails[-10:] + sorted(newest.values(), key=lambda n: (n.day, KINDS.index(n.kind)))
     for note in shown:
+        when = note.created_at[:16].replace("T", " ")
         if note.origin == "daemon":
-            console.print(f"[dim]From the daemon, {note.created_at[:16].replace('T', ' ')}:[/dim]", highlight=False)
+            console.print(f"[dim]From the daemon, {when}:[/dim]", highlight=False)
         elif note.kind == "email":
-            console.print(f"[bold]{note.title}[/bold] [dim]{note.created_at[:16].replace('T', ' ')}[/dim]")
+            console.print(f"[bold]{note.title}[/bold] [dim]{when}[/dim]")
         render(note.reply(), console)
     if len(unseen) > len(shown):
         console.print(

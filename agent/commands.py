@@ -113,7 +113,9 @@ def _iso_date(text: str) -> dt.date:
 
 
 def _month(text: str) -> str:
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+    from tools.reports import MONTH
+
+    if not re.fullmatch(MONTH, text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a month like 2026-10")
     return text
 

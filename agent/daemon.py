@@ -39,6 +39,7 @@ from tools.storage import atomic_write_bytes, file_lock
 from tools.store import Store
 
 from .briefings import KINDS, Notification, run_due, triggers
+from .inbound import NOTHING_NEW
 
 log = logging.getLogger("backoffice.daemon")
 STATE = "daemon.json"
@@ -58,18 +59,18 @@ class Poller:
 def _gmail_poller(store: Store) -> Callable[[], str] | None:
     from tools import gmail
 
-    from .channels import _counts_line, poll_gmail
+    from .inbound import counts_line, poll_gmail
 
     if not gmail.connected(store.directory):
         return None
-    return lambda: _counts_line(poll_gmail(store))
+    return lambda: counts_line(poll_gmail(store))
 
 
 def _folder_poller(store: Store) -> Callable[[], str] | None:
     """``<data dir>/inbox/*.eml``: for owners whose mail is not Gmail (a mail rule or script saves
     messages there). Each file is read through the same path as Gmail and moved to ``inbox/done/``
     (or ``inbox/failed/`` with the reason in the log)."""
-    from .inbound import handle_inbound
+    from .inbound import counts_line, handle_inbound
 
     folder = store.directory / "inbox"
 
@@ -85,7 +86,7 @@ def _folder_poller(store: Store) -> Callable[[], str] | None:
             target.mkdir(exist_ok=True)
             path.replace(target / path.name)
             counts[status] = counts.get(status, 0) + 1
-        return ", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing new"
+        return counts_line(counts)
 
     return poll if folder.is_dir() else None
 
@@ -149,7 +150,7 @@ class Daemon:
             self._guarded(poller.name, lambda: self._polled(poller.name, poll()))
 
     def _polled(self, name: str, summary: str) -> None:
-        if summary not in ("nothing new", "No new mail."):
+        if summary != NOTHING_NEW:
             log.info("%s: %s", name, summary)
         self.state.setdefault("last_poll", {})[name] = clock.stamp(self.store.now())
         self._save_state()
@@ -177,15 +178,14 @@ class Daemon:
             replace_existing=True,
         )
         for poller in POLLERS:
-            poll = poller.start(self.store)
-            if poll is None:
+            if poller.start(self.store) is None:
                 log.info("%s: not set up, not polling", poller.name)
                 continue
             seconds = self.poll_every or poller.interval_seconds(self.store)
             scheduler.add_job(
-                self._guarded,
+                self._poll_once,
                 IntervalTrigger(seconds=seconds, timezone=settings.tz),
-                args=[poller.name, lambda p=poll, n=poller.name: self._polled(n, p())],
+                args=[poller],
                 id=f"poll-{poller.name}",
                 replace_existing=True,
                 next_run_time=clock.now(settings.tz),
@@ -229,7 +229,12 @@ class Daemon:
         self.stop.set()
 
     def _other(self) -> str:
-        try:
-            return f"pid {json.loads((self.store.directory / STATE).read_text())['pid']}"
-        except (OSError, ValueError, KeyError):
-            return "pid unknown"
+        return f"pid {read_state(self.store.directory).get('pid', 'unknown')}"
+
+
+def read_state(directory: Path) -> dict[str, Any]:
+    """What ``daemon.json`` says (pid, last check, last poll); empty when there is none."""
+    try:
+        return dict(json.loads((directory / STATE).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}

@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
+from tools.accounting import sync_args
 from tools.errors import BackofficeError, NotConnected
 from tools.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
 from tools.normalize import full_name, money
@@ -240,8 +241,7 @@ class Gate:
         action = self.pending.finish(action.id, message)
         for who in result.get("quickbooks_needed", []) if tool.name == "mark_opportunity_won" else []:
             # a job won by approval: the QuickBooks question comes next (asked now, or left waiting)
-            ref = {k: who[k] for k in ("contact_id", "company_id") if who.get(k)}
-            message += " " + self.call("create_quickbooks_customer", ref).message
+            message += " " + self.call("create_quickbooks_customer", sync_args(who)).message
         return Outcome("ok", message, result, action=action)
 
     def reject(self, action_id: str) -> Outcome:

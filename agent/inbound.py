@@ -197,3 +197,21 @@ def _tell_owner(store: Store, result: InboundResult, mail: InboundEmail) -> None
     )
     Notifications(store.directory).add(note)
     log.info("%s", result.message)
+
+
+# ---------------------------------------------------------------------------- polling
+def poll_gmail(store: Store) -> dict[str, int]:
+    """Read new Gmail through this path; how many messages had each outcome."""
+    from tools import gmail
+
+    return gmail.poll(store.directory, lambda raw, thread: handle_inbound(store, raw, thread).status)
+
+
+NOTHING_NEW = "No new mail."
+
+
+def counts_line(counts: dict[str, int]) -> str:
+    if not counts:
+        return NOTHING_NEW
+    words = {"lead": "new lead(s)", "logged": "reply(ies) logged", "duplicate": "already seen", "skipped": "skipped"}
+    return "Mail read: " + ", ".join(f"{n} {words.get(k, k)}" for k, n in counts.items()) + "."

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
+from tools.accounting import sync_args
 from tools.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES, LeadStatus, choices
 from tools.normalize import full_name, money, phone_display
 from tools.reports import current_work, digest_data, follow_ups_due_rows, pipeline_data, stale_lead_rows, winloss_data
@@ -580,8 +581,7 @@ class OfflinePlanner:
         self.reply.say(f"Marked {job['name']} won. The job is ready to schedule.")
         for who in result.get("quickbooks_needed", []):
             self.reply.say(f"{who['name']} is not in QuickBooks yet.")
-            ref = {k: who[k] for k in ("contact_id", "company_id") if who.get(k)}
-            synced = self.call("create_quickbooks_customer", **ref)
+            synced = self.call("create_quickbooks_customer", **sync_args(who))
             if synced.status in ("ok", "pending"):
                 self.reply.say(synced.message)
             elif synced.status == "declined":

@@ -14,7 +14,6 @@ same action (two terminals, a double Enter, a planner retry) run it once.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import re
@@ -25,7 +24,7 @@ from typing import Any
 
 from tools import clock
 from tools.errors import NotFound, StoreCorrupt
-from tools.storage import atomic_write_bytes
+from tools.storage import atomic_write_bytes, file_lock
 
 FILE = "pending.json"
 OPEN = ("pending", "failed")
@@ -61,18 +60,13 @@ class PendingStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / ".pending.lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                state = self._read()
-                before = json.dumps(state, sort_keys=True, indent=1)
-                yield state
-                after = json.dumps(state, sort_keys=True, indent=1)
-                if after != before:
-                    atomic_write_bytes(self.path, after.encode() + b"\n")
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with file_lock(self.directory / ".pending.lock"):
+            state = self._read()
+            before = json.dumps(state, sort_keys=True, indent=1)
+            yield state
+            after = json.dumps(state, sort_keys=True, indent=1)
+            if after != before:
+                atomic_write_bytes(self.path, after.encode() + b"\n")
 
     def _read(self) -> dict[str, Any]:
         if not self.path.exists():

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from tools.normalize import email_normal, phone_e164
+from tools.reports import previous_month
 
 EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"(?<![\w/])\+?\(?\d[\d\s().\-]{5,}\d(?:\s*(?:x|ext\.?)\s*\d+)?(?![\w/])")
@@ -252,7 +253,7 @@ def find_month(text: str, today: dt.date) -> str | None:
     if re.search(r"\bthis month\b", t):
         return f"{today:%Y-%m}"
     if re.search(r"\blast month\b|\bprevious month\b", t):
-        return f"{today.replace(day=1) - dt.timedelta(days=1):%Y-%m}"
+        return previous_month(today)
     names = "|".join(sorted(MONTHS, key=len, reverse=True))
     if m := re.search(rf"\b({names})\b\.?(?:\s+(20\d\d))?", t):
         month = MONTHS[m.group(1)]

@@ -29,6 +29,11 @@ class QuickBooksCustomerInput(ToolInput):
         return self
 
 
+def sync_args(needed: dict[str, Any]) -> dict[str, Any]:
+    """Arguments for ``create_quickbooks_customer`` from an entry of a won job's ``quickbooks_needed``."""
+    return {k: needed[k] for k in ("contact_id", "company_id") if needed.get(k)}
+
+
 def customer_fields(store: Store, args: QuickBooksCustomerInput) -> dict[str, Any]:
     """What QuickBooks will get: display name, names, email, phone, billing address."""
     if args.company_id:

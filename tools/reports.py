@@ -386,6 +386,9 @@ def morning_digest(store: Store, args: DigestInput) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- win/loss
+MONTH = r"\d{4}-(0[1-9]|1[0-2])"  # "YYYY-MM"
+
+
 def month_bounds(month: str) -> tuple[dt.date, dt.date]:
     """First and last day of a "YYYY-MM" month."""
     first = dt.date.fromisoformat(f"{month}-01")
@@ -469,9 +472,7 @@ def winloss_data(store: Store, month: str | None = None) -> Doc:
 
 
 class WinLossInput(ToolInput):
-    month: str | None = Field(
-        default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM; default last month"
-    )
+    month: str | None = Field(default=None, pattern=f"^{MONTH}$", description="YYYY-MM; default last month")
 
 
 @tool("read")

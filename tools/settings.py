@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .clock import BusinessCalendar
 from .errors import ConfigError
 
 SETTINGS_FILE = "settings.json"
@@ -85,6 +86,10 @@ class Settings(BaseModel):
     @property
     def report_time(self) -> dt.time:
         return dt.time.fromisoformat(self.digest_time)
+
+    @property
+    def calendar(self) -> BusinessCalendar:
+        return BusinessCalendar(self.business_weekdays, self.holidays)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -156,7 +156,7 @@ class Store:
 
     @property
     def calendar(self) -> clock.BusinessCalendar:
-        return clock.BusinessCalendar(self.settings.business_weekdays, self.settings.holidays)
+        return self.settings.calendar
 
     # ------------------------------------------------------------------ actors
     @contextlib.contextmanager
