@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import model_validator
 
 from .normalize import full_name, phone_display
-from .quickbooks import QuickBooksClient
 from .registry import ToolInput, tool
 from .store import Store
 
@@ -79,6 +78,8 @@ def create_quickbooks_customer(store: Store, args: QuickBooksCustomerInput) -> d
             "quickbooks_customer_id": record["quickbooks_customer_id"],
             "message": f"{fields['name']} is already linked to QuickBooks customer {record['quickbooks_customer_id']}.",
         }
+    from .quickbooks import QuickBooksClient  # here: the QuickBooks clients take a quarter second to import
+
     client = QuickBooksClient(store.directory)
     found = client.find_customer(fields["name"], fields["email"])
     if found is not None:
