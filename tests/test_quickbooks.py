@@ -42,11 +42,18 @@ def connect(data_dir: Path, access: str = "access-0", refresh: str = "refresh-0"
     )
 
 
-def won_customer(store: Store, name: str = "Dana Reyes", email: str = "dana@example.com") -> str:
-    c = add_contact(store, name=name, phone="555-201-7788", email=email, address="14 Oak St, Springfield")
+def open_job(
+    store: Store, name: str = "Dana Reyes", email: str = "dana@example.com", address: str = "14 Oak St"
+) -> tuple[dict, dict]:
+    """A contact with a Kitchen sink job in progress: (contact, job)."""
+    c = add_contact(store, name=name, phone="555-201-7788", email=email, address=address)
     lead = call(store, "create_lead", title="Kitchen sink", contact_id=c["contact_id"])["lead"]
     call(store, "qualify_lead", lead_id=lead["lead_id"])
-    job = call(store, "convert_lead", lead_id=lead["lead_id"], amount=1800)["opportunity"]
+    return c, call(store, "convert_lead", lead_id=lead["lead_id"], amount=1800)["opportunity"]
+
+
+def won_customer(store: Store, name: str = "Dana Reyes", email: str = "dana@example.com") -> str:
+    c, job = open_job(store, name, email, address="14 Oak St, Springfield")
     result = call(store, "mark_opportunity_won", opportunity_id=job["opportunity_id"])
     assert result["quickbooks_needed"] == [{"contact_id": c["contact_id"], "name": name}]
     return str(c["contact_id"])
@@ -140,10 +147,7 @@ def test_a_duplicate_name_fault_becomes_a_plain_message(store: Store, data_dir: 
 
 
 def test_winning_in_the_chat_asks_about_quickbooks_and_creates_on_yes(cli, store: Store, data_dir: Path, qbo):
-    c = add_contact(store, name="Dana Reyes", phone="555-201-7788", email="dana@example.com", address="14 Oak St")
-    lead = call(store, "create_lead", title="Kitchen sink", contact_id=c["contact_id"])["lead"]
-    call(store, "qualify_lead", lead_id=lead["lead_id"])
-    call(store, "convert_lead", lead_id=lead["lead_id"])
+    open_job(store)
     connect(data_dir)
     code, screen = cli("chat", stdin=lines("mark Kitchen sink won", "yes", "yes", "quit"))
     assert "Create Dana Reyes in QuickBooks" in screen and "Created Dana Reyes in QuickBooks" in screen
@@ -151,10 +155,7 @@ def test_winning_in_the_chat_asks_about_quickbooks_and_creates_on_yes(cli, store
 
 
 def test_approving_a_won_job_later_queues_the_quickbooks_question(cli, store: Store, data_dir: Path):
-    c = add_contact(store, name="Dana Reyes", phone="555-201-7788", email="dana@example.com", address="14 Oak St")
-    lead = call(store, "create_lead", title="Kitchen sink", contact_id=c["contact_id"])["lead"]
-    call(store, "qualify_lead", lead_id=lead["lead_id"])
-    call(store, "convert_lead", lead_id=lead["lead_id"])
+    open_job(store)
     code, screen = cli("ask", "mark Kitchen sink won")
     assert "P-1" in screen
     code, screen = cli("approve", "P-1")
