@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load_command_modules() -> None:
     # modules that add their own commands register them on import
-    for module in ("agent.commands", "agent.channels"):
+    for module in ("agent.commands", "agent.channels", "agent.bulk"):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:

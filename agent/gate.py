@@ -112,7 +112,14 @@ def _preview_quickbooks(store: Store, args: dict[str, Any]) -> tuple[str, str]:
     return f"Create {f['name']} in QuickBooks", "\n".join(lines)
 
 
+def _preview_merge(store: Store, args: dict[str, Any]) -> tuple[str, str]:
+    from tools.dedupe import MergeContactsInput, describe_merge, plan_merge
+
+    return describe_merge(store, plan_merge(store, MergeContactsInput.model_validate(args)))
+
+
 PREVIEWS: dict[str, Callable[[Store, dict[str, Any]], tuple[str, str]]] = {
+    "merge_contacts": _preview_merge,
     "create_quickbooks_customer": _preview_quickbooks,
     "send_message": _preview_send,
     "mark_opportunity_won": _preview_won,

@@ -61,6 +61,7 @@ class Contact(_Record):
     notes: str = ""
     archived: bool = False
     merged_into: str | None = Field(default=None, pattern=r"^C-[0-9]+$")
+    source_ref: str | None = None
 
     @model_validator(mode="after")
     def _identifiable(self) -> Contact:

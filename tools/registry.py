@@ -104,4 +104,4 @@ def all_tools() -> dict[str, Tool]:
 
 def _load_all() -> None:
     # importing the modules registers their tools
-    from . import accounting, crm, interactions, leads, messages, opportunities, reports  # noqa: F401
+    from . import accounting, crm, dedupe, interactions, leads, messages, opportunities, reports  # noqa: F401

@@ -52,6 +52,7 @@ class Indexes:
         self.message_ids: dict[str, str] = {}
         self.lead_of_contact: dict[str, set[str]] = defaultdict(set)
         self.lead_by_ref: dict[str, str] = {}
+        self.contact_by_ref: dict[str, str] = {}
         self.opp_of: dict[str, dict[str, set[str]]] = {"contact_id": defaultdict(set), "lead_id": defaultdict(set)}
         for table, docs in tables.items():
             for key, doc in docs.items():
@@ -76,6 +77,8 @@ class Indexes:
                 mark(self.phone, phone_e164(p, self.region), rid)
             for token in set(fold(f"{doc.get('first_name', '')} {doc.get('last_name', '')}").split()):
                 mark(self.name_tokens, token, rid)
+            if doc.get("source_ref") and add:
+                self.contact_by_ref[doc["source_ref"]] = rid
         elif table == "interactions":
             rid = doc["interaction_id"]
             for link, index in self.by_link.items():
@@ -264,6 +267,11 @@ class Store:
                 "after": after,
             }
         )
+
+    def note(self, action: str, table: str, record_id: str, details: dict[str, Any]) -> None:
+        """An event that is not a field change (a merge, an import): ``details`` is its "after"."""
+        with self.transaction():
+            self._event(action, table, record_id, None, details)
 
     def _append_events(self, events: list[dict[str, Any]]) -> None:
         if not events:
