@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tools import importer
-from tools.errors import InvalidRecord
+from tools.errors import BadInput
 from tools.store import Store
 
 from .cli import command
@@ -222,11 +222,10 @@ def _export(args: argparse.Namespace, store: Store, console: Console) -> int:
     elif len(args.what) == 2:
         kind, target = args.what
     else:
-        raise InvalidRecord("Export", ["give a kind and a file, e.g. backoffice export leads leads.csv"])
+        raise BadInput("Cannot export", ["give a kind and a file, e.g. backoffice export leads leads.csv"])
     if kind not in KINDS:
-        raise InvalidRecord(
-            "Export", [f"{kind!r} is not something to export; choose from contacts, leads, opportunities, interactions"]
-        )
+        choices = "contacts, leads, opportunities, interactions"
+        raise BadInput("Cannot export", [f"{kind!r} is not something to export; choose from {choices}"])
     as_json = args.json or target.lower().endswith(".json")
     path = None if target == "-" else Path(target)
     count, payload = export(store, kind, path, as_json=as_json)
@@ -293,7 +292,7 @@ def _merge(args: argparse.Namespace, store: Store, console: Console) -> int:
     for pair in args.take:
         f, sep, who = pair.partition("=")
         if not sep:
-            raise InvalidRecord("Merge", [f"--take {pair!r} should look like FIELD=ID"])
+            raise BadInput("Cannot merge", [f"--take {pair!r} should look like FIELD=ID"])
         take[f.strip()] = who.strip()
     approver = ChatApprover(console, LineReader(sys.stdin, console))
     orch = build(store, approver, origin="merge", offline=True)

@@ -55,6 +55,7 @@ HELP = """Here is what I can do (offline planner — plain requests, no AI neede
 - **Reports**: "what's our pipeline?" · "morning digest" · "win/loss for October" · "how did we do last month?"
 - **Jobs**: "mark the Reyes job won" · "we lost the Reyes job, price"
 - **Approvals**: "what's waiting for my approval?"
+- **Tidying the book**: "are there any duplicates?" · "merge Dana Reyes and D. Reyes" (I show what moves and ask first)
 Type cancel to drop a question I asked, quit to leave."""
 
 
@@ -351,6 +352,60 @@ class OfflinePlanner:
             return
         views.pending_actions(self.reply, actions, "Waiting for your approval")
         self.reply.say("Approve with `backoffice approve ID`, or reject with `backoffice reject ID`.")
+
+    # ------------------------------------------------------------------ duplicates and merging
+    def duplicates(self, m: re.Match[str], text: str) -> None:
+        outcome = self.call("find_duplicates")
+        if not self.report(outcome):
+            return
+        found = outcome.result or {}
+        clusters = found.get("clusters", [])
+        if not clusters:
+            self.reply.say(
+                "No likely duplicates: no two contacts share a phone or an email, or a name at the same company."
+            )
+            return
+        rows = []
+        for n, cluster in enumerate(clusters, start=1):
+            for c in cluster["contacts"]:
+                keep = "keep?" if c["contact_id"] == cluster["suggested_keep"] else ""
+                rows.append(
+                    [str(n), c["name"], c["contact_id"], c["phone"] or "", c["email"] or "", str(c["history"]), keep]
+                )
+        self.reply.table("Likely duplicates", ["group", "name", "id", "phone", "email", "history", ""], rows)
+        self.reply.say("Why: " + "; ".join(w for cluster in clusters for w in cluster["why"]))
+        first = clusters[0]
+        keep_id = first["suggested_keep"]
+        other = next(c["contact_id"] for c in first["contacts"] if c["contact_id"] != keep_id)
+        more = (
+            f" ({found['total'] - len(clusters)} more groups not shown)"
+            if found.get("total", 0) > len(clusters)
+            else ""
+        )
+        self.reply.say(f'To combine a group say "merge {other} into {keep_id}": I show what moves and ask first.{more}')
+
+    def merge(self, m: re.Match[str], text: str) -> None:
+        self.flow_merge({"a": m.group("a"), "b": m.group("b"), "into": m.group("how").lower() == "into"})
+
+    def flow_merge(self, d: Doc) -> None:
+        from tools.dedupe import suggest_keep
+
+        d["ref"] = d["a"]
+        first = self.pick("merge", d, "a_id", resolve.contacts(self.store, d["a"]), "contact", self.contact_label)
+        d["ref"] = d["b"]
+        candidates = [c for c in resolve.contacts(self.store, d["b"]) if c["contact_id"] != first["contact_id"]]
+        second = self.pick("merge", d, "b_id", candidates, "contact", self.contact_label)
+        if first["contact_id"] == second["contact_id"]:
+            self.reply.say(
+                f"{full_name(first)} and {d['b']} are the same record ({first['contact_id']}); nothing to merge."
+            )
+            return
+        keep = second if d.get("into") else suggest_keep(self.store, [first, second])
+        other = first if keep is second else second
+        outcome = self.call("merge_contacts", keep=keep["contact_id"], merge=[other["contact_id"]])
+        if self.report(outcome):
+            self.reply.say(outcome.message)
+            self._remember("contact", keep)
 
     # ------------------------------------------------------------------ add a customer
     def add_customer(self, m: re.Match[str], text: str) -> None:
@@ -780,6 +835,11 @@ FLOWS: dict[str, Callable[[OfflinePlanner, Doc], None]] = {
 _I = re.IGNORECASE
 INTENTS: list[tuple[re.Pattern[str], Callable[[OfflinePlanner, re.Match[str], str], None]]] = [
     (re.compile(r"^\s*(?:help|\?|what can you do|commands|menu)\b", _I), OfflinePlanner.help),
+    (
+        re.compile(r"^(?:please\s+)?(?:merge|combine)\s+(?P<a>.+?)\s+(?P<how>into|with|and|&)\s+(?P<b>.+?)[.?!]*$", _I),
+        OfflinePlanner.merge,
+    ),
+    (re.compile(r"\bduplicates?\b|\bdupes?\b|\b(?:entered|in the book) twice\b", _I), OfflinePlanner.duplicates),
     (
         re.compile(r"\b(?:pending|waiting for (?:my )?approval|approvals?|anything to approve)\b", _I),
         OfflinePlanner.pending,

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field
 from rapidfuzz import fuzz
 
-from .errors import InvalidRecord
+from .errors import BadInput
 from .normalize import email_key, fold, full_name, phone_display, phone_e164
 from .registry import ToolInput, tool
 from .store import Store
@@ -155,13 +155,12 @@ def duplicate_clusters(store: Store) -> list[Cluster]:
     """Groups of active contacts that look like one person, each pair with the reason."""
     region = store.settings.default_phone_region
     union = _Union()
-    reasons: list[tuple[str, str, str]] = []
+    reasons: dict[tuple[str, str], list[str]] = {}  # every reason a pair matched for
 
     def link(ids: list[str], why: str) -> None:
         ids = sorted(ids, key=_num)
         for other in ids[1:]:
-            if union.find(ids[0]) != union.find(other):
-                reasons.append((ids[0], other, why))
+            reasons.setdefault((ids[0], other), []).append(why)
             union.join(ids[0], other)
 
     with store.reading():
@@ -204,9 +203,9 @@ def duplicate_clusters(store: Store) -> list[Cluster]:
                     if why:
                         link([a_id, b_id], why)
     clusters: dict[str, Cluster] = {}
-    for left, right, why in reasons:
+    for (left, right), whys in reasons.items():
         cluster = clusters.setdefault(union.find(left), Cluster([]))
-        cluster.reasons.append((left, right, why))
+        cluster.reasons.append((left, right, ", ".join(whys)))
         for x in (left, right):
             if x not in cluster.ids:
                 cluster.ids.append(x)
@@ -325,17 +324,17 @@ def plan_merge(store: Store, args: MergeContactsInput) -> MergePlan:
     if bad_take:
         problems.append(f"take names unknown field(s) {', '.join(bad_take)}; choose from {', '.join(SCALARS)}")
     if problems:
-        raise InvalidRecord("Merge", problems)
+        raise BadInput("Cannot merge", problems)
     keep = store.require("contacts", keep_id)
     others = [store.require("contacts", oid) for oid in other_ids]
     for doc in (keep, *others):
         if doc.get("archived"):
             into = f" (merged into {doc['merged_into']})" if doc.get("merged_into") else ""
-            raise InvalidRecord("Merge", [f"{doc['contact_id']} is archived{into}; only active contacts are merged"])
+            raise BadInput("Cannot merge", [f"{doc['contact_id']} is archived{into}; only active contacts are merged"])
     everyone = {d["contact_id"]: d for d in (keep, *others)}
     for f, source in args.take.items():
         if source.strip().upper() not in everyone:
-            raise InvalidRecord("Merge", [f"take[{f}] is {source}, which is not one of the contacts being merged"])
+            raise BadInput("Cannot merge", [f"take[{f}] is {source}, which is not one of the contacts being merged"])
 
     changes: Doc = {}
     choices: dict[str, dict[str, Any]] = {}

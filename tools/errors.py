@@ -41,6 +41,15 @@ class InvalidRecord(BackofficeError):
         super().__init__(f"{record} was not saved: " + "; ".join(problems))
 
 
+class BadInput(InvalidRecord):
+    """A file or an option that cannot be used. Nothing was changed."""
+
+    def __init__(self, subject: str, problems: list[str]):
+        self.record = subject
+        self.problems = problems
+        BackofficeError.__init__(self, f"{subject}: " + "; ".join(problems) + ". Nothing was changed.")
+
+
 class IllegalTransition(BackofficeError):
     pass
 

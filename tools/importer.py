@@ -28,9 +28,9 @@ from pydantic import ValidationError
 
 from . import mapping
 from .dedupe import Person, company_names, name_blocks, person, person_of, same_person
-from .errors import InvalidRecord
+from .errors import BadInput, InvalidRecord
 from .leads import short_title
-from .mapping import FIELDS, MULTI, Profile
+from .mapping import ADDRESS_PARTS, FIELDS, MULTI, Profile
 from .models import Contact, Lead, PipelineStage, PreferredChannel, choices
 from .normalize import email_key, email_normal, fold, full_name, phone_display, phone_e164
 from .store import Store
@@ -81,17 +81,16 @@ def parse_maps(pairs: Sequence[str]) -> dict[str, str]:
         else:
             out[column.strip()] = target
     if problems:
-        raise InvalidRecord("Column mapping", problems)
+        raise BadInput("Cannot use the column mapping", problems)
     return out
 
 
 def read_source(path: Path, maps: dict[str, str] | None = None, kind: str | None = None) -> Source:
     table = read_table(path, mapping.header_score)
-    keys = {mapping.column_key(h) for h in table.header}
     for key, what in mapping.BACKOFFICE_OTHER_EXPORTS.items():
-        if key in keys:
-            raise InvalidRecord(
-                str(path),
+        if key in table.header:
+            raise BadInput(
+                f"Cannot import {path}",
                 [f"is a backoffice export of {what}; import brings in contacts, companies and leads"],
             )
     profile = mapping.detect_profile(table.header)
@@ -99,8 +98,8 @@ def read_source(path: Path, maps: dict[str, str] | None = None, kind: str | None
     by_key = {mapping.column_key(h): h for h in table.header}
     unknown = [c for c in maps if c not in table.header and mapping.column_key(c) not in by_key]
     if unknown:
-        raise InvalidRecord(
-            "Column mapping",
+        raise BadInput(
+            "Cannot use the column mapping",
             [
                 f"--map names column {c!r}, which the file does not have; its columns: {', '.join(table.header)}"
                 for c in unknown
@@ -121,7 +120,7 @@ def read_source(path: Path, maps: dict[str, str] | None = None, kind: str | None
             columns.append(Column(i, header, None, "not recognised"))
         elif target == "ignore":
             columns.append(Column(i, header, None, "ignored" if how == "auto" else "--map"))
-        elif target not in MULTI and target in taken and how == "auto":
+        elif target not in MULTI and target not in ADDRESS_PARTS and target in taken and how == "auto":
             columns.append(Column(i, header, None, f"{target} already comes from {taken[target]!r}"))
         else:
             taken.setdefault(target, header)
@@ -134,11 +133,11 @@ def read_source(path: Path, maps: dict[str, str] | None = None, kind: str | None
             else "contacts"
         )
     if kind not in ("contacts", "leads"):
-        raise InvalidRecord("Import", [f"--as {kind!r}: choose contacts or leads"])
+        raise BadInput("Cannot import", [f"--as {kind!r}: choose contacts or leads"])
     identity = {"first_name", "last_name", "name", "email", "email2", "phone", "mobile", "phone2", "company"}
     if not fields & identity:
-        raise InvalidRecord(
-            str(path),
+        raise BadInput(
+            f"Cannot import {path}",
             [
                 "no column says who the rows are about (a name, phone, email or company); "
                 f"columns: {', '.join(table.header)}. Use --map COLUMN=FIELD"
@@ -216,21 +215,33 @@ class RowBuilder:
     def all(self, values: list[str], name: str) -> list[tuple[str, str]]:
         return [(self.header[i], v) for i in self.fields.get(name, ()) if (v := _cell(values, i))]
 
+    def address_parts(self, values: list[str]) -> dict[str, str]:
+        """The first address block with anything in it (business, then home; primary, then alt)."""
+        blocks = max((len(self.fields.get(p, ())) for p in ADDRESS_PARTS), default=0)
+        for rank in range(blocks):
+            found = {
+                p: _cell(values, self.fields[p][rank]) for p in ADDRESS_PARTS if rank < len(self.fields.get(p, ()))
+            }
+            if any(v for k, v in found.items() if k != "country"):
+                return {k: v for k, v in found.items() if v}
+        return {}
+
     def build(self, row: Row) -> Candidate:
         v = row.values
         problems: list[str] = []
         text = lambda name: neutralise(self.get(v, name))  # noqa: E731 - every free-text cell goes through here
         notes: list[str] = []
 
-        first, last = tidy_name(text("first_name")), tidy_name(text("last_name"))
+        first, last = neutralise(tidy_name(self.get(v, "first_name"))), neutralise(tidy_name(self.get(v, "last_name")))
         company = " ".join(text("company").split()) or None
-        full = tidy_name(text("name"))
+        full = neutralise(tidy_name(self.get(v, "name")))
         if full and not (first or last) and not (company and fold(full) == fold(company)):
             first, _, last = full.rpartition(" ") if " " in full else (full, "", "")
             if not first:
                 first, last = last, ""
 
-        country = self.get(v, "country")
+        parts = self.address_parts(v)
+        country = parts.get("country") or self.get(v, "country")
         region = mapping.country_region(country) or self.default_region
         phones: list[str] = []
         for name in ("phone", "mobile", "phone2"):
@@ -255,11 +266,14 @@ class RowBuilder:
                     elif email_key(normal) not in {email_key(e) for e in emails}:
                         emails.append(normal)
 
-        whole = text("address")
+        whole = ", ".join(line.strip(" ,") for line in text("address").splitlines() if line.strip(" ,"))
         if not whole:
-            state_zip = " ".join(x for x in (text("state"), text("postal_code")) if x)
-            shown_country = country if country and mapping.country_region(country) != self.default_region else ""
-            whole = ", ".join(x for x in (text("street"), text("city"), state_zip, neutralise(shown_country)) if x)
+            part = lambda name: neutralise(parts.get(name, ""))  # noqa: E731
+            state_zip = " ".join(x for x in (part("state"), part("postal_code")) if x)
+            shown_country = (
+                part("country") if country and mapping.country_region(country) != self.default_region else ""
+            )
+            whole = ", ".join(x for x in (part("street"), part("city"), state_zip, shown_country) if x)
         address = " ".join(whole.split()) or None
 
         for _, raw in self.all(v, "notes"):
@@ -465,6 +479,7 @@ class Plan:
     steps: list[Step]
     policy: Policy
     new_companies: dict[str, str]  # fold(name) -> name, in first-seen order
+    customer_companies: set[str] = field(default_factory=set)  # new companies that are customers already
 
     def counts(self) -> dict[str, int]:
         out = {"create": 0, "update": 0, "skip": 0, "reject": 0}
@@ -547,6 +562,7 @@ def plan_import(
     builder = RowBuilder(store, source)
     steps: list[Step] = []
     new_companies: dict[str, str] = {}
+    customer_companies: set[str] = set()
     file_index = _FileIndex()
     planned_steps: dict[int, Step] = {}
     for row, reason in source.table.malformed:
@@ -579,6 +595,8 @@ def plan_import(
             company_key = fold(cand.company) if cand.company else None
             if company_key and company_key not in book_companies:
                 new_companies.setdefault(company_key, cand.company or "")
+                if cand.contact.get("lifecycle_stage") == "customer":
+                    customer_companies.add(company_key)
             step = Step(row.line, "create", cand.label, cand.note, cand, company_key=company_key)
             steps.append(step)
 
@@ -589,12 +607,20 @@ def plan_import(
                     step.action, step.detail = "skip", "company already in the book"
                 continue
 
-            # 1. imported before (the same key), or our own export read back into the same book
+            # 1. our own export read back into the same book: nothing in it is new
+            own = _own_record(store, cand, "leads" if source.kind == "leads" else "contacts")
+            if own is not None:
+                step.action, step.detail = (
+                    "skip",
+                    f"already in this book ({own['lead_id' if 'lead_id' in own else 'contact_id']})",
+                )
+                continue
+            # 2. imported before (the same key)
             existing = _already_imported(store, cand, contacts)
             if existing is not None:
                 _plan_known(store, step, cand, existing, choice, book_companies, "imported before")
                 continue
-            # 2. the same person in the book, or earlier in this file
+            # 3. the same person in the book, or earlier in this file
             p = person(
                 cand.contact["first_name"],
                 cand.contact["last_name"],
@@ -628,7 +654,7 @@ def plan_import(
                     f": adds {_changed(changes)}" if changes else ""
                 )
                 continue
-            # 3. someone new
+            # 4. someone new
             i = file_index.add(p, dict(cand.contact), row.line)
             planned_steps[i] = step
             step.planned, step.new_contact, step.new_lead = i, True, cand.lead is not None
@@ -639,7 +665,7 @@ def plan_import(
     for i, s in planned_steps.items():
         s.candidate.contact = file_index.contacts[i]  # type: ignore[union-attr]
     steps.sort(key=lambda s: s.line)
-    return Plan(source, steps, policy, new_companies)
+    return Plan(source, steps, policy, new_companies, customer_companies)
 
 
 def _row_label(builder: RowBuilder, row: Row) -> str:
@@ -649,17 +675,12 @@ def _row_label(builder: RowBuilder, row: Row) -> str:
 
 
 def known_lead(store: Store, cand: Candidate) -> str | None:
-    """The lead this row made before: by its import key, or (our own export read back into the
-    same book) by its id and creation time."""
-    if cand.lead is None:
-        return None
-    if lead_id := store.indexes.lead_by_ref.get(cand.ref):
-        return lead_id
-    own = _own_record(store, cand, "leads")
-    return own["lead_id"] if own else None
+    """The lead this row made before, by its import key."""
+    return store.indexes.lead_by_ref.get(cand.ref) if cand.lead is not None else None
 
 
 def _own_record(store: Store, cand: Candidate, table: str) -> Doc | None:
+    """The record an export of this very book describes: same id, same creation time."""
     key, _, own_id = cand.ref.partition(":")
     prefix = {"contacts": "C-", "leads": "L-"}[table]
     if key != "backoffice" or not own_id.upper().startswith(prefix) or not cand.own_created:
@@ -675,8 +696,6 @@ def _already_imported(store: Store, cand: Candidate, contacts: dict[str, Doc]) -
             return _follow_merges(contacts, lead["contact_id"])
     if contact_id := store.indexes.contact_by_ref.get(cand.ref):
         return _follow_merges(contacts, contact_id)
-    if own := _own_record(store, cand, "contacts"):
-        return _follow_merges(contacts, own["contact_id"])
     return None
 
 
@@ -822,11 +841,9 @@ def apply_plan(store: Store, plan: Plan, on_row: Progress = None) -> Result:
             if not key:
                 return None
             if key not in company_ids:
-                doc = store.insert(
-                    "companies",
-                    {"name": plan.new_companies[key], "type": "business", "status": "prospect"},
-                    action="imported",
-                )
+                status = "active_customer" if key in plan.customer_companies else "prospect"
+                fields = {"name": plan.new_companies[key], "type": "business", "status": status}
+                doc = store.insert("companies", fields, action="imported")
                 company_ids[key] = doc["company_id"]
                 result.created_companies.append(doc["company_id"])
             return company_ids[key]
@@ -870,7 +887,7 @@ def apply_plan(store: Store, plan: Plan, on_row: Progress = None) -> Result:
                     store.update("leads", step.lead_id, step.lead_changes, action="imported")
                     result.updated_leads.append(step.lead_id)
             except InvalidRecord as exc:
-                raise InvalidRecord(f"Line {step.line}", exc.problems) from exc
+                raise BadInput(f"The import stopped at line {step.line} and wrote nothing", exc.problems) from exc
     return result
 
 

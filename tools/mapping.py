@@ -57,6 +57,7 @@ FIELDS: dict[str, str] = {
     "ignore": "do not import this column",
 }
 MULTI = {"phone", "mobile", "phone2", "email", "email2", "note", "tags", "notes"}  # several columns may map here
+ADDRESS_PARTS = ("street", "city", "state", "postal_code", "country")  # several address blocks: the first filled one
 
 
 def column_key(name: str) -> str:
@@ -80,7 +81,7 @@ GENERIC = _aliases(
         "company": "company|company name|organization|organisation|organization name|organization 1 - name|"
         "account name|account|business name|company / account|employer",
         "job_title": "job title|title|position|designation|organization title|organization 1 - title|role",
-        "email": "email|e-mail|email address|e-mail address|primary email|e-mail 1 - value|email 1|work email|"
+        "email": "email|e-mail|mail|email address|e-mail address|primary email|e-mail 1 - value|email 1|work email|"
         "emails|contact_email",
         "email2": "email 2|e-mail 2 - value|e-mail 2 address|secondary email|other email|non primary e-mails|"
         "personal email|e-mail 3 - value|e-mail 3 address",
@@ -203,9 +204,12 @@ PROFILES: tuple[Profile, ...] = (
                 "phone": "office phone",
                 "external_id": "id",
                 "note": "status description|lead source description|department|referred by",
-                "ignore": "alt address street|alt address city|alt address state|alt address postalcode|"
-                "alt address country|address|fax|salutation|opportunity name|opportunity amount|"
-                "account description",
+                "street": "primary address street|alt address street",
+                "city": "primary address city|alt address city",
+                "state": "primary address state|alt address state",
+                "postal_code": "primary address postalcode|alt address postalcode",
+                "country": "primary address country|alt address country",
+                "ignore": "address|fax|salutation|opportunity name|opportunity amount|account description",
                 "owner": "assigned user",
             }
         ),
@@ -246,8 +250,12 @@ PROFILES: tuple[Profile, ...] = (
         _aliases(
             {
                 "email": "e-mail address",
-                "ignore": "title|suffix|middle name|e-mail display name|e-mail 2 display name|birthday|"
-                "home street|home city|home state|home postal code|home country/region",
+                "street": "business street|home street",
+                "city": "business city|home city",
+                "state": "business state|home state",
+                "postal_code": "business postal code|home postal code",
+                "country": "business country/region|home country/region",
+                "ignore": "title|suffix|middle name|e-mail display name|e-mail 2 display name|birthday",
             }
         ),
     ),

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InvalidRecord
+from .errors import BadInput
 
 csv.field_size_limit(16 * 1024 * 1024)  # long notes fields; the default (128 KiB) refuses them
 
@@ -89,14 +89,12 @@ def sniff_delimiter(text: str) -> str:
     best, best_score = ",", (0.0, 0)
     for delimiter in DELIMITERS:
         counts = [len(row.values) for _, row in zip(range(40), _parse(sample, delimiter), strict=False)]
-        if not counts:
+        split = [c for c in counts if c > 1]
+        if not split:
             continue
-        widest = max(counts)
-        if widest < 2:
-            continue
-        # rows after the header that agree with it; title rows above the header do not count against it
-        typical = max(set(counts), key=counts.count)
-        score = (counts.count(typical) / len(counts), typical)
+        # the width most rows share; title rows above the header may be narrower
+        typical = max(set(split), key=lambda c: (split.count(c), c))
+        score = (sum(1 for c in counts if c >= typical - 1 and c > 1) / len(counts), typical)
         if score > best_score:
             best, best_score = delimiter, score
     return best
@@ -109,15 +107,15 @@ def read_table(path: Path, header_score: Callable[[Sequence[str]], int]) -> Tabl
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise InvalidRecord(str(path), ["there is no such file"]) from None
+        raise BadInput(f"Cannot import {path}", ["there is no such file"]) from None
     except IsADirectoryError:
-        raise InvalidRecord(str(path), ["is a folder, not a CSV file"]) from None
+        raise BadInput(f"Cannot import {path}", ["is a folder, not a CSV file"]) from None
     if b"\x00" in raw[:4096] and not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise InvalidRecord(str(path), ["looks like a binary file (an .xlsx?); save it as CSV first"])
+        raise BadInput(f"Cannot import {path}", ["looks like a binary file (an .xlsx?); save it as CSV first"])
     text, encoding = decode(raw)
     text = text.replace("\x00", "")
     if not text.strip():
-        raise InvalidRecord(str(path), ["is empty"])
+        raise BadInput(f"Cannot import {path}", ["is empty"])
     delimiter = sniff_delimiter(text)
     rows = list(_parse(text, delimiter))
     header_at = _find_header(rows[:HEADER_SEARCH_ROWS], header_score)
@@ -142,7 +140,7 @@ def read_table(path: Path, header_score: Callable[[Sequence[str]], int]) -> Tabl
 
 def _find_header(rows: list[Row], score: Callable[[Sequence[str]], int]) -> int:
     if not rows:
-        raise InvalidRecord("CSV file", ["has no rows"])
+        raise BadInput("Cannot import the file", ["it has no rows"])
     scored = [(score(r.values), -i) for i, r in enumerate(rows)]
     best, neg_index = max(scored)
     if best >= 2:
