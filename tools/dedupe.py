@@ -92,7 +92,7 @@ def same_person(a: Person, b: Person) -> str | None:
     if names is None:
         return None
     if a.company and b.company:
-        if a.company == b.company or fuzz.token_sort_ratio(a.company, b.company) >= SIMILAR:
+        if a.company == b.company or fuzz.token_set_ratio(a.company, b.company) >= SIMILAR:
             return f"{names} at the same company"
         return None  # namesakes at different companies
     if a.phones and b.phones and not a.phones & b.phones:
@@ -436,7 +436,10 @@ def describe_merge(store: Store, plan: MergePlan) -> tuple[str, str]:
             shown = ", ".join(phone_display(v, region) if f == "phones" else v for v in choice["value"])
             lines.append(f"{f.capitalize()}: {shown}")
         elif choice["from"] != keep["contact_id"]:
-            lines.append(f"{LABELS.get(f, f).capitalize()}: {choice['value']!r} from {choice['from']}")
+            value = choice["value"]
+            if f == "company_id" and value:
+                value = (store.get("companies", value) or {}).get("name", value)
+            lines.append(f"{LABELS.get(f, f).capitalize()}: {value!r} from {choice['from']}")
     ids = ", ".join(o["contact_id"] for o in plan.others)
     lines.append(
         f"Nothing is deleted: {ids} stay{'s' if len(plan.others) == 1 else ''} on file, archived and marked merged."
@@ -471,13 +474,14 @@ def merge_contacts(store: Store, args: MergeContactsInput) -> dict[str, Any]:
         )
     m = plan.moves
     folded = ", ".join(f"{full_name(o)} ({o['contact_id']})" for o in plan.others)
+    kept = full_name({**plan.keep, **plan.changes})
     return {
         "kept": keep_id,
         "merged": merged,
         "moved": {k: len(v) for k, v in m.items()},
         "message": (
             f"Merged {folded} into "
-            f"{full_name(plan.keep)} ({keep_id}): moved {_plural(len(m['interactions']), 'interaction')}, "
+            f"{kept} ({keep_id}): moved {_plural(len(m['interactions']), 'interaction')}, "
             f"{_plural(len(m['leads']), 'lead')} and {_plural(len(m['opportunities']), 'job')}. "
             f"{', '.join(merged)} {'is' if len(merged) == 1 else 'are'} archived, not deleted."
         ),
