@@ -58,6 +58,10 @@ def _line_choice(text: str) -> tuple[int, importer.Policy]:
 
 
 def _import_arguments(p: argparse.ArgumentParser) -> None:
+    from tools.mapping import FIELDS
+
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = "fields for --map:\n" + "\n".join(f"  {name:<24}{what}" for name, what in FIELDS.items())
     p.add_argument("file", type=Path, help="a CSV file: contacts, customers or leads exported from another system")
     p.add_argument(
         "--map",
