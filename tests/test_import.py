@@ -17,7 +17,7 @@ from tools.errors import InvalidRecord
 from tools.exporter import export
 from tools.store import Store
 
-EXPORTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "crm-exports"
+EXPORTS = Path(__file__).resolve().parent / "fixtures" / "crm-exports"  # copies of ../shared/data/crm-exports
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "imports"
 
 
@@ -50,10 +50,6 @@ def book_state(store: Store) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- the real exports
-needs_exports = pytest.mark.skipif(not EXPORTS.exists(), reason="../shared/data/crm-exports is not present")
-
-
-@needs_exports
 def test_salesforce_leads_export_imports_with_phones_statuses_and_sources_mapped(cli, tmp_path: Path, store: Store):
     report = run_import(cli, copy_in(tmp_path, EXPORTS / "salesforce_de_sample_leads_export.csv"))
     assert report["counts"] == {"create": 22, "update": 0, "skip": 0, "reject": 0}
@@ -80,7 +76,6 @@ def test_salesforce_leads_export_imports_with_phones_statuses_and_sources_mapped
     assert purchased["source"] == "other" and "Purchased List" in purchased["tags"]  # unknown: kept, not dropped
 
 
-@needs_exports
 def test_the_malformed_suitecrm_row_is_rejected_by_line_and_the_rest_goes_in(cli, tmp_path: Path, store: Store):
     path = copy_in(tmp_path, EXPORTS / "suitecrm8_leads_export.csv")
     report = run_import(cli, path)
@@ -103,7 +98,6 @@ def test_the_malformed_suitecrm_row_is_rejected_by_line_and_the_rest_goes_in(cli
     assert rows[1][-2] == "3"
 
 
-@needs_exports
 def test_zoho_report_imports_namesakes_at_different_companies_as_different_people(cli, tmp_path: Path, store: Store):
     report = run_import(cli, copy_in(tmp_path, EXPORTS / "zoho_crm_leads_report_excerpt.csv"))
     assert report["counts"]["create"] == 42  # two Shaws, two Millers, two Andersons: all different people
