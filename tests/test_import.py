@@ -381,3 +381,20 @@ def test_parse_maps_rejects_nonsense():
     with pytest.raises(InvalidRecord, match="COLUMN=FIELD"):
         importer.parse_maps(["just-a-column"])
     assert importer.parse_maps(["Cell = mobile", "Fax="]) == {"Cell": "mobile", "Fax": "ignore"}
+
+
+def test_a_hubspot_contacts_export_makes_leads_only_of_rows_with_a_lead_status(tmp_path: Path, store: Store):
+    rows = [["Record ID", "First Name", "Last Name", "Email", "Phone Number", "Lifecycle Stage", "Lead Status"]]
+    rows.append(["101", "Dana", "Reyes", "dana@example.com", "555-201-7788", "customer", ""])
+    rows.append(["102", "Sam", "Lee", "sam@example.com", "", "lead", "Attempted to contact"])
+    rows.append(["103", "Lou", "Park", "lou@example.com", "", "salesqualifiedlead", "Bad timing"])
+    source = importer.read_source(write_csv(tmp_path / "hubspot.csv", rows))
+    assert source.profile.key == "hubspot"
+    importer.apply_plan(store, importer.plan_import(store, source))
+    people = {c["first_name"]: c for c in records(store, "contacts")}
+    assert people["Dana"]["lifecycle_stage"] == "customer" and people["Dana"]["source_ref"] == "hubspot:101"
+    leads = {lead["contact_id"]: lead for lead in records(store, "leads")}
+    assert people["Dana"]["contact_id"] not in leads
+    assert leads[people["Sam"]["contact_id"]]["status"] == "working"
+    lou = leads[people["Lou"]["contact_id"]]
+    assert (lou["status"], lou["disqualification_reason"]) == ("disqualified", "timing")

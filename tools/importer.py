@@ -58,6 +58,7 @@ class Source:
     profile: Profile
     columns: list[Column]
     kind: Literal["contacts", "leads"]
+    every_row_a_lead: bool = True  # False: a contacts export with a lead-status column; only rows with a status
 
     def fields(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = defaultdict(list)
@@ -126,6 +127,7 @@ def read_source(path: Path, maps: dict[str, str] | None = None, kind: str | None
             taken.setdefault(target, header)
             columns.append(Column(i, header, target, how))
     fields = {c.field for c in columns if c.field}
+    every_row = kind is not None or profile.kind == "leads" or profile is mapping.GENERIC_PROFILE
     if kind is None:
         kind = (
             "leads"
@@ -143,7 +145,7 @@ def read_source(path: Path, maps: dict[str, str] | None = None, kind: str | None
                 f"columns: {', '.join(table.header)}. Use --map COLUMN=FIELD"
             ],
         )
-    return Source(table, profile, columns, kind)  # type: ignore[arg-type]
+    return Source(table, profile, columns, kind, every_row)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------- one row
@@ -315,11 +317,11 @@ class RowBuilder:
         note = ""
         website = text("website")
         description = text("description")
-        if self.source.kind == "leads" and status == "converted":
+        if self.source.kind == "leads" and status == "converted" and status_text:
             lifecycle = "customer"
             notes.append(f"{self.system} lead status: {neutralise(status_text)}")
             note = f"converted in {self.system}: added as a customer, no open lead"
-        elif self.source.kind == "leads":
+        elif self.source.kind == "leads" and (status_text or self.source.every_row_a_lead):
             lead, lead_problems = self._lead(
                 v, status, reason, status_text, source_text, description, website, company, first, last, emails
             )
