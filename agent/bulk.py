@@ -115,11 +115,17 @@ def _import(args: argparse.Namespace, store: Store, console: Console) -> int:
     totals = plan.totals()
     if not any(totals.values()):
         importer.remember(store, digest, path, "previewed", plan.counts())
+        rejected_path = importer.write_rejected(store, plan)
         if args.json:
-            print(json.dumps({**report, "imported": None}, indent=2))
+            print(json.dumps({**report, "imported": None, "rejected_file": str(rejected_path or "") or None}, indent=2))
+        elif plan.rejected:
+            console.print(
+                f"Nothing to import: {len(plan.rejected)} rejected row(s), the rest already in the book. "
+                f"The rejected rows are in {rejected_path}, with the reason for each."
+            )
         else:
             console.print("Nothing to import: the book already has everything in this file.")
-        return 0
+        return 1 if plan.rejected and not any(s.action == "skip" for s in plan.steps) else 0
     if args.dry_run or (first_time and not args.yes):
         importer.remember(store, digest, path, "previewed", plan.counts())
         if args.json:

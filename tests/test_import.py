@@ -398,3 +398,14 @@ def test_a_hubspot_contacts_export_makes_leads_only_of_rows_with_a_lead_status(t
     assert leads[people["Sam"]["contact_id"]]["status"] == "working"
     lou = leads[people["Lou"]["contact_id"]]
     assert (lou["status"], lou["disqualification_reason"]) == ("disqualified", "timing")
+
+
+def test_a_file_of_only_bad_rows_imports_nothing_and_says_why(cli, tmp_path: Path, store: Store):
+    path = write_csv(
+        tmp_path / "bad.csv", [["Name", "Email"], ["Dana Reyes", "dana at example"], ["", ""], ["Sam", "sam@"]]
+    )
+    code, out = cli("import", "--yes", str(path))
+    assert code == 1 and "2 rejected row(s)" in out
+    assert "'dana at example' is not an email address" in out
+    assert records(store, "contacts") == []
+    assert (tmp_path / "bad.rejected.csv").exists()

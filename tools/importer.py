@@ -167,7 +167,7 @@ class Candidate:
 
 
 _SPLIT_PHONES = re.compile(r"\s*(?:;|:::|\s/\s|\|)\s*")
-_SPLIT_EMAILS = re.compile(r"[;,\s]+|:::")
+_SPLIT_EMAILS = re.compile(r"\s*(?:;|,|:::)\s*")
 _SPLIT_TAGS = re.compile(r"\s*(?:;|,|:::)\s*")
 _MONEY = re.compile(r"^\s*[$€£]?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*([kK])?\s*(?:USD|EUR|GBP)?\s*$")
 _TRUE = {"true", "yes", "y", "1"}
