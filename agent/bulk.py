@@ -108,7 +108,7 @@ def _import(args: argparse.Namespace, store: Store, console: Console) -> int:
         plan = importer.plan_import(store, source, args.duplicates, dict(args.line), tick)
     digest = importer.file_digest(path)
     first_time = not importer.previewed(store, digest)
-    report = _plan_json(plan)
+    report = _plan_json(plan) if args.json else {}
     if not args.json:
         _show_mapping(source, console)
         _show_plan(plan, console)

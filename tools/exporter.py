@@ -13,7 +13,7 @@ from .models import RECORD_MODELS
 from .normalize import full_name
 from .schemas import TABLES
 from .storage import atomic_write_bytes
-from .store import Store
+from .store import Store, key_of
 from .tabular import write_csv
 
 Doc = dict[str, Any]
@@ -42,7 +42,7 @@ def export_records(store: Store, kind: str) -> tuple[list[str], list[Doc]]:
         contacts = {d["contact_id"]: d for d in store.scan("contacts")}
         companies = {c["company_id"]: c["name"] for c in store.scan("companies")}
     id_field = TABLES[table][2]
-    docs.sort(key=lambda d: int(d[id_field].rpartition("-")[2]))
+    docs.sort(key=lambda d: int(key_of(table, d[id_field])))
     columns: list[str] = []
     for name in model.model_fields:
         if name not in columns:

@@ -24,17 +24,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from pydantic import ValidationError
 
 from . import mapping
 from .dedupe import Person, company_names, name_blocks, person, person_of, same_person
-from .errors import BadInput, InvalidRecord
+from .errors import BadInput, InvalidRecord, NotFound
 from .leads import short_title
 from .mapping import ADDRESS_PARTS, FIELDS, MULTI, Profile
 from .models import Contact, Lead, PipelineStage, PreferredChannel, choices
 from .normalize import email_key, email_normal, fold, full_name, phone_display, phone_e164
-from .store import Store
-from .tabular import Row, Table, neutralise, read_table
+from .storage import atomic_write_bytes, file_lock, load_json_file
+from .store import Store, key_of
+from .tabular import Row, Table, neutralise, read_table, write_csv
 
 Doc = dict[str, Any]
 Policy = Literal["skip", "update", "create"]
@@ -63,7 +65,7 @@ class Source:
     def fields(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = defaultdict(list)
         for c in self.columns:
-            if c.field and c.field != "ignore":
+            if c.field:
                 out[c.field].append(c.index)
         return out
 
@@ -167,8 +169,7 @@ class Candidate:
 
 
 _SPLIT_PHONES = re.compile(r"\s*(?:;|:::|\s/\s|\|)\s*")
-_SPLIT_EMAILS = re.compile(r"\s*(?:;|,|:::)\s*")
-_SPLIT_TAGS = re.compile(r"\s*(?:;|,|:::)\s*")
+_SPLIT_LIST = re.compile(r"\s*(?:;|,|:::)\s*")  # several emails or tags in one cell
 _MONEY = re.compile(r"^\s*[$€£]?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*([kK])?\s*(?:USD|EUR|GBP)?\s*$")
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0", ""}
@@ -259,7 +260,7 @@ class RowBuilder:
         emails: list[str] = []
         for name in ("email", "email2"):
             for column, raw in self.all(v, name):
-                for part in _SPLIT_EMAILS.split(raw):
+                for part in _SPLIT_LIST.split(raw):
                     if not part.strip():
                         continue
                     normal = email_normal(part)
@@ -286,7 +287,7 @@ class RowBuilder:
             notes.append(f"{column}: {neutralise(raw)}")
         tags: list[str] = []
         for _, raw in self.all(v, "tags"):
-            for tag in _SPLIT_TAGS.split(raw):
+            for tag in _SPLIT_LIST.split(raw):
                 tag = neutralise(tag.strip().lstrip("* ").strip())
                 if tag and tag.lower() != "mycontacts" and tag not in tags:
                     tags.append(tag)
@@ -410,7 +411,7 @@ class RowBuilder:
         for column, raw in self.all(v, "note"):
             notes.append(f"{column}: {neutralise(raw)}")
         who = company or f"{first} {last}".strip() or (emails[0] if emails else "")
-        title = short_title(self.get(v, "lead_title") and neutralise(self.get(v, "lead_title")), description)
+        title = short_title(neutralise(self.get(v, "lead_title")), description)
         if title == "New inquiry" and who:
             title = short_title(f"Inquiry from {who}")
         lead: Doc = {
@@ -479,7 +480,6 @@ class Step:
 class Plan:
     source: Source
     steps: list[Step]
-    policy: Policy
     new_companies: dict[str, str]  # fold(name) -> name, in first-seen order
     customer_companies: set[str] = field(default_factory=set)  # new companies that are customers already
 
@@ -569,8 +569,7 @@ def plan_import(
     planned_steps: dict[int, Step] = {}
     for row, reason in source.table.malformed:
         shown = ", ".join(v.strip() for v in row.values if v.strip())
-        label = shown if len(shown) <= 40 else shown[:39] + "…"
-        steps.append(Step(row.line, "reject", label, reason, Candidate(row.line, row.values, {}, None, None, "")))
+        steps.append(_rejected(row, shown if len(shown) <= 40 else shown[:39] + "…", reason))
     with store.reading():
         names = company_names(store)
         book_companies = {fold(name): cid for cid, name in names.items()}
@@ -582,16 +581,7 @@ def plan_import(
             try:
                 cand = builder.build(row)
             except InvalidRecord as exc:
-                label = _row_label(builder, row)
-                steps.append(
-                    Step(
-                        row.line,
-                        "reject",
-                        label,
-                        "; ".join(exc.problems),
-                        Candidate(row.line, row.values, {}, None, None, ""),
-                    )
-                )
+                steps.append(_rejected(row, _row_label(builder, row), "; ".join(exc.problems)))
                 continue
             choice = per_line.get(row.line, policy)
             company_key = fold(cand.company) if cand.company else None
@@ -620,7 +610,7 @@ def plan_import(
             # 2. imported before (the same key)
             existing = _already_imported(store, cand, contacts)
             if existing is not None:
-                _plan_known(store, step, cand, existing, choice, book_companies, "imported before")
+                _plan_known(store, step, cand, existing, choice, "imported before")
                 continue
             # 3. the same person in the book, or earlier in this file
             p = person(
@@ -635,7 +625,7 @@ def plan_import(
             earlier = file_index.match(p) if match is None else None
             if match is not None and choice != "create":
                 doc, why = match
-                _plan_known(store, step, cand, doc, choice, book_companies, why)
+                _plan_known(store, step, cand, doc, choice, why)
                 continue
             if earlier is not None and choice != "create":
                 i, why = earlier
@@ -667,7 +657,11 @@ def plan_import(
     for i, s in planned_steps.items():
         s.candidate.contact = file_index.contacts[i]  # type: ignore[union-attr]
     steps.sort(key=lambda s: s.line)
-    return Plan(source, steps, policy, new_companies, customer_companies)
+    return Plan(source, steps, new_companies, customer_companies)
+
+
+def _rejected(row: Row, label: str, reason: str) -> Step:
+    return Step(row.line, "reject", label, reason, Candidate(row.line, row.values, {}, None, None, ""))
 
 
 def _row_label(builder: RowBuilder, row: Row) -> str:
@@ -687,13 +681,16 @@ def _own_record(store: Store, cand: Candidate, table: str) -> Doc | None:
     prefix = {"contacts": "C-", "leads": "L-"}[table]
     if key != "backoffice" or not own_id.upper().startswith(prefix) or not cand.own_created:
         return None
-    doc = store.db.tables.get(table, {}).get(own_id.partition("-")[2])
+    try:
+        doc = store.db.tables.get(table, {}).get(key_of(table, own_id))
+    except NotFound:  # "C-abc": not one of our ids after all
+        return None
     return doc if doc and doc["created_at"] == cand.own_created else None
 
 
 def _already_imported(store: Store, cand: Candidate, contacts: dict[str, Doc]) -> Doc | None:
     if (lead_id := known_lead(store, cand)) is not None:
-        lead = store.db.tables["leads"].get(lead_id.partition("-")[2])
+        lead = store.db.tables["leads"].get(key_of("leads", lead_id))
         if lead and lead.get("contact_id"):
             return _follow_merges(contacts, lead["contact_id"])
     if contact_id := store.indexes.contact_by_ref.get(cand.ref):
@@ -703,10 +700,10 @@ def _already_imported(store: Store, cand: Candidate, contacts: dict[str, Doc]) -
 
 def _follow_merges(contacts: dict[str, Doc], contact_id: str) -> Doc | None:
     seen = set()
-    doc = contacts.get(contact_id.partition("-")[2])
+    doc = contacts.get(key_of("contacts", contact_id))
     while doc is not None and doc.get("merged_into") and doc["contact_id"] not in seen:
         seen.add(doc["contact_id"])
-        doc = contacts.get(doc["merged_into"].partition("-")[2])
+        doc = contacts.get(key_of("contacts", doc["merged_into"]))
     return doc
 
 
@@ -725,13 +722,11 @@ def _book_match(
                 return doc, f"same phone {phone_display(ph, region)}"
     for cid, other in blocks.get(p.block, ()):
         if why := same_person(p, other):
-            return contacts[cid.partition("-")[2]], why
+            return contacts[key_of("contacts", cid)], why
     return None
 
 
-def _plan_known(
-    store: Store, step: Step, cand: Candidate, doc: Doc, choice: Policy, book_companies: dict[str, str], why: str
-) -> None:
+def _plan_known(store: Store, step: Step, cand: Candidate, doc: Doc, choice: Policy, why: str) -> None:
     """A row about someone already in the book."""
     region = store.settings.default_phone_region
     step.contact_id = doc["contact_id"]
@@ -753,7 +748,7 @@ def _plan_known(
     step.contact_changes = changes
     if cand.lead is not None:
         if lead_id:
-            lead = store.db.tables["leads"].get(lead_id.partition("-")[2]) or {}
+            lead = store.db.tables["leads"].get(key_of("leads", lead_id)) or {}
             step.lead_id = lead_id
             step.lead_changes = {
                 k: v
@@ -918,8 +913,6 @@ def file_digest(path: Path) -> str:
 
 
 def _log(store: Store) -> dict[str, Any]:
-    from .storage import load_json_file
-
     data = load_json_file(store.directory / IMPORT_LOG)
     return data if isinstance(data, dict) else {}
 
@@ -931,10 +924,6 @@ def previewed(store: Store, digest: str) -> bool:
 
 def remember(store: Store, digest: str, path: Path, what: str, counts: dict[str, int]) -> None:
     """Note that this file was previewed or imported (data/imports.json)."""
-    import orjson
-
-    from .storage import atomic_write_bytes, file_lock
-
     with file_lock(store.directory / ".imports.lock"):
         log = _log(store)
         entry = log.setdefault(digest, {"file": str(path.resolve())})
@@ -947,8 +936,6 @@ def write_rejected(store: Store, plan: Plan) -> Path | None:
     """The rejected rows next to the input file (or in the data dir when that folder is read-only)."""
     if not plan.rejected:
         return None
-    from .tabular import write_csv
-
     header, rows = rejected_rows_csv(plan)
     source = plan.source.table.path
     name = f"{source.stem}.rejected.csv"

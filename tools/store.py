@@ -269,7 +269,7 @@ class Store:
         )
 
     def note(self, action: str, table: str, record_id: str, details: dict[str, Any]) -> None:
-        """An event that is not a field change (a merge, an import): ``details`` is its "after"."""
+        """An event that is not a field change (a merge): ``details`` is its "after"."""
         with self.transaction():
             self._event(action, table, record_id, None, details)
 
