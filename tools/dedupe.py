@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import Field
 from rapidfuzz import fuzz
 
+from .crm import contact_card
 from .errors import BadInput
 from .normalize import email_key, fold, full_name, phone_display, phone_e164
 from .registry import ToolInput, tool
@@ -251,23 +252,13 @@ def find_duplicates(store: Store, args: FindDuplicatesInput) -> dict[str, Any]:
     or the same name at the same company), grouped, with the reason for each match and the record
     suggested to keep. Merging them is merge_contacts, which needs the owner's yes."""
     clusters = duplicate_clusters(store)
-    region = store.settings.default_phone_region
     shown = []
     for cluster in clusters[: args.limit]:
         docs = [store.require("contacts", cid) for cid in cluster.ids]
         keep = suggest_keep(store, docs)
         shown.append(
             {
-                "contacts": [
-                    {
-                        "contact_id": d["contact_id"],
-                        "name": full_name(d),
-                        "phone": phone_display((d.get("phones") or [None])[0], region) or None,
-                        "email": (d.get("emails") or [None])[0],
-                        "history": history_size(store, d["contact_id"]),
-                    }
-                    for d in docs
-                ],
+                "contacts": [{**contact_card(store, d), "history": history_size(store, d["contact_id"])} for d in docs],
                 "why": [f"{a} and {b}: {why}" for a, b, why in cluster.reasons],
                 "suggested_keep": keep["contact_id"],
             }
