@@ -8,17 +8,19 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tools import importer
 from tools.errors import BadInput
+from tools.mapping import FIELDS, POLICIES, Policy
 from tools.store import Store
 
 from .cli import command
+
+if TYPE_CHECKING:  # every command loads this module: the importer itself is loaded only by `import`
+    from tools import importer
 
 ROWS_SHOWN = 200  # a longer plan shows every row that is not a plain create (--json has them all)
 
@@ -30,6 +32,8 @@ def progress_bar(what: str, total: int) -> Iterator[Callable[[int], None]]:
     if total < 500 or not err.is_terminal:
         yield lambda n: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     columns = (TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(what, total=total)
@@ -50,16 +54,14 @@ def counted(counts: dict[str, int]) -> str:
 
 
 # ---------------------------------------------------------------------------- import
-def _line_choice(text: str) -> tuple[int, importer.Policy]:
+def _line_choice(text: str) -> tuple[int, Policy]:
     line, sep, choice = text.partition("=")
-    if not sep or not line.strip().isdigit() or choice.strip() not in importer.POLICIES:
+    if not sep or not line.strip().isdigit() or choice.strip() not in POLICIES:
         raise argparse.ArgumentTypeError(f"{text!r} should look like LINE=skip, LINE=update or LINE=create")
     return int(line), choice.strip()  # type: ignore[return-value]
 
 
 def _import_arguments(p: argparse.ArgumentParser) -> None:
-    from tools.mapping import FIELDS
-
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = "fields for --map:\n" + "\n".join(f"  {name:<24}{what}" for name, what in FIELDS.items())
     p.add_argument("file", type=Path, help="a CSV file: contacts, customers or leads exported from another system")
@@ -78,7 +80,7 @@ def _import_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--duplicates",
-        choices=importer.POLICIES,
+        choices=POLICIES,
         default="skip",
         help="a row matching someone already in the book (or an earlier row): skip it (default), update the "
         "existing contact (fills empty fields, adds phones/emails, never overwrites), or create a new one anyway",
@@ -99,6 +101,8 @@ def _import_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("import", "bring contacts, companies and leads in from a CSV file (shows the plan first)", _import_arguments)
 def _import(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from tools import importer
+
     from .chat import LineReader
     from .understand import yes_no
 

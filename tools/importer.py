@@ -31,7 +31,7 @@ from . import mapping
 from .dedupe import Person, company_names, name_blocks, person, person_of, same_person
 from .errors import BadInput, InvalidRecord, NotFound
 from .leads import short_title
-from .mapping import ADDRESS_PARTS, FIELDS, MULTI, Profile
+from .mapping import ADDRESS_PARTS, FIELDS, MULTI, Policy, Profile
 from .models import Contact, Lead, PipelineStage, PreferredChannel, choices
 from .normalize import email_key, email_normal, fold, full_name, phone_display, phone_e164
 from .storage import atomic_write_bytes, file_lock, load_json_file
@@ -39,8 +39,6 @@ from .store import Store, key_of
 from .tabular import Row, Table, neutralise, read_table, write_csv
 
 Doc = dict[str, Any]
-Policy = Literal["skip", "update", "create"]
-POLICIES: tuple[Policy, ...] = ("skip", "update", "create")
 Progress = Callable[[int], None] | None
 STAMP = "2000-01-01T00:00:00+00:00"  # placeholder timestamps for checking a record before it exists
 

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import phonenumbers
 
@@ -56,6 +57,9 @@ FIELDS: dict[str, str] = {
     "expected_close_date": "expected close date",
     "ignore": "do not import this column",
 }
+# what the owner can choose for a row that matches someone already known
+Policy = Literal["skip", "update", "create"]
+POLICIES: tuple[Policy, ...] = ("skip", "update", "create")
 MULTI = {"phone", "mobile", "phone2", "email", "email2", "note", "tags", "notes"}  # several columns may map here
 ADDRESS_PARTS = ("street", "city", "state", "postal_code", "country")  # several address blocks: the first filled one
 
