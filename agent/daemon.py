@@ -33,13 +33,13 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from tools import clock
-from tools.errors import BackofficeError
-from tools.storage import atomic_write_bytes, file_lock
-from tools.store import Store
+from backoffice.tools.book import clock
+from backoffice.tools.errors import BackofficeError
+from backoffice.tools.book.storage import atomic_write_bytes, file_lock
+from backoffice.tools.book.store import Store
 
-from .briefings import KINDS, Notification, run_due, triggers
-from .inbound import NOTHING_NEW
+from backoffice.agent.briefings import KINDS, Notification, run_due, triggers
+from backoffice.agent.inbound import NOTHING_NEW
 
 log = logging.getLogger("backoffice.daemon")
 STATE = "daemon.json"
@@ -57,9 +57,9 @@ class Poller:
 
 
 def _gmail_poller(store: Store) -> Callable[[], str] | None:
-    from tools import gmail
+    from backoffice.tools.mail import gmail
 
-    from .inbound import counts_line, poll_gmail
+    from backoffice.agent.inbound import counts_line, poll_gmail
 
     if not gmail.connected(store.directory):
         return None
@@ -70,7 +70,7 @@ def _folder_poller(store: Store) -> Callable[[], str] | None:
     """``<data dir>/inbox/*.eml``: for owners whose mail is not Gmail (a mail rule or script saves
     messages there). Each file is read through the same path as Gmail and moved to ``inbox/done/``
     (or ``inbox/failed/`` with the reason in the log)."""
-    from .inbound import counts_line, handle_inbound
+    from backoffice.agent.inbound import counts_line, handle_inbound
 
     folder = store.directory / "inbox"
 

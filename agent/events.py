@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .orchestrator import Turn
-from .reply import Reply
+from backoffice.agent.orchestrator import Turn
+from backoffice.agent.reply import Reply
 
 INQUIRY_FIELDS = {
     "name",

@@ -21,17 +21,17 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from tools import clock
-from tools.email_in import InboundEmail, automated_reason, parse_email
-from tools.interactions import LogInteractionInput, add_interaction
-from tools.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
-from tools.normalize import email_normal, phone_e164
-from tools.reports import current_work
-from tools.store import Store, key_of
+from backoffice.tools.book import clock
+from backoffice.tools.mail.parse import InboundEmail, automated_reason, parse_email
+from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
+from backoffice.tools.book.normalize import email_normal, phone_e164
+from backoffice.tools.reports import current_work
+from backoffice.tools.book.store import Store, key_of
 
-from .briefings import Notification, Notifications
-from .orchestrator import build
-from .reply import Reply
+from backoffice.agent.briefings import Notification, Notifications
+from backoffice.agent.orchestrator import build
+from backoffice.agent.reply import Reply
 
 log = logging.getLogger("backoffice.inbound")
 Doc = dict[str, Any]
@@ -202,7 +202,7 @@ def _tell_owner(store: Store, result: InboundResult, mail: InboundEmail) -> None
 # ---------------------------------------------------------------------------- polling
 def poll_gmail(store: Store) -> dict[str, int]:
     """Read new Gmail through this path; how many messages had each outcome."""
-    from tools import gmail
+    from backoffice.tools.mail import gmail
 
     return gmail.poll(store.directory, lambda raw, thread: handle_inbound(store, raw, thread).status)
 

@@ -11,13 +11,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tools.errors import BackofficeError
-from tools.store import Store
+from backoffice.tools.errors import BackofficeError
+from backoffice.tools.book.store import Store
 
-from .gate import Approver, Gate
-from .pending import PendingStore
-from .procedures import Procedure, Route, load_procedures, procedure_dirs, route_event, route_message
-from .reply import Reply
+from backoffice.agent.gate.gate import Approver, Gate
+from backoffice.agent.gate.pending import PendingStore
+from backoffice.agent.procedures import Procedure, Route, load_procedures, procedure_dirs, route_event, route_message
+from backoffice.agent.reply import Reply
 
 
 class PlannerUnavailable(Exception):
@@ -90,7 +90,7 @@ class Orchestrator:
     def handle_event(self, event: str, payload: dict[str, Any]) -> Reply:
         """Events run the same deterministic flow whichever planner is configured; an email's text is
         only ever data here, never instructions."""
-        from .events import EVENT_HANDLERS
+        from backoffice.agent.events import EVENT_HANDLERS
 
         route = route_event(self.procedures, event)
         handler = EVENT_HANDLERS.get(event)
@@ -113,7 +113,7 @@ def build(
     offline: bool = False,
     actor: str = "agent",
 ) -> Orchestrator:
-    from .offline import OfflinePlanner
+    from backoffice.agent.planners.offline import OfflinePlanner
 
     procedures, problems = load_procedures(procedure_dirs(store.directory))
     guarded = {t for p in procedures for t in p.guarded_tools}
@@ -121,7 +121,7 @@ def build(
     fallback = OfflinePlanner()
     planner: Planner = fallback
     if not offline and claude_configured():
-        from .claude import ClaudePlanner
+        from backoffice.agent.planners.claude import ClaudePlanner
 
         planner = ClaudePlanner()
     return Orchestrator(store, planner, fallback, procedures, problems, gate)

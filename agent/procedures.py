@@ -19,13 +19,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from importlib.abc import Traversable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS_DIR = ROOT / "schemas"
+from backoffice.tools.book.schemas import schema_names
+
 KNOWN_KEYS = {"name", "title", "version", "default", "triggers", "requires", "schedule", "hard_stops"}
 
 
@@ -39,7 +41,7 @@ class HardStop:
 class Procedure:
     name: str
     title: str
-    path: Path
+    path: Traversable
     keywords: tuple[str, ...]
     events: tuple[str, ...]
     schemas: tuple[str, ...]
@@ -67,27 +69,28 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
 
 
 class ProcedureProblem(Exception):
-    def __init__(self, path: Path, line: int, message: str):
+    def __init__(self, path: Traversable, line: int, message: str):
         super().__init__(f"{path}:{line}: {message}")
         self.path, self.line, self.message = path, line, message
 
 
-def procedure_dirs(data_dir: Path | None = None) -> list[Path]:
-    """The shipped procedures, then any the owner dropped into ``<data dir>/procedures``."""
+def procedure_dirs(data_dir: Path | None = None) -> list[Traversable]:
+    """The shipped procedures (or ``$BACKOFFICE_PROCEDURES``), then any the owner dropped into
+    ``<data dir>/procedures``."""
     explicit = os.environ.get("BACKOFFICE_PROCEDURES")
-    dirs = [Path(explicit)] if explicit else [ROOT / "procedures"]
+    dirs: list[Traversable] = [Path(explicit)] if explicit else [files("backoffice.procedures")]
     if data_dir is not None:
         dirs.append(data_dir / "procedures")
     return dirs
 
 
-def load_procedures(dirs: list[Path]) -> tuple[list[Procedure], list[str]]:
+def load_procedures(dirs: list[Traversable]) -> tuple[list[Procedure], list[str]]:
     procedures: list[Procedure] = []
     problems: list[str] = []
     for directory in dirs:
         if not directory.is_dir():
             continue
-        for path in sorted(directory.glob("*.md")):
+        for path in sorted((p for p in directory.iterdir() if p.name.endswith(".md")), key=lambda p: p.name):
             try:
                 proc = parse_procedure(path)
             except ProcedureProblem as exc:
@@ -102,7 +105,7 @@ def load_procedures(dirs: list[Path]) -> tuple[list[Procedure], list[str]]:
     return procedures, problems
 
 
-def parse_procedure(path: Path) -> Procedure:
+def parse_procedure(path: Traversable) -> Procedure:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -152,8 +155,8 @@ def parse_procedure(path: Path) -> Procedure:
         raise fail("requires", "'requires' must be a mapping such as {schemas: [crm.json]}")
     schemas = _strings(requires.get("schemas"), "requires.schemas", fail, "schemas")
     for schema in schemas:
-        if not (SCHEMAS_DIR / schema).is_file():
-            raise fail("schemas", f"requires schema {schema!r}, which is not in {SCHEMAS_DIR}")
+        if schema not in schema_names():
+            raise fail("schemas", f"requires schema {schema!r}; the schemas are {', '.join(schema_names())}")
     schedule = meta.get("schedule") or []
     if not isinstance(schedule, list) or not all(isinstance(s, dict) and s.get("name") for s in schedule):
         raise fail("schedule", "'schedule' must be a list of {name, when, does}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .pending import Action
-from .reply import Reply
+from backoffice.agent.gate.pending import Action
+from backoffice.agent.reply import Reply
 
 
 def follow_ups(reply: Reply, rows: list[dict[str, Any]]) -> None:

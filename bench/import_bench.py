@@ -30,8 +30,8 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.dedupe import duplicate_clusters  # noqa: E402
-from tools.store import Store  # noqa: E402
+from backoffice.tools.crm.duplicates import duplicate_clusters  # noqa: E402
+from backoffice.tools.book.store import Store  # noqa: E402
 
 STAMP = "2026-10-01T14:00:00+00:00"
 FIRST = "James Mary John Patricia Robert Jennifer Michael Linda David Elizabeth William Barbara Richard Susan Joseph "
@@ -123,7 +123,7 @@ def bench_import(rows: int, book: int, root: Path) -> None:
     baseline = time.perf_counter() - start
 
     env = {**os.environ, "BACKOFFICE_DATA_DIR": str(data), "BACKOFFICE_NOW": "2026-11-20T10:00:00"}
-    cmd = [sys.executable, "-m", "agent.cli", "--json", "import", "--yes", str(path)]
+    cmd = [sys.executable, "-m", "backoffice", "--json", "import", "--yes", str(path)]
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start

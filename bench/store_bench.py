@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tinydb import Query, TinyDB  # noqa: E402
 
-from tools.registry import get_tool  # noqa: E402
-from tools.reports import stale_lead_rows  # noqa: E402
-from tools.store import Store  # noqa: E402
+from backoffice.tools.registry import get_tool  # noqa: E402
+from backoffice.tools.reports import stale_lead_rows  # noqa: E402
+from backoffice.tools.book.store import Store  # noqa: E402
 
 STAMP = "2026-10-01T14:00:00+00:00"
 STREETS = ["Oak St", "Main St", "Pine Ave", "Elm St", "Birch Ln", "Maple Dr", "Cedar Ct"]

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from tools.registry import get_tool
-from tools.store import Store
+from backoffice.tools.registry import get_tool
+from backoffice.tools.book.store import Store
 
 FRIDAY = "2026-11-20T10:00:00"  # a Friday, business time zone (America/New_York)
 
@@ -50,7 +50,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     import io
     import sys
 
-    from agent.cli import main
+    from backoffice.agent.cli import main
 
     monkeypatch.setenv("COLUMNS", "200")
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.briefings import Notifications, latest_occurrence, run_due, triggers
-from tools import clock
-from tools.reports import digest_data, winloss_data
-from tools.settings import Settings, save_settings
-from tools.store import Store
+from backoffice.agent.briefings import Notifications, latest_occurrence, run_due, triggers
+from backoffice.tools.book import clock
+from backoffice.tools.reports import digest_data, winloss_data
+from backoffice.tools.book.settings import Settings, save_settings
+from backoffice.tools.book.store import Store
 
 from .conftest import add_contact, call, lines
 
@@ -220,7 +220,7 @@ def test_chat_makes_todays_digest_when_no_daemon_ran(cli, data_dir: Path):
 def test_reports_are_emailed_to_the_owner_only_when_asked_and_connected(store: Store, data_dir: Path, monkeypatch):
     from email.message import EmailMessage
 
-    from tools import mail
+    from backoffice.tools.mail import outbox as mail
 
     sent: list[EmailMessage] = []
 
@@ -280,6 +280,6 @@ def test_after_a_loss_the_owner_can_ask_for_a_reminder_months_out(cli, store: St
     ],
 )
 def test_report_month_in_plain_words(text: str, month: str | None):
-    from agent.understand import find_month
+    from backoffice.agent.planners.offline.understand import find_month
 
     assert find_month(text, dt.date(2026, 11, 20)) == month

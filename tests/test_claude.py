@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from agent.pending import PendingStore
-from tools.store import Store
+from backoffice.agent.gate.pending import PendingStore
+from backoffice.tools.book.store import Store
 
 from .conftest import add_contact, call, lines, records
 from .fakes.messages_api import FakeMessagesAPI, Forever, Status, text, tool_use, tool_uses
@@ -274,7 +274,7 @@ def test_a_model_obeying_instructions_planted_in_an_email_changes_nothing_withou
 
 
 def test_an_inbound_inquiry_event_never_reaches_the_model_and_only_creates_a_lead(api, data_dir: Path):
-    from agent.orchestrator import build
+    from backoffice.agent.orchestrator import build
 
     ids = book(data_dir)
     fake = api(tool_use("mark_opportunity_won", {"opportunity_id": ids["job"]}))
@@ -342,7 +342,7 @@ def test_offline_flag_forces_the_offline_planner_even_with_a_key(api, cli, data_
 
 
 def test_a_model_that_never_finishes_is_stopped_after_the_step_limit(api, cli, data_dir: Path):
-    from agent.claude import MAX_STEPS
+    from backoffice.agent.planners.claude import MAX_STEPS
 
     book(data_dir)
     fake = api(*[tool_use("find_contacts", {"query": f"name {i}"}) for i in range(MAX_STEPS + 5)])

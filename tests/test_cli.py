@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BACKOFFICE_DATA_DIR": str(data_dir), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "backoffice", *args], capture_output=True, text=True, env=env, cwd=ROOT)
 
 
 def test_demo_loads_a_valid_sample_business_once(data_dir: Path):
@@ -51,7 +51,7 @@ def test_chat_answers_read_requests_from_piped_input(data_dir: Path):
         "how long since we talked to Marcus Chen?\nfind 555.201.7788\nmake me a sandwich\n"
     )
     result = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "chat"], input=script, capture_output=True, text=True, env=env, cwd=ROOT
+        [sys.executable, "-m", "backoffice", "chat"], input=script, capture_output=True, text=True, env=env, cwd=ROOT
     )
     out = result.stdout
     assert result.returncode == 0, result.stderr

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from tools.crm import resolve_contact
-from tools.errors import Ambiguous, InvalidRecord
-from tools.store import Store
+from backoffice.tools.crm.contacts import resolve_contact
+from backoffice.tools.errors import Ambiguous, InvalidRecord
+from backoffice.tools.book.store import Store
 
 from .conftest import add_contact, call
 

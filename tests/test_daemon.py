@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 def _start(data_dir: Path, *args: str, now: str = "2026-11-23T08:00:00") -> subprocess.Popen[str]:
     env = {**os.environ, "BACKOFFICE_NOW": now, "BACKOFFICE_DATA_DIR": str(data_dir), "COLUMNS": "200"}
     return subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "run", *args],
+        [sys.executable, "-m", "backoffice", "run", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -89,7 +89,7 @@ def test_the_daemon_and_a_chat_writing_at_the_same_time_lose_nothing(data_dir: P
         chat_lines = "".join(f"new inquiry from Caller{i} Test, 555-010-{i:04d}, drain {i}\n" for i in range(n))
         env = {**os.environ, "BACKOFFICE_NOW": "2026-11-20T10:00:00", "BACKOFFICE_DATA_DIR": str(data_dir)}
         chat = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "chat"],
+            [sys.executable, "-m", "backoffice", "chat"],
             cwd=REPO,
             env=env,
             stdin=subprocess.PIPE,
@@ -108,7 +108,7 @@ def test_the_daemon_and_a_chat_writing_at_the_same_time_lose_nothing(data_dir: P
         daemon.send_signal(signal.SIGTERM)
         daemon.communicate(timeout=30)
     assert daemon.returncode == 0
-    from tools.store import Store
+    from backoffice.tools.book.store import Store
 
     store = Store(data_dir)
     with store.reading():

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.gate import Decision, Gate
-from agent.orchestrator import build
-from agent.pending import PendingStore
+from backoffice.agent.gate.gate import Decision, Gate
+from backoffice.agent.orchestrator import build
+from backoffice.agent.gate.pending import PendingStore
 from tests.conftest import add_contact, call, lines, records
-from tools.dedupe import duplicate_clusters
-from tools.store import Store
+from backoffice.tools.crm.duplicates import duplicate_clusters
+from backoffice.tools.book.store import Store
 
 
 class Answers:
@@ -157,7 +157,7 @@ def test_chat_finds_duplicates_and_merges_on_yes(store: Store, data_dir: Path):
 
     from rich.console import Console
 
-    from agent.chat import ChatApprover, LineReader
+    from backoffice.agent.chat import ChatApprover, LineReader
 
     dana, d = twins(store)
     stdin = io.StringIO("yes\n")

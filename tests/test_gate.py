@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.gate import Decision, Gate
-from agent.pending import PendingStore
-from tools.settings import Settings, save_settings
-from tools.store import Store
+from backoffice.agent.gate.gate import Decision, Gate
+from backoffice.agent.gate.pending import PendingStore
+from backoffice.tools.book.settings import Settings, save_settings
+from backoffice.tools.book.store import Store
 
 from .conftest import add_contact, call
 

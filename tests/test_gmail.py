@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from googleapiclient.http import HttpMockSequence
 
-from agent.orchestrator import build
-from tools import gmail
-from tools.store import Store
+from backoffice.agent.orchestrator import build
+from backoffice.tools.mail import gmail
+from backoffice.tools.book.store import Store
 
 from .conftest import add_contact, call
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import add_contact, call, records
-from tools import importer
-from tools.errors import InvalidRecord
-from tools.exporter import export
-from tools.store import Store
+from backoffice.tools.bulk import importer
+from backoffice.tools.errors import InvalidRecord
+from backoffice.tools.bulk.exporter import export
+from backoffice.tools.book.store import Store
 
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "crm-exports"  # copies of ../shared/data/crm-exports
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "imports"
@@ -319,7 +319,7 @@ def test_formulas_are_neutralised_on_import_and_on_export(cli, tmp_path: Path, s
 
 # ---------------------------------------------------------------------------- export
 def test_export_has_every_field_and_reads_back_into_the_same_book_as_nothing_new(cli, tmp_path: Path, store: Store):
-    from tools.demo import load_demo
+    from backoffice.tools.demo import load_demo
 
     load_demo(store)
     before = book_state(store)
@@ -345,7 +345,7 @@ def test_export_has_every_field_and_reads_back_into_the_same_book_as_nothing_new
 
 
 def test_a_contacts_export_recreates_the_people_in_an_empty_book(cli, tmp_path: Path, store: Store):
-    from tools.demo import load_demo
+    from backoffice.tools.demo import load_demo
 
     load_demo(store)
     out = tmp_path / "contacts.csv"

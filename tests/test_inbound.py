@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.inbound import handle_inbound
-from agent.pending import PendingStore
-from tools.email_in import html_to_text, parse_email, trim_reply
-from tools.store import Store
+from backoffice.agent.inbound import handle_inbound
+from backoffice.agent.gate.pending import PendingStore
+from backoffice.tools.mail.parse import html_to_text, parse_email, trim_reply
+from backoffice.tools.book.store import Store
 
 from .conftest import add_contact, call, lines, records
 
@@ -77,7 +77,7 @@ def test_machines_mail_is_not_a_lead(store: Store, name: str, why: str):
 
 
 def test_the_owners_own_mail_is_not_a_lead(data_dir: Path):
-    from tools.settings import Settings, save_settings
+    from backoffice.tools.book.settings import Settings, save_settings
 
     save_settings(data_dir, Settings(owner_email="maria.gonzalez@EXAMPLE.com"))
     store = Store(data_dir)

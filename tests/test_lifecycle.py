@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tools import registry
-from tools.errors import IllegalTransition, MissingInformation
-from tools.registry import ToolArgumentError
-from tools.states import LEAD_TRANSITIONS, OPPORTUNITY_TRANSITIONS
-from tools.storage import Database, Transaction
-from tools.store import Store
+from backoffice.tools import registry
+from backoffice.tools.errors import IllegalTransition, MissingInformation
+from backoffice.tools.registry import ToolArgumentError
+from backoffice.tools.book.states import LEAD_TRANSITIONS, OPPORTUNITY_TRANSITIONS
+from backoffice.tools.book.storage import Database, Transaction
+from backoffice.tools.book.store import Store
 
 from .conftest import add_contact, call
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.errors import MissingInformation
+from backoffice.tools.errors import MissingInformation
 
 from .conftest import add_contact, call
 

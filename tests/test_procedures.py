@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.procedures import (
+from backoffice.agent.procedures import (
     keyword_pattern,
     load_procedures,
     parse_procedure,
@@ -112,7 +112,7 @@ def test_a_broken_procedure_does_not_stop_the_chat(cli, data_dir: Path):
 
 
 def test_a_tool_named_by_a_hard_stop_needs_the_owner_even_if_the_tool_is_an_ordinary_write(data_dir: Path, store):
-    from agent.orchestrator import build
+    from backoffice.agent.orchestrator import build
 
     write(data_dir / "procedures", "careful.md", name="careful", guarded="update_contact")
     orch = build(store, approver=None, origin="ask")

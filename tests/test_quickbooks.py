@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.orchestrator import build
-from tools import quickbooks
-from tools.errors import NotConnected
-from tools.store import Store
+from backoffice.agent.orchestrator import build
+from backoffice.tools.accounting import quickbooks
+from backoffice.tools.errors import NotConnected
+from backoffice.tools.book.store import Store
 
 from .conftest import add_contact, call, lines
 from .fakes.quickbooks_api import FakeQuickBooks, serve

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from tools import clock
-from tools.reports import follow_ups_due_rows, pipeline_data, stale_lead_rows
-from tools.settings import Settings
-from tools.store import Store
+from backoffice.tools.book import clock
+from backoffice.tools.reports import follow_ups_due_rows, pipeline_data, stale_lead_rows
+from backoffice.tools.book.settings import Settings
+from backoffice.tools.book.store import Store
 
 from .conftest import add_contact, call
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tools.models import RECORD_MODELS
-from tools.schemas import TABLES, problems, record_schema, schema_document
+from backoffice.tools.book.models import RECORD_MODELS
+from backoffice.tools.book.schemas import TABLES, problems, record_schema, schema_document
 
 STAMP = "2026-11-20T15:00:00+00:00"
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from tinydb import TinyDB
 
-from tools.errors import InvalidRecord, StoreCorrupt
-from tools.storage import AtomicJSONStorage
-from tools.store import Store
+from backoffice.tools.errors import InvalidRecord, StoreCorrupt
+from backoffice.tools.book.storage import AtomicJSONStorage
+from backoffice.tools.book.store import Store
 
 from .conftest import add_contact, call
 
@@ -105,8 +105,8 @@ def test_damaged_file_is_reported_and_left_untouched(data_dir: Path):
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from tools.store import Store
-    from tools.registry import get_tool
+    from backoffice.tools.book.store import Store
+    from backoffice.tools.registry import get_tool
     store = Store(Path(sys.argv[1]), write_through_below=int(sys.argv[2]), actor=sys.argv[4])
     tool = get_tool("log_interaction")
     for i in range(int(sys.argv[3])):

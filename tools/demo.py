@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from . import clock
-from .errors import BackofficeError
-from .registry import get_tool
-from .store import Store
+from backoffice.tools.book import clock
+from backoffice.tools.errors import BackofficeError
+from backoffice.tools.registry import get_tool
+from backoffice.tools.book.store import Store
 
 
 def _call(store: Store, tool_name: str, /, **args: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any, Literal, get_type_hints
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import BackofficeError
+from backoffice.tools.errors import BackofficeError
 
 Effect = Literal["read", "write", "consequential"]
 
@@ -104,4 +104,11 @@ def all_tools() -> dict[str, Tool]:
 
 def _load_all() -> None:
     # importing the modules registers their tools
-    from . import accounting, crm, dedupe, interactions, leads, messages, opportunities, reports  # noqa: F401
+    from backoffice.tools.accounting import sync as accounting
+    from backoffice.tools.crm import contacts as crm
+    from backoffice.tools.crm import duplicates as dedupe
+    from backoffice.tools.crm import interactions
+    from backoffice.tools.crm import leads
+    from backoffice.tools.crm import messages
+    from backoffice.tools.crm import opportunities
+    from backoffice.tools import reports  # noqa: F401

@@ -1,0 +1,226 @@
+"""Commands for the outside world: inbound email, Gmail, QuickBooks, and ``doctor``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from backoffice.tools.errors import ConfigError
+from backoffice.tools.book.store import Store
+
+from backoffice.agent.cli import command
+
+MARK = {
+    "lead": "[green]＋[/green]",
+    "logged": "[green]✓[/green]",
+    "duplicate": "[dim]=[/dim]",
+    "skipped": "[dim]–[/dim]",
+}
+
+
+def _inbound_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "files", nargs="+", metavar="FILE.eml", help="saved emails (.eml), e.g. exported from your mail program"
+    )
+
+
+@command(
+    "inbound", "treat saved emails as inbound mail: new inquiries become leads, replies are logged", _inbound_arguments
+)
+def _inbound(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from backoffice.agent.inbound import handle_inbound
+
+    paths = [Path(f) for f in args.files]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ConfigError(f"No such file: {', '.join(missing)}. Nothing was read.")
+    results = [handle_inbound(store, p.read_bytes()) for p in paths]
+    if args.json:
+        print(json.dumps([{"file": str(p), **asdict(r)} for p, r in zip(paths, results, strict=True)], indent=2))
+    else:
+        for path, result in zip(paths, results, strict=True):
+            mark = MARK.get(result.status, "[red]✗[/red]")
+            console.print(f"{mark} {path.name}: {result.message}", highlight=False)
+    return 1 if any(r.status == "error" for r in results) else 0
+
+
+# ---------------------------------------------------------------------------- Gmail
+def _gmail_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="auth|status|poll", required=True)
+    auth = sub.add_parser("auth", help="connect your Gmail (opens a browser to sign in)")
+    auth.add_argument("--client-secrets", required=True, type=Path, help="the OAuth client file (Desktop app)")
+    auth.add_argument("--no-browser", action="store_true", help="print the sign-in address instead of opening it")
+    sub.add_parser("status", help="who is connected and when mail was last checked")
+    sub.add_parser("poll", help="read new mail now (the daemon does this every few minutes)")
+
+
+@command("gmail", "connect Gmail, see its status, or read new mail now", _gmail_arguments)
+def _gmail(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from backoffice.tools.mail import gmail
+
+    if args.action == "auth":
+        address = gmail.connect(store.directory, args.client_secrets, open_browser=not args.no_browser)
+        console.print(f"[green]✓[/green] Gmail connected: {address} (token in {gmail.token_path(store.directory)})")
+        return 0
+    if args.action == "poll":
+        from backoffice.agent.inbound import counts_line, poll_gmail
+
+        console.print(counts_line(poll_gmail(store)), highlight=False)
+        return 0
+    state = gmail.load_state(store.directory)
+    info = {
+        "connected": gmail.connected(store.directory),
+        "email": state.get("email"),
+        "last_check": state.get("last_check"),
+        "last_error": state.get("last_error"),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+    elif not info["connected"]:
+        console.print("Gmail is not connected. `backoffice gmail auth --client-secrets FILE` connects it.")
+    else:
+        console.print(f"Gmail: {info['email'] or 'connected'}; mail last checked {info['last_check'] or 'never'}.")
+        if info["last_error"]:
+            console.print(f"[red]Last problem:[/red] {info['last_error']}", highlight=False)
+    return 0
+
+
+# ---------------------------------------------------------------------------- QuickBooks
+def _quickbooks_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="auth|status", required=True)
+    auth = sub.add_parser(
+        "auth", help="connect QuickBooks Online: open the address shown, then paste back where it ends"
+    )
+    auth.add_argument("--client-id", default=os.environ.get("QUICKBOOKS_CLIENT_ID"), help="env QUICKBOOKS_CLIENT_ID")
+    auth.add_argument(
+        "--client-secret", default=os.environ.get("QUICKBOOKS_CLIENT_SECRET"), help="env QUICKBOOKS_CLIENT_SECRET"
+    )
+    auth.add_argument("--sandbox", action="store_true", help="connect a sandbox company (for trying it out)")
+    auth.add_argument("--redirect-uri", default=None, help="the redirect URI registered for your Intuit app")
+    sub.add_parser("status", help="which company is connected and when it last worked")
+
+
+@command("quickbooks", "connect QuickBooks Online, or see its status", _quickbooks_arguments)
+def _quickbooks(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from backoffice.tools.accounting import quickbooks
+
+    if args.action == "status":
+        tokens = quickbooks.load_tokens(store.directory)
+        info = {k: (tokens or {}).get(k) for k in ("realm_id", "environment", "connected_at", "last_success")}
+        info["connected"] = tokens is not None
+        if args.json:
+            print(json.dumps(info, indent=2))
+        elif tokens is None:
+            console.print("QuickBooks is not connected. `backoffice quickbooks auth` connects it.")
+        else:
+            console.print(
+                f"QuickBooks company {info['realm_id']} ({info['environment']}), connected {info['connected_at']}; "
+                f"last worked {info['last_success'] or 'never'}.",
+                highlight=False,
+            )
+        return 0
+    if not args.client_id or not args.client_secret:
+        raise ConfigError(
+            "QuickBooks needs your Intuit app's keys: --client-id and --client-secret "
+            "(or QUICKBOOKS_CLIENT_ID / QUICKBOOKS_CLIENT_SECRET). Nothing was changed."
+        )
+    app = {
+        "client_id": args.client_id,
+        "client_secret": args.client_secret,
+        "redirect_uri": args.redirect_uri or quickbooks.DEFAULT_REDIRECT,
+        "environment": "sandbox" if args.sandbox else "production",
+    }
+    url, state = quickbooks.authorization_url(app)
+    console.print("1. Open this address, sign in to QuickBooks and pick your company:\n")
+    console.print(url, markup=False, highlight=False, soft_wrap=True)
+    console.print("\n2. Paste here the whole address your browser ends on (it holds code= and realmId=):")
+    pasted = sys.stdin.readline().strip()
+    if not pasted:
+        raise ConfigError("Nothing was pasted; QuickBooks is not connected. Nothing was changed.")
+    tokens = quickbooks.finish_connect(store.directory, pasted, state, app)
+    console.print(f"[green]✓[/green] QuickBooks company {tokens['realm_id']} connected.")
+    return 0
+
+
+# ---------------------------------------------------------------------------- doctor
+@command("doctor", "check each integration: set up or not, credentials working, last success")
+def _doctor(args: argparse.Namespace, store: Store, console: Console) -> int:
+    rows = [_check_gmail(store), _check_quickbooks(store), _check_claude(), _check_daemon(store)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"backoffice doctor — {store.directory}", title_justify="left")
+        for column in ("what", "set up", "working", "last success", "note"):
+            table.add_column(column)
+        for r in rows:
+            working = "-" if r["ok"] is None else "[green]yes[/green]" if r["ok"] else "[red]no[/red]"
+            table.add_row(
+                str(r["name"]),
+                "yes" if r["configured"] else "no",
+                working,
+                str(r["last_success"] or "-"),
+                str(r["note"]),
+            )
+        console.print(table)
+    return 1 if any(r["ok"] is False for r in rows) else 0
+
+
+def _row(name: str, configured: bool, ok: bool | None, last: str | None, note: str) -> dict[str, object]:
+    return {"name": name, "configured": configured, "ok": ok, "last_success": last, "note": note}
+
+
+def _check_gmail(store: Store) -> dict[str, object]:
+    from backoffice.tools.mail import gmail
+    from backoffice.tools.errors import BackofficeError
+
+    state = gmail.load_state(store.directory)
+    if not gmail.connected(store.directory):
+        return _row("Gmail", False, None, None, "not connected: messages wait in data/outbox")
+    try:
+        address = gmail.Gmail(store.directory).profile().get("emailAddress")
+        return _row("Gmail", True, True, state.get("last_success"), f"signed in as {address}")
+    except BackofficeError as exc:
+        return _row("Gmail", True, False, state.get("last_success"), str(exc))
+
+
+def _check_quickbooks(store: Store) -> dict[str, object]:
+    from backoffice.tools.accounting import quickbooks
+    from backoffice.tools.errors import BackofficeError
+
+    tokens: dict[str, Any] = {}
+    try:
+        tokens = quickbooks.load_tokens(store.directory) or {}
+        if not tokens:
+            return _row("QuickBooks", False, None, None, "not connected: syncs wait as pending actions")
+        client = quickbooks.QuickBooksClient(store.directory)
+        client.call(lambda qb: qb.query("SELECT COUNT(*) FROM Customer"))
+        return _row("QuickBooks", True, True, client.tokens.get("last_success"), f"company {tokens['realm_id']}")
+    except BackofficeError as exc:
+        return _row("QuickBooks", True, False, tokens.get("last_success"), str(exc))
+
+
+def _check_claude() -> dict[str, object]:
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        return _row("Claude", True, None, None, "API key set (not called; the chat falls back offline if it fails)")
+    return _row("Claude", False, None, None, "no ANTHROPIC_API_KEY: the offline planner answers")
+
+
+def _check_daemon(store: Store) -> dict[str, object]:
+    from backoffice.tools.book.storage import file_lock
+
+    from backoffice.agent.daemon import LOCK, read_state
+
+    state = read_state(store.directory)
+    with file_lock(store.directory / LOCK, blocking=False) as free:
+        running = not free
+    note = f"running (pid {state.get('pid')})" if running else "not running: the chat makes the digest itself"
+    return _row("Daemon", running, True if running else None, state.get("last_check"), note)

@@ -1,0 +1,258 @@
+"""The gate: every tool call a planner makes passes through here.
+
+- unknown tools and bad arguments come back as errors the planner can read; nothing runs;
+- read and write tools run (writes are validated and logged by the store);
+- consequential tools — and any tool a procedure's hard stop names — never run on the planner's
+  word. The call becomes a pending action with a plain-language preview. If an owner is present
+  (the chat) they are asked at once; otherwise the action waits for ``backoffice approve``.
+  The one exception is the owner's own ``auto_send_follow_ups`` setting, which covers follow-up
+  emails on an open lead or job and nothing else.
+
+The planner only ever sees the outcome. It cannot approve anything: approval comes from the
+``Approver`` (a person at a terminal) or from ``approve()`` (the command line).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel
+
+from backoffice.tools.accounting.sync import sync_args
+from backoffice.tools.errors import BackofficeError, NotConnected
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
+from backoffice.tools.book.normalize import full_name, money
+from backoffice.tools.registry import Tool, ToolArgumentError, get_tool
+from backoffice.tools.book.store import Store
+
+from backoffice.agent.gate.pending import Action, PendingStore
+
+Status = Literal["ok", "error", "declined", "pending", "already"]
+
+
+@dataclass
+class Outcome:
+    status: Status
+    message: str
+    result: dict[str, Any] | None = None
+    action: Action | None = None
+
+    def for_model(self) -> str:
+        """What the planner is told, as JSON text."""
+        body: dict[str, Any] = {"status": self.status, "message": self.message}
+        if self.result is not None:
+            body["result"] = self.result
+        if self.action is not None:
+            body["pending_action"] = self.action.id
+        return json.dumps(body, default=str)
+
+
+@dataclass
+class Decision:
+    answer: Literal["yes", "no", "edit", "later"]
+    args: dict[str, Any] | None = None  # the revised arguments for "edit"
+
+
+class Approver(Protocol):
+    """Someone who can say yes: the owner at a terminal. Planners never implement this."""
+
+    def decide(self, action: Action, tool: Tool) -> Decision: ...
+
+
+# ---------------------------------------------------------------------------- previews
+def _preview_send(store: Store, args: dict[str, Any]) -> tuple[str, str]:
+    contact = store.require("contacts", args["contact_id"])
+    emails = contact.get("emails") or ["(no email on file)"]
+    title = f"Send an email to {full_name(contact)}"
+    text = f"To: {full_name(contact)} <{emails[0]}>\nSubject: {args['subject']}\n\n{args['body'].rstrip()}"
+    return title, text
+
+
+def _preview_won(store: Store, args: dict[str, Any]) -> tuple[str, str]:
+    opp = store.require("opportunities", args["opportunity_id"])
+    contact = store.get("contacts", opp["contact_id"]) if opp.get("contact_id") else None
+    who = full_name(contact) if contact else "the customer"
+    amount = args.get("amount") if args.get("amount") is not None else opp.get("amount")
+    value = money(amount) if amount is not None else "no amount"
+    title = f"Mark the job {opp['name']!r} ({opp['opportunity_id']}) won"
+    lines = [
+        f"Job: {opp['name']} for {who} — {value}, now {opp['stage'].replace('_', ' ')}.",
+        f"Close date: {store.today():%a %b %d, %Y}. {who} becomes a customer; won is final.",
+    ]
+    if contact and not contact.get("quickbooks_customer_id"):
+        lines.append(f"Afterwards I will ask whether to create {who} in QuickBooks.")
+    return title, "\n".join(lines)
+
+
+def _preview_contact_anyway(store: Store, args: dict[str, Any]) -> tuple[str, str]:
+    from backoffice.tools.crm.contacts import CreateContactInput, _contact_fields, duplicate_matches
+
+    fields = _contact_fields(store, CreateContactInput.model_validate(args))
+    name = f"{fields['first_name']} {fields['last_name']}".strip() or "(no name)"
+    matches = duplicate_matches(store, args.get("phone"), args.get("email"), name)
+    lines = [f"New contact: {name}, {args.get('phone') or 'no phone'}, {args.get('email') or 'no email'}."]
+    for m in matches[:5]:
+        lines.append(f"Already in the book: {m['name']} ({m['contact_id']}) — {m['matched_by']}.")
+    lines.append("Say yes only if this is a different person.")
+    return f"Add {name} as a separate contact", "\n".join(lines)
+
+
+def _preview_quickbooks(store: Store, args: dict[str, Any]) -> tuple[str, str]:
+    from backoffice.tools.accounting.sync import QuickBooksCustomerInput, customer_fields
+
+    f = customer_fields(store, QuickBooksCustomerInput.model_validate(args))
+    lines = [
+        f"Customer: {f['name']}" + (f" ({f['company']})" if f["company"] and f["company"] != f["name"] else ""),
+        f"Email: {f['email'] or '-'} · Phone: {f['phone'] or '-'} · Billing address: {f['address'] or '-'}",
+        "QuickBooks is searched first by name and email: an existing customer is linked, not duplicated.",
+    ]
+    return f"Create {f['name']} in QuickBooks", "\n".join(lines)
+
+
+def _preview_merge(store: Store, args: dict[str, Any]) -> tuple[str, str]:
+    from backoffice.tools.crm.duplicates import MergeContactsInput, describe_merge, plan_merge
+
+    return describe_merge(store, plan_merge(store, MergeContactsInput.model_validate(args)))
+
+
+PREVIEWS: dict[str, Callable[[Store, dict[str, Any]], tuple[str, str]]] = {
+    "merge_contacts": _preview_merge,
+    "create_quickbooks_customer": _preview_quickbooks,
+    "send_message": _preview_send,
+    "mark_opportunity_won": _preview_won,
+    "create_contact_anyway": _preview_contact_anyway,
+}
+
+
+def preview_for(store: Store, tool: Tool, args: dict[str, Any]) -> tuple[str, str]:
+    builder = PREVIEWS.get(tool.name)
+    if builder:
+        return builder(store, args)
+    shown = "\n".join(f"{k}: {v}" for k, v in args.items() if v not in (None, "", [], {}))
+    return f"Run {tool.name.replace('_', ' ')}", shown or "(no details)"
+
+
+# ---------------------------------------------------------------------------- the gate
+@dataclass
+class Gate:
+    store: Store
+    pending: PendingStore
+    approver: Approver | None = None  # None: nobody is at the keyboard; actions wait
+    origin: str = "chat"  # chat | ask | scheduler | email
+    actor: str = "agent"  # who the store logs for read/write tools
+    guarded: set[str] = field(default_factory=set)  # tools named by procedure hard stops
+    declined: set[str] = field(default_factory=set)  # fingerprints the owner said no to, this session
+
+    def needs_owner(self, tool: Tool) -> bool:
+        return tool.effect == "consequential" or tool.name in self.guarded
+
+    def call(self, name: str, raw_args: dict[str, Any] | BaseModel | None) -> Outcome:
+        try:
+            tool = get_tool(name)
+            args = tool.parse(raw_args or {})
+        except ToolArgumentError as exc:
+            return Outcome("error", str(exc))
+        if not self.needs_owner(tool):
+            try:
+                with self.store.acting_as(self.actor):
+                    result = tool.func(self.store, args)
+            except BackofficeError as exc:
+                return Outcome("error", str(exc))
+            return Outcome("ok", str(result.get("message", "done")), result)
+        return self._consequential(tool, args.model_dump(mode="json", exclude_defaults=True))
+
+    def _consequential(self, tool: Tool, args: dict[str, Any]) -> Outcome:
+        try:
+            title, preview = preview_for(self.store, tool, args)
+        except BackofficeError as exc:
+            return Outcome("error", str(exc))
+        action, new = self.pending.propose(tool.name, args, title, preview, self.origin)
+        if action.fingerprint in self.declined:
+            return Outcome("declined", "The owner already said no to exactly this. Do not ask again.", action=action)
+        if action.status == "done":
+            return Outcome("already", f"Already done ({action.id}): {action.result}", action=action)
+        if action.status == "running":
+            return Outcome("pending", f"{action.id} is being carried out right now.", action=action)
+        if self._auto_send_allows(tool, args):
+            return self.execute(action.id, by="auto-send setting")
+        if self.approver is None:
+            note = "Saved" if new else "Already waiting"
+            return Outcome(
+                "pending",
+                f"{note} for the owner's approval as {action.id}: {action.title}. Nothing was done yet; "
+                f"the owner can run `backoffice approve {action.id}` or `backoffice reject {action.id}`.",
+                action=action,
+            )
+        return self._ask(tool, action)
+
+    def _ask(self, tool: Tool, action: Action) -> Outcome:
+        for _ in range(10):  # edits loop back to the question; ten rewrites is plenty
+            decision = self.approver.decide(action, tool) if self.approver else Decision("later")
+            if decision.answer == "yes":
+                return self.execute(action.id, by="owner")
+            if decision.answer == "no":
+                self.pending.reject(action.id)
+                self.declined.add(action.fingerprint)
+                return Outcome("declined", f"The owner said no: {action.title} was not done.", action=action)
+            if decision.answer == "edit" and decision.args is not None:
+                try:
+                    args = tool.parse(decision.args).model_dump(mode="json", exclude_defaults=True)
+                    _, preview = preview_for(self.store, tool, args)
+                except BackofficeError as exc:
+                    return Outcome("error", f"The edited version was not usable: {exc}", action=action)
+                action = self.pending.revise(action.id, args, preview)
+                continue
+            break
+        return Outcome("pending", f"Left for later as {action.id}: {action.title}.", action=action)
+
+    def _auto_send_allows(self, tool: Tool, args: dict[str, Any]) -> bool:
+        """Auto-send: the owner's explicit setting, follow-up emails on an open lead or job only."""
+        if tool.name != "send_message" or not self.store.settings.auto_send_follow_ups:
+            return False
+        if args.get("purpose") != "follow_up":
+            return False
+        lead = self.store.get("leads", args["lead_id"]) if args.get("lead_id") else None
+        opp = self.store.get("opportunities", args["opportunity_id"]) if args.get("opportunity_id") else None
+        open_lead = lead is not None and lead["status"] in OPEN_LEAD_STATUSES
+        open_opp = opp is not None and opp["stage"] in OPEN_OPPORTUNITY_STAGES
+        same_person = all(r.get("contact_id") == args["contact_id"] for r in (lead, opp) if r)
+        return (open_lead or open_opp) and same_person
+
+    def execute(self, action_id: str, by: str) -> Outcome:
+        """Run an approved action once. Approving a finished action reports what happened before."""
+        action, claimed = self.pending.claim(action_id, by)
+        if not claimed:
+            if action.status == "done":
+                return Outcome("already", f"{action.id} was already done: {action.result}", action=action)
+            if action.status == "rejected":
+                return Outcome("declined", f"{action.id} was rejected on {action.decided_at}.", action=action)
+            return Outcome("pending", f"{action.id} is being carried out right now.", action=action)
+        tool = get_tool(action.tool)
+        try:
+            args = tool.parse(action.args)
+            with self.store.acting_as("owner"):
+                result = tool.func(self.store, args)
+        except NotConnected as exc:
+            action = self.pending.release(action.id, str(exc))
+            return Outcome("pending", f"{action.id} is still waiting: {exc}", action=action)
+        except BackofficeError as exc:
+            action = self.pending.fail(action.id, str(exc))
+            return Outcome("error", f"{action.id} could not be done: {exc}", action=action)
+        except Exception as exc:
+            self.pending.fail(action.id, f"{type(exc).__name__}: {exc}")
+            raise
+        message = str(result.get("message", "done"))
+        action = self.pending.finish(action.id, message)
+        for who in result.get("quickbooks_needed", []) if tool.name == "mark_opportunity_won" else []:
+            # a job won by approval: the QuickBooks question comes next (asked now, or left waiting)
+            message += " " + self.call("create_quickbooks_customer", sync_args(who)).message
+        return Outcome("ok", message, result, action=action)
+
+    def reject(self, action_id: str) -> Outcome:
+        action, changed = self.pending.reject(action_id)
+        if not changed:
+            return Outcome("error", f"{action.id} is {action.status}; only a waiting action can be rejected.")
+        return Outcome("declined", f"Rejected {action.id}: {action.title}. Nothing was done.", action=action)

@@ -1,0 +1,5 @@
+"""``python -m backoffice``: the same command line as ``backoffice``."""
+
+from backoffice.agent.cli import run
+
+run()

@@ -1,0 +1,123 @@
+"""Where the owner's data lives and the business settings kept beside it.
+
+Settings are a small JSON file, ``settings.json`` in the data dir. Everything has a sensible
+default, so a fresh data dir works without one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from backoffice.tools.book.clock import BusinessCalendar
+from backoffice.tools.errors import ConfigError
+
+SETTINGS_FILE = "settings.json"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The data dir: ``--data-dir``, else ``$BACKOFFICE_DATA_DIR``, else ``./data``."""
+    chosen = explicit or os.environ.get("BACKOFFICE_DATA_DIR") or "data"
+    return Path(chosen).expanduser().resolve()
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    business_name: str = "My Business"
+    owner_name: str = "Owner"
+    owner_email: str | None = None
+    timezone: str = "America/New_York"
+    business_days: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
+    holidays: list[dt.date] = Field(default_factory=list)
+    default_phone_region: str = "US"
+    stale_after_business_days: int = Field(default=3, ge=1, le=60)
+    # Auto-send covers follow-up messages to customers only. Winning a deal and QuickBooks
+    # always ask, whatever this says.
+    auto_send_follow_ups: bool = False
+    # When the morning reports are produced (business time zone); the weekly pipeline comes on
+    # weekly_day, the win/loss summary on the first business day of the month.
+    digest_time: str = "07:30"
+    weekly_day: str = "mon"
+    # Reports are also emailed to owner_email when this is on and Gmail is connected.
+    email_reports: bool = False
+    gmail_poll_minutes: int = Field(default=5, ge=1, le=1440)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use a name like 'America/Chicago')") from exc
+        return value
+
+    @field_validator("business_days")
+    @classmethod
+    def _weekday_names(cls, value: list[str]) -> list[str]:
+        days = [d.strip().lower()[:3] for d in value]
+        bad = [d for d in days if d not in WEEKDAYS]
+        if bad or not days:
+            raise ValueError(f"business days must be among {', '.join(WEEKDAYS)}; got {value}")
+        return days
+
+    @field_validator("digest_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        try:
+            return dt.time.fromisoformat(value.strip()).strftime("%H:%M")
+        except ValueError as exc:
+            raise ValueError(f"digest_time must be a time like 07:30; got {value!r}") from exc
+
+    @field_validator("weekly_day")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        day = value.strip().lower()[:3]
+        if day not in WEEKDAYS:
+            raise ValueError(f"weekly_day must be one of {', '.join(WEEKDAYS)}; got {value!r}")
+        return day
+
+    @property
+    def report_time(self) -> dt.time:
+        return dt.time.fromisoformat(self.digest_time)
+
+    @property
+    def calendar(self) -> BusinessCalendar:
+        return BusinessCalendar(self.business_weekdays, self.holidays)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def business_weekdays(self) -> set[int]:
+        return {WEEKDAYS.index(d) for d in self.business_days}
+
+
+def load_settings(directory: Path) -> Settings:
+    path = directory / SETTINGS_FILE
+    if not path.exists():
+        return Settings()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from exc
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path} has a bad setting: {problems}") from exc
+
+
+def save_settings(directory: Path, settings: Settings) -> None:
+    from backoffice.tools.book.storage import atomic_write_bytes
+
+    directory.mkdir(parents=True, exist_ok=True)
+    text = settings.model_dump_json(indent=2) + "\n"
+    atomic_write_bytes(directory / SETTINGS_FILE, text.encode("utf-8"))

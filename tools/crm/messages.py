@@ -1,0 +1,224 @@
+"""Customer messages: follow-up drafts that fit where a lead or job stands, and sending (owner's yes first).
+
+Drafting only reads. Sending is consequential: the gate shows the whole message and waits for the
+owner. Sending is idempotent: the Message-ID is derived from recipient, subject, text and day, so a
+retried or twice-approved send finds its own earlier record and does nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from backoffice.tools.errors import MissingInformation
+from backoffice.tools.mail.outbox import mailer_for
+from backoffice.tools.book.normalize import full_name
+from backoffice.tools.registry import ToolInput, tool
+from backoffice.tools.reports import _summary, current_work, last_interaction
+from backoffice.tools.book.store import Store
+
+Doc = dict[str, Any]
+DraftStage = Literal["inquiry", "visit_booked", "estimate_sent", "accepted"]
+
+
+# ---------------------------------------------------------------------------- drafting
+class DraftFollowUpInput(ToolInput):
+    lead_id: str | None = None
+    opportunity_id: str | None = None
+    contact_id: str | None = Field(default=None, description="used when there is no lead or job to name")
+
+    @model_validator(mode="after")
+    def _one(self) -> DraftFollowUpInput:
+        if not (self.lead_id or self.opportunity_id or self.contact_id):
+            raise ValueError("give lead_id, opportunity_id or contact_id")
+        return self
+
+
+def _job_words(title: str) -> str:
+    """'Leaky faucet at 12 Main' -> 'the leaky faucet at 12 Main'; acronyms stay as they are."""
+    title = title.strip().rstrip(".")
+    if len(title) > 1 and title[0].isupper() and not title[1].isupper():
+        title = title[0].lower() + title[1:]
+    return title if title.lower().startswith(("the ", "your ", "a ")) else f"the {title}"
+
+
+def _last_proposal_date(store: Store, link: str, record_id: str) -> dt.date | None:
+    ids = store.indexes.by_link[link].get(record_id) or set()
+    sent = [store.get("interactions", i) for i in ids]
+    stamps = [d["timestamp"] for d in sent if d and d.get("outcome") == "sent_proposal"]
+    return dt.datetime.fromisoformat(max(stamps)).astimezone(store.tz).date() if stamps else None
+
+
+def _stage(store: Store, lead: Doc | None, opp: Doc | None) -> tuple[DraftStage, dt.date | None]:
+    if opp:
+        last = last_interaction(store, "opportunity_id", opp["opportunity_id"], human_only=True)
+        if opp["stage"] == "won" or (last and last.get("outcome") == "accepted_proposal"):
+            return "accepted", None
+        if opp["stage"] == "proposal_sent":
+            sent = opp.get("proposal_sent_date")
+            return "estimate_sent", dt.date.fromisoformat(sent) if sent else None
+        if opp["stage"] == "scheduled":
+            return "visit_booked", None
+        return "inquiry", None
+    if lead:
+        last = last_interaction(store, "lead_id", lead["lead_id"], human_only=True)
+        if last and last.get("outcome") == "accepted_proposal":
+            return "accepted", None
+        if lead["pipeline_stage"] in ("estimate_sent", "follow_up"):
+            return "estimate_sent", _last_proposal_date(store, "lead_id", lead["lead_id"])
+        if lead["pipeline_stage"] == "scheduled_visit":
+            return "visit_booked", None
+    return "inquiry", None
+
+
+def compose_follow_up(store: Store, stage: DraftStage, first: str, job: str, sent_on: dt.date | None) -> str:
+    settings = store.settings
+    hello = f"Hi {first}," if first else "Hello,"
+    if stage == "inquiry":
+        day = store.calendar.add_business_days(store.today(), 1)
+        middle = (
+            f"Thanks again for getting in touch about {job}. The surest way for me to give you a firm price "
+            "is to come and take a look; it rarely takes more than an hour. "
+            f"Would {day:%A} work for you, morning or afternoon? If not, tell me a time that suits you."
+        )
+    elif stage == "visit_booked":
+        middle = (
+            f"Just confirming our visit to look at {job}. If the time no longer works for you, reply to this "
+            "message and we will find another one."
+        )
+    elif stage == "estimate_sent":
+        when = f" on {sent_on:%B} {sent_on.day}" if sent_on else ""
+        middle = (
+            f"I wanted to check in on the estimate for {job} I sent you{when}. If anything in it is unclear, "
+            "or you would like to change the scope, I am glad to go through it with you. "
+            "When you are ready to go ahead, just reply and I will get you on the schedule."
+        )
+    else:
+        middle = (
+            f"Thank you for choosing {settings.business_name} for {job}. You are on our list to be scheduled, "
+            "and I will be in touch in the next few days with dates. If anything changes in the meantime, "
+            "just let me know."
+        )
+    return f"{hello}\n\n{middle}\n\nBest regards,\n{settings.owner_name}\n{settings.business_name}\n"
+
+
+@tool("read")
+def draft_follow_up(store: Store, args: DraftFollowUpInput) -> dict[str, Any]:
+    """Draft a follow-up message for a lead, a job or a contact, worded for where it stands (before a
+    price, estimate sent, accepted and waiting to be scheduled). Returns the draft and the last
+    touchpoint; nothing is sent. To send it, call send_message with the same text; the owner reviews it."""
+    lead = store.require("leads", args.lead_id) if args.lead_id else None
+    opp = store.require("opportunities", args.opportunity_id) if args.opportunity_id else None
+    contact_id = args.contact_id or (opp or {}).get("contact_id") or (lead or {}).get("contact_id")
+    if not contact_id:
+        raise MissingInformation("That lead has no contact yet, so there is nobody to write to.", ["contact"])
+    contact = store.require("contacts", contact_id)
+    if not (lead or opp):
+        lead, opp = current_work(store, contact_id)
+    stage, sent_on = _stage(store, lead, opp)
+    title = (opp or {}).get("name") or (lead or {}).get("title") or "your project"
+    body = compose_follow_up(store, stage, contact.get("first_name", ""), _job_words(title), sent_on)
+    anchor = ("opportunity_id", opp["opportunity_id"]) if opp else ("lead_id", lead["lead_id"]) if lead else None
+    last = last_interaction(store, *anchor, human_only=True) if anchor else None
+    last = last or last_interaction(store, "contact_id", contact_id, human_only=True)
+    touch = None
+    if last:
+        when = dt.datetime.fromisoformat(last["timestamp"]).astimezone(store.tz).date()
+        touch = f"{when:%a %b} {when.day}: {last['type'].replace('_', ' ')} — {_summary(last).rstrip('.')}"
+    emails = contact.get("emails") or []
+    # answer in the customer's own thread when they last wrote by email
+    docs = store.linked("interactions", *anchor) if anchor else store.linked("interactions", "contact_id", contact_id)
+    wrote = [d for d in docs if d["type"] == "email_inbound" and d.get("message_id")]
+    theirs = max(wrote, key=lambda d: d["timestamp"]) if wrote else None
+    return {
+        "in_reply_to": theirs["message_id"] if theirs else None,
+        "thread_id": theirs.get("thread_id") if theirs else None,
+        "contact_id": contact_id,
+        "to": emails[0] if emails else None,
+        "to_name": full_name(contact),
+        "lead_id": lead["lead_id"] if lead else None,
+        "opportunity_id": opp["opportunity_id"] if opp else None,
+        "stage": stage,
+        "subject": f"{title} — following up",
+        "body": body,
+        "last_touchpoint": touch,
+        "message": (f"Last touchpoint: {touch}." if touch else "No touchpoint logged yet.")
+        + ("" if emails else f" {full_name(contact)} has no email address on file: call them, or add one."),
+    }
+
+
+# ---------------------------------------------------------------------------- sending
+class SendMessageInput(ToolInput):
+    contact_id: str
+    subject: str = Field(min_length=1)
+    body: str = Field(min_length=1, description="the complete text, exactly as the owner approved it")
+    lead_id: str | None = None
+    opportunity_id: str | None = None
+    purpose: Literal["follow_up", "other"] = Field(
+        default="other", description="follow_up for a follow-up on an open lead or job; anything else is other"
+    )
+    in_reply_to: str | None = Field(default=None, description="Message-ID of the customer's email, when replying")
+    thread_id: str | None = None
+
+
+def message_id_for(store: Store, args: SendMessageInput) -> str:
+    key = "\x1f".join([args.contact_id, args.subject.strip(), args.body.strip(), store.today().isoformat()])
+    return f"<bo-{hashlib.sha256(key.encode()).hexdigest()[:24]}@backoffice.local>"
+
+
+def build_email(store: Store, args: SendMessageInput, to: str, name: str, message_id: str) -> EmailMessage:
+    settings = store.settings
+    msg = EmailMessage()
+    msg["From"] = formataddr((settings.business_name, settings.owner_email or "owner@localhost"))
+    msg["To"] = formataddr((name, to))
+    msg["Subject"] = args.subject
+    msg["Date"] = format_datetime(store.now())
+    msg["Message-ID"] = message_id
+    if args.in_reply_to:
+        msg["In-Reply-To"] = args.in_reply_to
+        msg["References"] = args.in_reply_to
+    msg.set_content(args.body)
+    return msg
+
+
+@tool("consequential")
+def send_message(store: Store, args: SendMessageInput) -> dict[str, Any]:
+    """Email a customer. Needs the owner's yes: the owner sees the recipient, subject and the whole text
+    first. The same message is never sent twice. Without a connected mail account the message is saved
+    to the outbox and the owner is told it was not sent."""
+    contact = store.require("contacts", args.contact_id)
+    emails = contact.get("emails") or []
+    if not emails:
+        raise MissingInformation(f"{full_name(contact)} has no email address; add one first, or call them.", ["email"])
+    message_id = message_id_for(store, args)
+    with store.reading():
+        earlier_id = store.indexes.message_ids.get(message_id)
+    if earlier_id:
+        earlier = store.require("interactions", earlier_id)
+        return {"already": True, "interaction": earlier, "message": "That exact message was already handled today."}
+    message = build_email(store, args, emails[0], full_name(contact), message_id)
+    delivery = mailer_for(store.directory).send(message, args.thread_id)
+    from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction
+
+    kind: Literal["email_outbound", "note"] = "email_outbound" if delivery.sent else "note"
+    subject = args.subject if delivery.sent else f"Saved to outbox, not sent: {args.subject}"
+    interaction = add_interaction(
+        store,
+        LogInteractionInput(
+            type=kind,
+            contact_id=args.contact_id,
+            lead_id=args.lead_id,
+            opportunity_id=args.opportunity_id,
+            subject=subject,
+            body=args.body,
+            message_id=message_id,
+            thread_id=args.thread_id,
+        ),
+    )
+    verb = f"Sent to {full_name(contact)} <{emails[0]}>." if delivery.sent else delivery.note
+    return {"sent": delivery.sent, "where": delivery.where, "interaction": interaction, "message": verb}

@@ -1,0 +1,190 @@
+"""Opportunities (jobs being pursued): find, update, win (owner's yes required), lose (reason required)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import Field
+
+from backoffice.tools.errors import IllegalTransition
+from backoffice.tools.crm.interactions import system_note
+from backoffice.tools.book.models import LostReason
+from backoffice.tools.book.normalize import full_name
+from backoffice.tools.registry import ToolInput, tool
+from backoffice.tools.book.states import check
+from backoffice.tools.book.store import Store
+
+Doc = dict[str, Any]
+
+
+def opportunity_card(store: Store, opp: Doc) -> Doc:
+    contact = store.get("contacts", opp["contact_id"]) if opp.get("contact_id") else None
+    return {
+        "opportunity_id": opp["opportunity_id"],
+        "name": opp["name"],
+        "customer": full_name(contact) if contact else None,
+        "contact_id": opp.get("contact_id"),
+        "stage": opp["stage"],
+        "amount": opp.get("amount"),
+        "expected_close_date": opp.get("expected_close_date"),
+        "close_date": opp.get("close_date"),
+    }
+
+
+class FindOpportunitiesInput(ToolInput):
+    query: str | None = Field(default=None, description="words of the job name, or the customer's name/phone/email")
+    open_only: bool = False
+    limit: int = Field(default=10, ge=1, le=100)
+
+
+def find_opportunity_docs(store: Store, args: FindOpportunitiesInput) -> list[Doc]:
+    from backoffice.tools.crm.contacts import FindContactsInput, find_contact_docs
+
+    found: dict[str, Doc] = {}
+    query = (args.query or "").strip()
+    if query.upper().startswith("O-") and query[2:].isdigit():
+        found[query.upper()] = store.require("opportunities", query)
+    elif query:
+        for opp in store.search_tokens("opportunities", query):
+            found.setdefault(opp["opportunity_id"], opp)
+        for contact, _ in find_contact_docs(store, FindContactsInput(query=query, limit=20, include_archived=True)):
+            for opp in store.linked("opportunities", "contact_id", contact["contact_id"]):
+                found.setdefault(opp["opportunity_id"], opp)
+    else:
+        with store.reading():
+            found = {o["opportunity_id"]: dict(o) for o in store.scan("opportunities")}
+    opps = list(found.values())
+    if args.open_only:
+        opps = [o for o in opps if o["stage"] not in ("won", "lost")]
+    opps.sort(key=lambda o: (o["stage"] in ("won", "lost"), o["created_at"]))
+    return opps[: args.limit]
+
+
+@tool("read")
+def find_opportunities(store: Store, args: FindOpportunitiesInput) -> dict[str, Any]:
+    """Find jobs (opportunities) by name words or by the customer's name, phone or email. Open ones first."""
+    return {"opportunities": [opportunity_card(store, o) for o in find_opportunity_docs(store, args)]}
+
+
+class UpdateOpportunityInput(ToolInput):
+    opportunity_id: str
+    stage: Literal["estimating", "scheduled", "proposal_sent"] | None = Field(
+        default=None, description="won and lost have their own tools"
+    )
+    name: str | None = None
+    amount: float | None = Field(default=None, ge=0)
+    expected_close_date: dt.date | None = None
+    proposal_sent_date: dt.date | None = None
+    competitor: str | None = None
+    needs_site_visit: bool | None = None
+    notes: str | None = None
+
+
+@tool("write")
+def update_opportunity(store: Store, args: UpdateOpportunityInput) -> dict[str, Any]:
+    """Change a job's stage (estimating, scheduled, proposal_sent), amount, dates or notes.
+    Won and lost jobs are final."""
+    with store.transaction():
+        opp = store.require("opportunities", args.opportunity_id)
+        changes = args.model_dump(exclude={"opportunity_id"}, exclude_none=True)
+        target: str = changes.get("stage") or opp["stage"]
+        if opp["stage"] in ("won", "lost"):
+            if set(changes) - {"notes"}:
+                raise IllegalTransition(
+                    f"Job {opp['opportunity_id']} is {opp['stage']}, which is final; only its notes can change."
+                )
+        else:
+            check("opportunity", opp["opportunity_id"], opp["stage"], target)
+        if target == "proposal_sent" and opp["stage"] != "proposal_sent" and "proposal_sent_date" not in changes:
+            changes["proposal_sent_date"] = store.today()
+        action = "stage_changed" if target != opp["stage"] else "updated"
+        updated = store.update("opportunities", args.opportunity_id, changes, action=action)
+        if target != opp["stage"]:
+            system_note(store, f"Job moved to {target.replace('_', ' ')}.", opportunity_id=opp["opportunity_id"])
+    return {"opportunity": opportunity_card(store, updated), "message": f"Updated job {updated['opportunity_id']}."}
+
+
+class MarkWonInput(ToolInput):
+    opportunity_id: str
+    amount: float | None = Field(default=None, ge=0, description="final amount, if it changed")
+
+
+@tool("consequential")
+def mark_opportunity_won(store: Store, args: MarkWonInput) -> dict[str, Any]:
+    """Mark a job won: stage won, close date today, the contact becomes a customer. Needs the owner's yes
+    (it starts QuickBooks sync and scheduling)."""
+    with store.transaction():
+        opp = store.require("opportunities", args.opportunity_id)
+        if opp["stage"] == "won":
+            return {
+                "opportunity": opportunity_card(store, opp),
+                "already": True,
+                "message": f"{opp['name']} was already marked won on {opp.get('close_date')}.",
+            }
+        check("opportunity", opp["opportunity_id"], opp["stage"], "won")
+        changes: Doc = {"stage": "won", "close_date": store.today()}
+        if args.amount is not None:
+            changes["amount"] = args.amount
+        opp = store.update("opportunities", opp["opportunity_id"], changes, action="won")
+        system_note(
+            store, f"Opportunity won — {opp['name']}.", opportunity_id=opp["opportunity_id"], lead_id=opp.get("lead_id")
+        )
+        needs_qb = []
+        if opp.get("contact_id"):
+            contact = store.require("contacts", opp["contact_id"])
+            if contact["lifecycle_stage"] != "customer":
+                store.update(
+                    "contacts", contact["contact_id"], {"lifecycle_stage": "customer"}, action="became_customer"
+                )
+            if not contact.get("quickbooks_customer_id"):
+                needs_qb.append({"contact_id": contact["contact_id"], "name": full_name(contact)})
+        if opp.get("company_id"):
+            company = store.require("companies", opp["company_id"])
+            if company["status"] != "active_customer":
+                store.update(
+                    "companies", company["company_id"], {"status": "active_customer"}, action="became_customer"
+                )
+            if not company.get("quickbooks_customer_id"):
+                needs_qb = [{"company_id": company["company_id"], "name": company["name"]}]
+    message = f"Marked {opp['name']} won."
+    if needs_qb:
+        message += f" {needs_qb[0]['name']} is not in QuickBooks yet — create them there?"
+    message += " The job is ready to schedule."
+    return {"opportunity": opportunity_card(store, opp), "quickbooks_needed": needs_qb, "message": message}
+
+
+class MarkLostInput(ToolInput):
+    opportunity_id: str
+    reason: LostReason = Field(description="price | competition | timing | no_decision | scope | other")
+    note: str | None = None
+    competitor: str | None = None
+
+
+@tool("write")
+def mark_opportunity_lost(store: Store, args: MarkLostInput) -> dict[str, Any]:
+    """Mark a job lost, with a reason. Nothing is deleted; afterwards offer a re-engagement reminder."""
+    with store.transaction():
+        opp = store.require("opportunities", args.opportunity_id)
+        check("opportunity", opp["opportunity_id"], opp["stage"], "lost")
+        changes: Doc = {
+            "stage": "lost",
+            "close_date": store.today(),
+            "lost_reason": args.reason,
+            "lost_note": args.note,
+            "competitor": args.competitor or opp.get("competitor"),
+        }
+        opp = store.update("opportunities", opp["opportunity_id"], changes, action="lost")
+        reason = args.reason.replace("_", " ")
+        system_note(
+            store,
+            f"Opportunity lost — {reason}." + (f" {args.note}" if args.note else ""),
+            opportunity_id=opp["opportunity_id"],
+            lead_id=opp.get("lead_id"),
+        )
+        contact = store.get("contacts", opp["contact_id"]) if opp.get("contact_id") else None
+    who = full_name(contact) if contact else "them"
+    return {
+        "opportunity": opportunity_card(store, opp),
+        "message": f"Marked {opp['name']} lost ({reason}). Want a reminder to check back with {who} in a few months?",
+    }
