@@ -32,14 +32,13 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-
-from backoffice.tools.book import clock
-from backoffice.tools.errors import BackofficeError
-from backoffice.tools.book.storage import atomic_write_bytes, file_lock
-from backoffice.tools.book.store import Store
-
 from backoffice.agent.briefings import KINDS, Notification, run_due, triggers
 from backoffice.agent.inbound import NOTHING_NEW
+from backoffice.tools.book import clock
+from backoffice.tools.book.storage import atomic_write_bytes, file_lock
+from backoffice.tools.book.store import Store
+from backoffice.tools.errors import BackofficeError
+from backoffice.tools.mail import gmail_account
 
 log = logging.getLogger("backoffice.daemon")
 STATE = "daemon.json"
@@ -57,11 +56,10 @@ class Poller:
 
 
 def _gmail_poller(store: Store) -> Callable[[], str] | None:
-    from backoffice.tools.mail import gmail
 
     from backoffice.agent.inbound import counts_line, poll_gmail
 
-    if not gmail.connected(store.directory):
+    if not gmail_account.connected(store.directory):
         return None
     return lambda: counts_line(poll_gmail(store))
 
@@ -188,7 +186,7 @@ class Daemon:
                 args=[poller],
                 id=f"poll-{poller.name}",
                 replace_existing=True,
-                next_run_time=clock.now(settings.tz),
+                next_run_time=clock.wall_now(settings.tz),
             )
             log.info("%s: polling every %g s", poller.name, seconds)
         return scheduler

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from backoffice.agent.orchestrator import Turn
+from backoffice.agent.planners.base import Turn
 from backoffice.agent.reply import Reply
 
 INQUIRY_FIELDS = {

@@ -16,25 +16,23 @@ The owner is told through ``notifications/`` (the chat shows new inquiries when 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
-
-from backoffice.tools.book import clock
-from backoffice.tools.mail.parse import InboundEmail, automated_reason, parse_email
-from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction
-from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
-from backoffice.tools.book.normalize import email_normal, phone_e164
-from backoffice.tools.reports import current_work
-from backoffice.tools.book.store import Store, key_of
+from typing import Literal
 
 from backoffice.agent.briefings import Notification, Notifications
 from backoffice.agent.orchestrator import build
 from backoffice.agent.reply import Reply
+from backoffice.tools.book import clock
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
+from backoffice.tools.book.normalize import email_normal, phone_e164
+from backoffice.tools.book.store import Doc, Store
+from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction
+from backoffice.tools.mail import gmail_account
+from backoffice.tools.mail.parse import InboundEmail, automated_reason, parse_email
+from backoffice.tools.reports.activity import current_work
 
 log = logging.getLogger("backoffice.inbound")
-Doc = dict[str, Any]
 
 
 @dataclass
@@ -49,12 +47,9 @@ class InboundResult:
 
 def owner_addresses(store: Store) -> set[str]:
     found = {email_normal(store.settings.owner_email)} if store.settings.owner_email else set()
-    try:  # the connected Gmail account is the owner too
-        state = json.loads((store.directory / "gmail.json").read_text(encoding="utf-8"))
-        if state.get("email"):
-            found.add(email_normal(state["email"]))
-    except (OSError, ValueError):
-        pass
+    connected_as = gmail_account.load_state(store.directory).get("email")  # the connected Gmail is the owner too
+    if connected_as:
+        found.add(email_normal(connected_as))
     return {e for e in found if e}
 
 
@@ -64,7 +59,7 @@ def handle_inbound(store: Store, raw: bytes, thread_id: str | None = None) -> In
     if reason:
         return InboundResult("skipped", f"Not an inquiry: {reason}. ({mail.subject or 'no subject'})", mail.message_id)
     with store.reading():
-        seen = mail.message_id in store.indexes.message_ids or mail.message_id in store.indexes.lead_by_ref
+        seen = store.by_message_id(mail.message_id) or store.by_source_ref("leads", mail.message_id)
     if seen:
         return InboundResult("duplicate", f"Already handled: {mail.subject or mail.message_id}.", mail.message_id)
     target = existing_work(store, mail)
@@ -76,12 +71,8 @@ def handle_inbound(store: Store, raw: bytes, thread_id: str | None = None) -> In
 def existing_work(store: Store, mail: InboundEmail) -> Doc | None:
     """The open lead or job this email continues: the thread it replies to, else the sender's open work."""
     with store.reading():
-        interactions = store.db.tables["interactions"]
         for ref in reversed(mail.in_reply_to):  # References run oldest first
-            rid = store.indexes.message_ids.get(ref)
-            if rid is None:
-                continue
-            earlier = interactions.get(key_of("interactions", rid))
+            earlier = store.by_message_id(ref)
             if earlier is None:
                 continue
             work = _open_work(store, earlier)
@@ -166,12 +157,11 @@ def _new_inquiry(store: Store, mail: InboundEmail) -> InboundResult:
     }
     orch = build(store, None, origin="email", offline=True, actor="email")
     reply: Reply = orch.handle_event("inbound_email", payload)
-    with store.reading():
-        lead_id = store.indexes.lead_by_ref.get(mail.message_id)
-    if lead_id is None:
+    lead = store.by_source_ref("leads", mail.message_id)
+    if lead is None:
         text = reply.plain() or "the inquiry could not be recorded"
         return InboundResult("error", f"Could not record the email from {mail.sender_email}: {text}", mail.message_id)
-    lead = store.require("leads", lead_id)
+    lead_id = lead["lead_id"]
     result = InboundResult("lead", reply.plain(), mail.message_id, lead_id=lead_id, contact_id=lead.get("contact_id"))
     _tell_owner(store, result, mail)
     return result
@@ -202,9 +192,11 @@ def _tell_owner(store: Store, result: InboundResult, mail: InboundEmail) -> None
 # ---------------------------------------------------------------------------- polling
 def poll_gmail(store: Store) -> dict[str, int]:
     """Read new Gmail through this path; how many messages had each outcome."""
-    from backoffice.tools.mail import gmail
+    from backoffice.tools.mail import gmail  # Google's client libraries load only to read Gmail
 
-    return gmail.poll(store.directory, lambda raw, thread: handle_inbound(store, raw, thread).status)
+    return gmail.poll(
+        store.directory, lambda raw, thread: handle_inbound(store, raw, thread).status, store.services.gmail_http
+    )
 
 
 NOTHING_NEW = "No new mail."

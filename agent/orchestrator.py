@@ -9,51 +9,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from backoffice.tools.errors import BackofficeError
-from backoffice.tools.book.store import Store
-
+from backoffice.agent.events import EVENT_HANDLERS
 from backoffice.agent.gate.gate import Approver, Gate
 from backoffice.agent.gate.pending import PendingStore
+from backoffice.agent.planners.base import Planner, PlannerUnavailable, Turn, business_profile
+from backoffice.agent.planners.claude import ClaudePlanner
+from backoffice.agent.planners.offline import OfflinePlanner
 from backoffice.agent.procedures import Procedure, Route, load_procedures, procedure_dirs, route_event, route_message
 from backoffice.agent.reply import Reply
-
-
-class PlannerUnavailable(Exception):
-    """The planner cannot be reached (no network, bad key, API down) and nothing has run yet."""
-
-
-class Planner(Protocol):
-    name: str
-
-    def respond(self, text: str, turn: Turn) -> Reply: ...
-
-
-@dataclass
-class Turn:
-    """Everything a planner may use for one message."""
-
-    store: Store
-    gate: Gate
-    route: Route
-    profile: str
-    reply: Reply = field(default_factory=Reply)  # the planner writes here; the chat may show it while it grows
-
-    def system_text(self) -> str:
-        business = self.store.settings.business_name
-        bodies = [p.body.replace("{business}", business) for p in self.route.procedures]
-        return "\n\n---\n\n".join(bodies)
-
-
-def business_profile(store: Store) -> str:
-    s = store.settings
-    today = store.today()
-    return (
-        f"Business: {s.business_name}. Owner: {s.owner_name}. Time zone: {s.timezone}. "
-        f"Today is {today:%A} {today.isoformat()}. Business days: {', '.join(s.business_days)}. "
-        f"Auto-send for follow-ups is {'on' if s.auto_send_follow_ups else 'off'}."
-    )
+from backoffice.tools.book.store import Store
+from backoffice.tools.errors import BackofficeError
 
 
 @dataclass
@@ -90,8 +57,6 @@ class Orchestrator:
     def handle_event(self, event: str, payload: dict[str, Any]) -> Reply:
         """Events run the same deterministic flow whichever planner is configured; an email's text is
         only ever data here, never instructions."""
-        from backoffice.agent.events import EVENT_HANDLERS
-
         route = route_event(self.procedures, event)
         handler = EVENT_HANDLERS.get(event)
         if handler is None or not route.procedures:
@@ -113,15 +78,11 @@ def build(
     offline: bool = False,
     actor: str = "agent",
 ) -> Orchestrator:
-    from backoffice.agent.planners.offline import OfflinePlanner
-
     procedures, problems = load_procedures(procedure_dirs(store.directory))
     guarded = {t for p in procedures for t in p.guarded_tools}
     gate = Gate(store, PendingStore(store.directory), approver, origin=origin, actor=actor, guarded=guarded)
     fallback = OfflinePlanner()
     planner: Planner = fallback
     if not offline and claude_configured():
-        from backoffice.agent.planners.claude import ClaudePlanner
-
         planner = ClaudePlanner()
     return Orchestrator(store, planner, fallback, procedures, problems, gate)

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from backoffice.tools.book.schemas import schema_names
 
 KNOWN_KEYS = {"name", "title", "version", "default", "triggers", "requires", "schedule", "hard_stops"}

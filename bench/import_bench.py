@@ -30,8 +30,8 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backoffice.tools.crm.duplicates import duplicate_clusters  # noqa: E402
 from backoffice.tools.book.store import Store  # noqa: E402
+from backoffice.tools.crm.duplicates import duplicate_clusters  # noqa: E402
 
 STAMP = "2026-10-01T14:00:00+00:00"
 FIRST = "James Mary John Patricia Robert Jennifer Michael Linda David Elizabeth William Barbara Richard Susan Joseph "

@@ -4,9 +4,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from backoffice.tools.registry import get_tool
 from backoffice.tools.book.store import Store
+from backoffice.tools.catalog import get_tool
+from backoffice.tools.services import Services
 
 FRIDAY = "2026-11-20T10:00:00"  # a Friday, business time zone (America/New_York)
 
@@ -25,8 +25,14 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(data_dir: Path) -> Store:
-    s = Store(data_dir)
+def services() -> Services:
+    """What the book reaches the outside world through; tests that need a fake put it here."""
+    return Services()
+
+
+@pytest.fixture
+def store(data_dir: Path, services: Services) -> Store:
+    s = Store(data_dir, services=services)
     yield s
     s.close()
 
@@ -45,7 +51,7 @@ def add_contact(store: Store, **fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], services: Services):
     """Run the real ``backoffice`` entry point in-process with piped stdin: (exit code, screen)."""
     import io
     import sys
@@ -57,7 +63,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     def run(*argv: str, stdin: str = "") -> tuple[int, str]:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         try:
-            code = main(list(argv))
+            code = main(list(argv), services=services)
         except SystemExit as exc:  # argparse's usage errors
             code = int(exc.code or 0)
         captured = capsys.readouterr()

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-
 from backoffice.agent.briefings import Notifications, latest_occurrence, run_due, triggers
 from backoffice.tools.book import clock
-from backoffice.tools.reports import digest_data, winloss_data
 from backoffice.tools.book.settings import Settings, save_settings
 from backoffice.tools.book.store import Store
+from backoffice.tools.reports.digest import digest_data
+from backoffice.tools.reports.winloss import winloss_data
 
 from .conftest import add_contact, call, lines
 
@@ -217,7 +217,7 @@ def test_chat_makes_todays_digest_when_no_daemon_ran(cli, data_dir: Path):
     assert note["origin"] == "chat" and note["data"]["follow_ups"] == []
 
 
-def test_reports_are_emailed_to_the_owner_only_when_asked_and_connected(store: Store, data_dir: Path, monkeypatch):
+def test_reports_are_emailed_to_the_owner_only_when_asked_and_connected(store: Store, data_dir: Path, services):
     from email.message import EmailMessage
 
     from backoffice.tools.mail import outbox as mail
@@ -231,18 +231,18 @@ def test_reports_are_emailed_to_the_owner_only_when_asked_and_connected(store: S
             sent.append(message)
             return mail.Delivery(True, "gmail-1", "sent")
 
-    monkeypatch.setattr(mail, "MAILER_FACTORIES", [lambda d: Connected()])
+    services.mailer = lambda d: Connected()
     run_due(store, "daemon", _local(store, 2026, 11, 16, 8, 0))
     assert sent == []  # email_reports is off by default
     save_settings(data_dir, Settings(email_reports=True, owner_email="owner@plumbing.test"))
-    store2 = Store(data_dir)
+    store2 = Store(data_dir, services=services)
     run_due(store2, "daemon", _local(store2, 2026, 11, 17, 8, 0))
     assert [(m["To"], m["Subject"]) for m in sent] == [
         ("owner@plumbing.test", "My Business: Morning digest — Tuesday November 17")
     ]
     assert "Morning digest" in sent[0].get_content()
     # not connected: the report is still produced, nothing lands in the customer outbox
-    monkeypatch.setattr(mail, "MAILER_FACTORIES", [])
+    services.mailer = None
     run_due(store2, "daemon", _local(store2, 2026, 11, 18, 8, 0))
     assert len(sent) == 1 and not (data_dir / "outbox").exists()
     assert Notifications(data_dir).exists("digest", dt.date(2026, 11, 18))

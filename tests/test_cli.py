@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BACKOFFICE_DATA_DIR": str(data_dir), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "backoffice", *args], capture_output=True, text=True, env=env, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "backoffice", *args], capture_output=True, text=True, env=env, cwd=ROOT
+    )
 
 
 def test_demo_loads_a_valid_sample_business_once(data_dir: Path):

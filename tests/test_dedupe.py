@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from backoffice.agent.gate.gate import Decision, Gate
-from backoffice.agent.orchestrator import build
 from backoffice.agent.gate.pending import PendingStore
-from tests.conftest import add_contact, call, lines, records
-from backoffice.tools.crm.duplicates import duplicate_clusters
+from backoffice.agent.orchestrator import build
 from backoffice.tools.book.store import Store
+from backoffice.tools.crm.duplicates import duplicate_clusters
+
+from tests.conftest import add_contact, call, lines, records
 
 
 class Answers:
@@ -155,9 +156,8 @@ def test_merge_command_asks_then_merges_and_keeps_a_chosen_field(cli, store: Sto
 def test_chat_finds_duplicates_and_merges_on_yes(store: Store, data_dir: Path):
     import io
 
-    from rich.console import Console
-
     from backoffice.agent.chat import ChatApprover, LineReader
+    from rich.console import Console
 
     dana, d = twins(store)
     stdin = io.StringIO("yes\n")

@@ -8,11 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from googleapiclient.http import HttpMockSequence
-
 from backoffice.agent.orchestrator import build
-from backoffice.tools.mail import gmail
 from backoffice.tools.book.store import Store
+from backoffice.tools.mail import gmail_account
+from backoffice.tools.services import Services
+from googleapiclient.http import HttpMockSequence
 
 from .conftest import add_contact, call
 
@@ -22,28 +22,28 @@ OK = {"status": "200"}
 
 def connect(data_dir: Path, token: str = "old-token") -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / gmail.TOKEN).write_text(
+    (data_dir / gmail_account.TOKEN).write_text(
         json.dumps(
             {
                 "token": token,
                 "refresh_token": "refresh-1",
                 "client_id": "cid.apps.googleusercontent.com",
                 "client_secret": "secret",
-                "scopes": gmail.SCOPES,
+                "scopes": gmail_account.SCOPES,
                 "expiry": "2099-01-01T00:00:00Z",
             }
         )
     )
-    gmail.save_state(data_dir, {"email": "office@reyesplumbing.test"})
+    gmail_account.save_state(data_dir, {"email": "office@reyesplumbing.test"})
 
 
 @pytest.fixture
-def http(monkeypatch: pytest.MonkeyPatch):
+def http(services: Services):
     """Script Gmail's answers: http(responses) installs them and returns the mock to inspect."""
 
     def install(responses: list[tuple[dict[str, str], str]]) -> HttpMockSequence:
         seq = HttpMockSequence(list(responses))
-        monkeypatch.setattr(gmail, "transport", lambda: seq)
+        services.gmail_http = lambda: seq
         return seq
 
     return install
@@ -121,9 +121,9 @@ def test_an_expired_token_is_refreshed_and_saved_with_0600(store: Store, data_di
     assert seq.request_sequence[1][0] == "https://oauth2.googleapis.com/token"
     body = seq.request_sequence[1][2]
     assert "refresh_token=refresh-1" in (body.decode() if isinstance(body, bytes) else body)
-    saved = json.loads((data_dir / gmail.TOKEN).read_text())
+    saved = json.loads((data_dir / gmail_account.TOKEN).read_text())
     assert saved["token"] == "new-token" and saved["refresh_token"] == "refresh-1"
-    assert stat.S_IMODE((data_dir / gmail.TOKEN).stat().st_mode) == 0o600
+    assert stat.S_IMODE((data_dir / gmail_account.TOKEN).stat().st_mode) == 0o600
 
 
 def test_a_revoked_sign_in_leaves_the_message_waiting_and_says_what_to_do(store: Store, data_dir: Path, http):

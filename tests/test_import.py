@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from backoffice.tools.book.store import Store
+from backoffice.tools.bulk import importer
+from backoffice.tools.bulk.exporter import export
+from backoffice.tools.errors import InvalidRecord
 
 from tests.conftest import add_contact, call, records
-from backoffice.tools.bulk import importer
-from backoffice.tools.errors import InvalidRecord
-from backoffice.tools.bulk.exporter import export
-from backoffice.tools.book.store import Store
 
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "crm-exports"  # copies of ../shared/data/crm-exports
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "imports"

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-from backoffice.agent.inbound import handle_inbound
 from backoffice.agent.gate.pending import PendingStore
-from backoffice.tools.mail.parse import html_to_text, parse_email, trim_reply
+from backoffice.agent.inbound import handle_inbound
 from backoffice.tools.book.store import Store
+from backoffice.tools.mail.parse import html_to_text, parse_email, trim_reply
 
 from .conftest import add_contact, call, lines, records
 

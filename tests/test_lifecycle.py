@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from backoffice.tools import registry
-from backoffice.tools.errors import IllegalTransition, MissingInformation
-from backoffice.tools.registry import ToolArgumentError
+from backoffice.tools import catalog
 from backoffice.tools.book.states import LEAD_TRANSITIONS, OPPORTUNITY_TRANSITIONS
 from backoffice.tools.book.storage import Database, Transaction
 from backoffice.tools.book.store import Store
+from backoffice.tools.errors import IllegalTransition, MissingInformation, ToolArgumentError
 
 from .conftest import add_contact, call
 
@@ -119,7 +117,7 @@ def test_every_transition_in_the_machines_is_reachable_or_final():
 
 
 def test_nothing_exposes_a_delete():
-    for name in registry.all_tools():
+    for name in catalog.all_tools():
         assert not any(word in name for word in ("delete", "remove", "purge", "drop", "destroy")), name
     for cls in (Store, Database, Transaction):
         assert not [m for m in dir(cls) if any(w in m.lower() for w in ("delete", "remove", "purge", "drop"))], cls

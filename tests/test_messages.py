@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from backoffice.tools.errors import MissingInformation
 
 from .conftest import add_contact, call

@@ -6,9 +6,15 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-
 from backoffice.agent.gate.pending import PendingStore
-from backoffice.agent.planners.offline.understand import find_address, find_amount, find_date, find_follow_up, find_name, find_phone
+from backoffice.agent.planners.offline.understand import (
+    find_address,
+    find_amount,
+    find_date,
+    find_follow_up,
+    find_name,
+    find_phone,
+)
 from backoffice.tools.book.store import Store
 
 from .conftest import add_contact, call, lines, records

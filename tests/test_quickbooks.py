@@ -7,21 +7,21 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from backoffice.agent.orchestrator import build
 from backoffice.tools.accounting import quickbooks
-from backoffice.tools.errors import NotConnected
 from backoffice.tools.book.store import Store
+from backoffice.tools.errors import NotConnected
+from backoffice.tools.services import Services
 
 from .conftest import add_contact, call, lines
 from .fakes.quickbooks_api import FakeQuickBooks, serve
 
 
 @pytest.fixture
-def qbo(monkeypatch: pytest.MonkeyPatch):
+def qbo(monkeypatch: pytest.MonkeyPatch, services: Services):
     with serve() as fake:
-        monkeypatch.setenv("QUICKBOOKS_DISCOVERY_URL", f"{fake.url}/discovery")
-        monkeypatch.setenv("QUICKBOOKS_API_URL", f"{fake.url}/v3")
+        services.quickbooks_discovery_url = f"{fake.url}/discovery"
+        services.quickbooks_api_url = f"{fake.url}/v3"
         monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake speaks plain http
         yield fake
 
@@ -164,17 +164,21 @@ def test_approving_a_won_job_later_queues_the_quickbooks_question(cli, store: St
     assert "Create Dana Reyes in QuickBooks" in screen
 
 
-def test_connecting_checks_the_pasted_address_and_saves_tokens_0600(data_dir: Path, qbo: FakeQuickBooks, cli):
+def test_connecting_checks_the_pasted_address_and_saves_tokens_0600(
+    data_dir: Path, qbo: FakeQuickBooks, cli, services: Services
+):
     app = {"client_id": "app-id", "client_secret": "s", "redirect_uri": "http://localhost/cb", "environment": "sandbox"}
-    url, state = quickbooks.authorization_url(app)
+    url, state = quickbooks.authorization_url(app, services)
     assert url.startswith(f"{qbo.url}/connect/oauth2?") and f"state={state}" in url
     with pytest.raises(NotConnected, match="different sign-in attempt"):
-        quickbooks.finish_connect(data_dir, "http://localhost/cb?code=good-code&realmId=9130&state=x", state, app)
+        quickbooks.finish_connect(
+            data_dir, "http://localhost/cb?code=good-code&realmId=9130&state=x", state, app, services
+        )
     with pytest.raises(NotConnected, match="no code and realmId"):
-        quickbooks.finish_connect(data_dir, "http://localhost/cb?state=" + state, state, app)
+        quickbooks.finish_connect(data_dir, "http://localhost/cb?state=" + state, state, app, services)
     assert not (data_dir / quickbooks.TOKEN).exists()
     tokens = quickbooks.finish_connect(
-        data_dir, f"http://localhost/cb?code=good-code&realmId=9130&state={state}", state, app
+        data_dir, f"http://localhost/cb?code=good-code&realmId=9130&state={state}", state, app, services
     )
     assert tokens["realm_id"] == "9130" and tokens["refresh_token"] == "refresh-1"
     assert stat.S_IMODE((data_dir / quickbooks.TOKEN).stat().st_mode) == 0o600

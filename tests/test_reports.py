@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from backoffice.tools.book import clock
-from backoffice.tools.reports import follow_ups_due_rows, pipeline_data, stale_lead_rows
 from backoffice.tools.book.settings import Settings
 from backoffice.tools.book.store import Store
+from backoffice.tools.reports.digest import follow_ups_due_rows, stale_lead_rows
+from backoffice.tools.reports.pipeline import pipeline_data
 
 from .conftest import add_contact, call
 

@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from tinydb import TinyDB
-
-from backoffice.tools.errors import InvalidRecord, StoreCorrupt
 from backoffice.tools.book.storage import AtomicJSONStorage
 from backoffice.tools.book.store import Store
+from backoffice.tools.errors import InvalidRecord, StoreCorrupt
+from tinydb import TinyDB
 
 from .conftest import add_contact, call
 
@@ -106,7 +105,7 @@ WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
     from backoffice.tools.book.store import Store
-    from backoffice.tools.registry import get_tool
+    from backoffice.tools.catalog import get_tool
     store = Store(Path(sys.argv[1]), write_through_below=int(sys.argv[2]), actor=sys.argv[4])
     tool = get_tool("log_interaction")
     for i in range(int(sys.argv[3])):

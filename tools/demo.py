@@ -10,9 +10,9 @@ import datetime as dt
 from typing import Any
 
 from backoffice.tools.book import clock
-from backoffice.tools.errors import BackofficeError
-from backoffice.tools.registry import get_tool
 from backoffice.tools.book.store import Store
+from backoffice.tools.catalog import get_tool
+from backoffice.tools.errors import BackofficeError
 
 
 def _call(store: Store, tool_name: str, /, **args: Any) -> dict[str, Any]:
@@ -217,8 +217,4 @@ def load_demo(store: Store) -> dict[str, int]:
                 reason="outside_scope",
                 note="We don't do pools.",
             )
-    with store.reading():
-        return {
-            t: len(store.db.tables.get(t, {}))
-            for t in ("contacts", "companies", "leads", "interactions", "opportunities")
-        }
+    return store.counts()

@@ -82,6 +82,10 @@ class ApprovalRequired(BackofficeError):
     pass
 
 
+class ToolArgumentError(BackofficeError):
+    """A planner called a tool that does not exist, or with arguments its input model refuses."""
+
+
 class NotConnected(BackofficeError):
     """An outside service (Gmail, QuickBooks) is not set up, or refused our credentials. Nothing was
     done; an approved action goes back to waiting so it can be approved again once connected."""

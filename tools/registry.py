@@ -1,6 +1,7 @@
 """Tools are typed functions ``fn(store, args: InputModel) -> dict``.
 
-The decorator records each tool's effect:
+``@tool(effect)`` turns one into a ``Tool``; ``catalog.TOOLS`` lists every tool the agent offers.
+Each tool declares its effect:
 - ``read``          looks only;
 - ``write``         changes the book (validated, logged as events);
 - ``consequential`` does something the owner must say yes to first (send to a customer, win a deal,
@@ -16,11 +17,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
+from backoffice.tools.errors import ToolArgumentError
 from pydantic import BaseModel, ValidationError
 
-from backoffice.tools.errors import BackofficeError
+if TYPE_CHECKING:
+    from backoffice.tools.book.store import Store
 
 Effect = Literal["read", "write", "consequential"]
 
@@ -29,17 +32,26 @@ class ToolInput(BaseModel):
     model_config = {"extra": "forbid"}
 
 
-class ToolArgumentError(BackofficeError):
-    pass
+Preview = Callable[["Store", dict[str, Any]], tuple[str, str]]
+FollowUps = Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
 class Tool:
+    """A typed tool and its policy: what it does to the book, how the owner is shown a call before
+    saying yes (``preview``: a title and the whole text), and which calls follow once it ran with
+    the owner's yes (``then``: e.g. winning a job asks about QuickBooks next)."""
+
     name: str
     effect: Effect
     input_model: type[BaseModel]
     func: Callable[..., dict[str, Any]]
     description: str
+    preview: Preview | None = None
+    then: FollowUps | None = None
+
+    def __call__(self, store: Store, args: BaseModel) -> dict[str, Any]:
+        return self.func(store, args)
 
     def parse(self, raw: dict[str, Any] | BaseModel) -> BaseModel:
         if isinstance(raw, self.input_model):
@@ -56,26 +68,31 @@ class Tool:
         schema.pop("title", None)
         return {"name": self.name, "description": self.description, "input_schema": schema}
 
+    def describe_call(self, store: Store, args: dict[str, Any]) -> tuple[str, str]:
+        """The title and text the owner reads before saying yes to this call."""
+        if self.preview is not None:
+            return self.preview(store, args)
+        shown = "\n".join(f"{k}: {v}" for k, v in args.items() if v not in (None, "", [], {}))
+        return f"Run {self.name.replace('_', ' ')}", shown or "(no details)"
 
-REGISTRY: dict[str, Tool] = {}
 
+def tool(
+    effect: Effect, *, preview: Preview | None = None, then: FollowUps | None = None
+) -> Callable[[Callable[..., dict[str, Any]]], Tool]:
+    """Declare a function ``fn(store, args: InputModel) -> dict`` a tool. Its docstring is what the
+    model reads; its input schema comes from the model. Tools are listed in ``catalog.TOOLS``."""
 
-def tool(effect: Effect) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
-    def register(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    def declare(func: Callable[..., dict[str, Any]]) -> Tool:
         hints = get_type_hints(func)
         params = list(inspect.signature(func).parameters)
         if len(params) != 2:
             raise TypeError(f"tool {func.__name__} must take (store, args)")
-        model = hints[params[1]]
         doc = inspect.getdoc(func) or ""
         if not doc:
             raise TypeError(f"tool {func.__name__} needs a docstring: it is what the model reads")
-        if func.__name__ in REGISTRY:
-            raise TypeError(f"tool {func.__name__} registered twice")
-        REGISTRY[func.__name__] = Tool(func.__name__, effect, model, func, doc)
-        return func
+        return Tool(func.__name__, effect, hints[params[1]], func, doc, preview, then)
 
-    return register
+    return declare
 
 
 def describe_validation(name: str, exc: ValidationError) -> str:
@@ -87,28 +104,3 @@ def describe_validation(name: str, exc: ValidationError) -> str:
             message = "is not an argument of this tool"
         parts.append(f"{where} {message}" if err["type"] == "extra_forbidden" else f"{where}: {message}")
     return f"{name} was given bad arguments: " + "; ".join(parts)
-
-
-def get_tool(name: str) -> Tool:
-    _load_all()
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ToolArgumentError(f"There is no tool called {name!r}.") from None
-
-
-def all_tools() -> dict[str, Tool]:
-    _load_all()
-    return dict(REGISTRY)
-
-
-def _load_all() -> None:
-    # importing the modules registers their tools
-    from backoffice.tools.accounting import sync as accounting
-    from backoffice.tools.crm import contacts as crm
-    from backoffice.tools.crm import duplicates as dedupe
-    from backoffice.tools.crm import interactions
-    from backoffice.tools.crm import leads
-    from backoffice.tools.crm import messages
-    from backoffice.tools.crm import opportunities
-    from backoffice.tools import reports  # noqa: F401

@@ -23,17 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
-
+from backoffice.agent import views
+from backoffice.agent.reply import Block, Reply
 from backoffice.tools.book import clock
-from backoffice.tools.mail.outbox import mailer_for
 from backoffice.tools.book.normalize import money
-from backoffice.tools.reports import digest_data, pipeline_data, previous_month, winloss_data
 from backoffice.tools.book.settings import Settings
 from backoffice.tools.book.storage import atomic_write_bytes, file_lock
 from backoffice.tools.book.store import Store
-
-from backoffice.agent import views
-from backoffice.agent.reply import Block, Reply
+from backoffice.tools.mail.mailers import mailer_for
+from backoffice.tools.reports.digest import digest_data
+from backoffice.tools.reports.pipeline import pipeline_data
+from backoffice.tools.reports.winloss import previous_month, winloss_data
 
 log = logging.getLogger("backoffice.reports")
 
@@ -284,7 +284,7 @@ def email_to_owner(store: Store, note: Notification) -> None:
     if not settings.owner_email:
         log.warning("email_reports is on but owner_email is not set; %s not emailed", note.id)
         return
-    mailer = mailer_for(store.directory)
+    mailer = mailer_for(store)
     if not getattr(mailer, "connected", False):
         log.warning("email_reports is on but no mail account is connected; %s not emailed", note.id)
         return

@@ -13,24 +13,22 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any
 
+from backoffice.agent import views
+from backoffice.agent.briefings import KINDS, Notifications, run_due
+from backoffice.agent.gate.gate import Decision, Outcome
+from backoffice.agent.gate.pending import Action
+from backoffice.agent.orchestrator import Orchestrator, build
+from backoffice.agent.planners.offline.understand import yes_no
+from backoffice.agent.reply import Reply
+from backoffice.tools.book import clock
+from backoffice.tools.book.storage import atomic_write_bytes
+from backoffice.tools.book.store import Store
+from backoffice.tools.errors import BackofficeError
+from backoffice.tools.registry import Tool
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
-
-from backoffice.tools.book import clock
-from backoffice.tools.errors import BackofficeError
-from backoffice.tools.registry import Tool
-from backoffice.tools.book.storage import atomic_write_bytes
-from backoffice.tools.book.store import Store
-
-from backoffice.agent import views
-from backoffice.agent.briefings import KINDS, Notifications, run_due
-from backoffice.agent.gate.gate import Decision, Outcome
-from backoffice.agent.orchestrator import Orchestrator, build
-from backoffice.agent.gate.pending import Action
-from backoffice.agent.reply import Reply
-from backoffice.agent.planners.offline.understand import yes_no
 
 QUIT = {"quit", "exit", "bye", "q", ":q"}
 STATE_FILE = "chat_state.json"

@@ -8,11 +8,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rich.console import Console
-
-from backoffice.tools.errors import BackofficeError
 from backoffice.tools.book.settings import data_dir
 from backoffice.tools.book.store import Store
+from backoffice.tools.errors import BackofficeError
+from backoffice.tools.services import Services
+from rich.console import Console
 
 Handler = Callable[[argparse.Namespace, Store, Console], int]
 COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None] | None]] = {}
@@ -78,7 +78,7 @@ def _check(args: argparse.Namespace, store: Store, console: Console) -> int:
 
 
 # ---------------------------------------------------------------------------- entry point
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, services: Services | None = None) -> int:
     _load_command_modules()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = Console(stderr=True, highlight=False)
     store: Store | None = None
     try:
-        store = Store(data_dir(args.data_dir))
+        store = Store(data_dir(args.data_dir), services=services)
         handler = COMMANDS[args.command][1]
         return handler(args, store, console)
     except BackofficeError as exc:
@@ -108,7 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load_command_modules() -> None:
     # modules that add their own commands register them on import
-    for module in ("backoffice.agent.cli.conversation", "backoffice.agent.cli.connections", "backoffice.agent.cli.book"):
+    for module in (
+        "backoffice.agent.cli.conversation",
+        "backoffice.agent.cli.connections",
+        "backoffice.agent.cli.book",
+    ):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:

@@ -10,14 +10,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backoffice.agent.cli import command
+from backoffice.tools.book.store import Store
+from backoffice.tools.bulk.mapping import FIELDS, POLICIES, Policy
+from backoffice.tools.errors import BadInput
 from rich.console import Console
 from rich.table import Table
-
-from backoffice.tools.errors import BadInput
-from backoffice.tools.bulk.mapping import FIELDS, POLICIES, Policy
-from backoffice.tools.book.store import Store
-
-from backoffice.agent.cli import command
 
 if TYPE_CHECKING:  # every command loads this module: the importer itself is loaded only by `import`
     from backoffice.tools.bulk import importer
@@ -101,10 +99,9 @@ def _import_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("import", "bring contacts, companies and leads in from a CSV file (shows the plan first)", _import_arguments)
 def _import(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.tools.bulk import importer
-
     from backoffice.agent.chat import LineReader
     from backoffice.agent.planners.offline.understand import yes_no
+    from backoffice.tools.bulk import importer
 
     path: Path = args.file
     source = importer.read_source(path, importer.parse_maps(args.map), args.kind)

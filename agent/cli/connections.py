@@ -10,12 +10,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
-from backoffice.tools.errors import ConfigError
-from backoffice.tools.book.store import Store
-
 from backoffice.agent.cli import command
+from backoffice.tools.book.store import Store
+from backoffice.tools.errors import ConfigError
+from backoffice.tools.mail import gmail_account
+from rich.console import Console
 
 MARK = {
     "lead": "[green]＋[/green]",
@@ -67,16 +66,18 @@ def _gmail(args: argparse.Namespace, store: Store, console: Console) -> int:
 
     if args.action == "auth":
         address = gmail.connect(store.directory, args.client_secrets, open_browser=not args.no_browser)
-        console.print(f"[green]✓[/green] Gmail connected: {address} (token in {gmail.token_path(store.directory)})")
+        console.print(
+            f"[green]✓[/green] Gmail connected: {address} (token in {gmail_account.token_path(store.directory)})"
+        )
         return 0
     if args.action == "poll":
         from backoffice.agent.inbound import counts_line, poll_gmail
 
         console.print(counts_line(poll_gmail(store)), highlight=False)
         return 0
-    state = gmail.load_state(store.directory)
+    state = gmail_account.load_state(store.directory)
     info = {
-        "connected": gmail.connected(store.directory),
+        "connected": gmail_account.connected(store.directory),
         "email": state.get("email"),
         "last_check": state.get("last_check"),
         "last_error": state.get("last_error"),
@@ -137,14 +138,14 @@ def _quickbooks(args: argparse.Namespace, store: Store, console: Console) -> int
         "redirect_uri": args.redirect_uri or quickbooks.DEFAULT_REDIRECT,
         "environment": "sandbox" if args.sandbox else "production",
     }
-    url, state = quickbooks.authorization_url(app)
+    url, state = quickbooks.authorization_url(app, store.services)
     console.print("1. Open this address, sign in to QuickBooks and pick your company:\n")
     console.print(url, markup=False, highlight=False, soft_wrap=True)
     console.print("\n2. Paste here the whole address your browser ends on (it holds code= and realmId=):")
     pasted = sys.stdin.readline().strip()
     if not pasted:
         raise ConfigError("Nothing was pasted; QuickBooks is not connected. Nothing was changed.")
-    tokens = quickbooks.finish_connect(store.directory, pasted, state, app)
+    tokens = quickbooks.finish_connect(store.directory, pasted, state, app, store.services)
     console.print(f"[green]✓[/green] QuickBooks company {tokens['realm_id']} connected.")
     return 0
 
@@ -179,14 +180,14 @@ def _row(name: str, configured: bool, ok: bool | None, last: str | None, note: s
 
 
 def _check_gmail(store: Store) -> dict[str, object]:
-    from backoffice.tools.mail import gmail
     from backoffice.tools.errors import BackofficeError
+    from backoffice.tools.mail import gmail
 
-    state = gmail.load_state(store.directory)
-    if not gmail.connected(store.directory):
+    state = gmail_account.load_state(store.directory)
+    if not gmail_account.connected(store.directory):
         return _row("Gmail", False, None, None, "not connected: messages wait in data/outbox")
     try:
-        address = gmail.Gmail(store.directory).profile().get("emailAddress")
+        address = gmail.Gmail(store.directory, store.services.gmail_http).profile().get("emailAddress")
         return _row("Gmail", True, True, state.get("last_success"), f"signed in as {address}")
     except BackofficeError as exc:
         return _row("Gmail", True, False, state.get("last_success"), str(exc))
@@ -201,7 +202,7 @@ def _check_quickbooks(store: Store) -> dict[str, object]:
         tokens = quickbooks.load_tokens(store.directory) or {}
         if not tokens:
             return _row("QuickBooks", False, None, None, "not connected: syncs wait as pending actions")
-        client = quickbooks.QuickBooksClient(store.directory)
+        client = quickbooks.QuickBooksClient(store.directory, store.services)
         client.call(lambda qb: qb.query("SELECT COUNT(*) FROM Customer"))
         return _row("QuickBooks", True, True, client.tokens.get("last_success"), f"company {tokens['realm_id']}")
     except BackofficeError as exc:
@@ -215,9 +216,8 @@ def _check_claude() -> dict[str, object]:
 
 
 def _check_daemon(store: Store) -> dict[str, object]:
-    from backoffice.tools.book.storage import file_lock
-
     from backoffice.agent.daemon import LOCK, read_state
+    from backoffice.tools.book.storage import file_lock
 
     state = read_state(store.directory)
     with file_lock(store.directory / LOCK, blocking=False) as free:

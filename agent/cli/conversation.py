@@ -9,12 +9,10 @@ import re
 import sys
 from typing import Any
 
-from rich.console import Console
-
-from backoffice.tools.errors import ConfigError
-from backoffice.tools.book.store import Store
-
 from backoffice.agent.cli import command
+from backoffice.tools.book.store import Store
+from backoffice.tools.errors import ConfigError
+from rich.console import Console
 
 
 @command("chat", "talk to your back office in the terminal (reads lines from stdin when piped)")
@@ -113,7 +111,7 @@ def _iso_date(text: str) -> dt.date:
 
 
 def _month(text: str) -> str:
-    from backoffice.tools.reports import MONTH
+    from backoffice.tools.reports.winloss import MONTH
 
     if not re.fullmatch(MONTH, text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a month like 2026-10")
@@ -133,14 +131,14 @@ def _show_report(args: argparse.Namespace, console: Console, kind: str, data: di
 
 @command("digest", "the morning digest: follow-ups due (overdue marked) and leads gone quiet", _date_argument)
 def _digest(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.tools.reports import digest_data
+    from backoffice.tools.reports.digest import digest_data
 
     return _show_report(args, console, "digest", digest_data(store, args.date))
 
 
 @command("pipeline", "the pipeline summary for the 7 days up to today", _date_argument)
 def _pipeline(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.tools.reports import pipeline_data
+    from backoffice.tools.reports.pipeline import pipeline_data
 
     return _show_report(args, console, "pipeline", pipeline_data(store, args.date))
 
@@ -153,7 +151,7 @@ def _winloss_arguments(p: argparse.ArgumentParser) -> None:
     "winloss", "the win/loss summary of a month: outcomes, top sources, days to close, loss reasons", _winloss_arguments
 )
 def _winloss(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.tools.reports import winloss_data
+    from backoffice.tools.reports.winloss import winloss_data
 
     return _show_report(args, console, "winloss", winloss_data(store, args.month))
 

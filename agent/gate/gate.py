@@ -15,20 +15,16 @@ The planner only ever sees the outcome. It cannot approve anything: approval com
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel
-
-from backoffice.tools.accounting.sync import sync_args
-from backoffice.tools.errors import BackofficeError, NotConnected
-from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
-from backoffice.tools.book.normalize import full_name, money
-from backoffice.tools.registry import Tool, ToolArgumentError, get_tool
-from backoffice.tools.book.store import Store
-
 from backoffice.agent.gate.pending import Action, PendingStore
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
+from backoffice.tools.book.store import Store
+from backoffice.tools.catalog import get_tool
+from backoffice.tools.errors import BackofficeError, NotConnected, ToolArgumentError
+from backoffice.tools.registry import Tool
+from pydantic import BaseModel
 
 Status = Literal["ok", "error", "declined", "pending", "already"]
 
@@ -62,79 +58,6 @@ class Approver(Protocol):
     def decide(self, action: Action, tool: Tool) -> Decision: ...
 
 
-# ---------------------------------------------------------------------------- previews
-def _preview_send(store: Store, args: dict[str, Any]) -> tuple[str, str]:
-    contact = store.require("contacts", args["contact_id"])
-    emails = contact.get("emails") or ["(no email on file)"]
-    title = f"Send an email to {full_name(contact)}"
-    text = f"To: {full_name(contact)} <{emails[0]}>\nSubject: {args['subject']}\n\n{args['body'].rstrip()}"
-    return title, text
-
-
-def _preview_won(store: Store, args: dict[str, Any]) -> tuple[str, str]:
-    opp = store.require("opportunities", args["opportunity_id"])
-    contact = store.get("contacts", opp["contact_id"]) if opp.get("contact_id") else None
-    who = full_name(contact) if contact else "the customer"
-    amount = args.get("amount") if args.get("amount") is not None else opp.get("amount")
-    value = money(amount) if amount is not None else "no amount"
-    title = f"Mark the job {opp['name']!r} ({opp['opportunity_id']}) won"
-    lines = [
-        f"Job: {opp['name']} for {who} — {value}, now {opp['stage'].replace('_', ' ')}.",
-        f"Close date: {store.today():%a %b %d, %Y}. {who} becomes a customer; won is final.",
-    ]
-    if contact and not contact.get("quickbooks_customer_id"):
-        lines.append(f"Afterwards I will ask whether to create {who} in QuickBooks.")
-    return title, "\n".join(lines)
-
-
-def _preview_contact_anyway(store: Store, args: dict[str, Any]) -> tuple[str, str]:
-    from backoffice.tools.crm.contacts import CreateContactInput, _contact_fields, duplicate_matches
-
-    fields = _contact_fields(store, CreateContactInput.model_validate(args))
-    name = f"{fields['first_name']} {fields['last_name']}".strip() or "(no name)"
-    matches = duplicate_matches(store, args.get("phone"), args.get("email"), name)
-    lines = [f"New contact: {name}, {args.get('phone') or 'no phone'}, {args.get('email') or 'no email'}."]
-    for m in matches[:5]:
-        lines.append(f"Already in the book: {m['name']} ({m['contact_id']}) — {m['matched_by']}.")
-    lines.append("Say yes only if this is a different person.")
-    return f"Add {name} as a separate contact", "\n".join(lines)
-
-
-def _preview_quickbooks(store: Store, args: dict[str, Any]) -> tuple[str, str]:
-    from backoffice.tools.accounting.sync import QuickBooksCustomerInput, customer_fields
-
-    f = customer_fields(store, QuickBooksCustomerInput.model_validate(args))
-    lines = [
-        f"Customer: {f['name']}" + (f" ({f['company']})" if f["company"] and f["company"] != f["name"] else ""),
-        f"Email: {f['email'] or '-'} · Phone: {f['phone'] or '-'} · Billing address: {f['address'] or '-'}",
-        "QuickBooks is searched first by name and email: an existing customer is linked, not duplicated.",
-    ]
-    return f"Create {f['name']} in QuickBooks", "\n".join(lines)
-
-
-def _preview_merge(store: Store, args: dict[str, Any]) -> tuple[str, str]:
-    from backoffice.tools.crm.duplicates import MergeContactsInput, describe_merge, plan_merge
-
-    return describe_merge(store, plan_merge(store, MergeContactsInput.model_validate(args)))
-
-
-PREVIEWS: dict[str, Callable[[Store, dict[str, Any]], tuple[str, str]]] = {
-    "merge_contacts": _preview_merge,
-    "create_quickbooks_customer": _preview_quickbooks,
-    "send_message": _preview_send,
-    "mark_opportunity_won": _preview_won,
-    "create_contact_anyway": _preview_contact_anyway,
-}
-
-
-def preview_for(store: Store, tool: Tool, args: dict[str, Any]) -> tuple[str, str]:
-    builder = PREVIEWS.get(tool.name)
-    if builder:
-        return builder(store, args)
-    shown = "\n".join(f"{k}: {v}" for k, v in args.items() if v not in (None, "", [], {}))
-    return f"Run {tool.name.replace('_', ' ')}", shown or "(no details)"
-
-
 # ---------------------------------------------------------------------------- the gate
 @dataclass
 class Gate:
@@ -166,7 +89,7 @@ class Gate:
 
     def _consequential(self, tool: Tool, args: dict[str, Any]) -> Outcome:
         try:
-            title, preview = preview_for(self.store, tool, args)
+            title, preview = tool.describe_call(self.store, args)
         except BackofficeError as exc:
             return Outcome("error", str(exc))
         action, new = self.pending.propose(tool.name, args, title, preview, self.origin)
@@ -200,7 +123,7 @@ class Gate:
             if decision.answer == "edit" and decision.args is not None:
                 try:
                     args = tool.parse(decision.args).model_dump(mode="json", exclude_defaults=True)
-                    _, preview = preview_for(self.store, tool, args)
+                    _, preview = tool.describe_call(self.store, args)
                 except BackofficeError as exc:
                     return Outcome("error", f"The edited version was not usable: {exc}", action=action)
                 action = self.pending.revise(action.id, args, preview)
@@ -246,9 +169,9 @@ class Gate:
             raise
         message = str(result.get("message", "done"))
         action = self.pending.finish(action.id, message)
-        for who in result.get("quickbooks_needed", []) if tool.name == "mark_opportunity_won" else []:
-            # a job won by approval: the QuickBooks question comes next (asked now, or left waiting)
-            message += " " + self.call("create_quickbooks_customer", sync_args(who)).message
+        for name, follow_args in tool.then(result) if tool.then else []:
+            # what the tool says comes next (winning a job: the QuickBooks question), asked now or left waiting
+            message += " " + self.call(name, follow_args).message
         return Outcome("ok", message, result, action=action)
 
     def reject(self, action_id: str) -> Outcome:

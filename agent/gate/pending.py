@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from backoffice.tools.book import clock
-from backoffice.tools.errors import NotFound, StoreCorrupt
 from backoffice.tools.book.storage import atomic_write_bytes, file_lock
+from backoffice.tools.errors import NotFound, StoreCorrupt
 
 FILE = "pending.json"
 OPEN = ("pending", "failed")

@@ -1,4 +1,4 @@
-"""The Claude planner: a tool-use loop over the registry's tools, every call through the gate.
+"""The Claude planner: a tool-use loop over the catalog of tools, every call through the gate.
 
 The loop is ours (not the SDK's tool runner) so that each call can go through the gate, repeats can
 be caught, and a failure before anything ran can hand the message to the offline planner.
@@ -12,11 +12,9 @@ from collections import Counter
 from typing import Any
 
 import anthropic
-
-from backoffice.tools.registry import all_tools
-
-from backoffice.agent.orchestrator import PlannerUnavailable, Turn
+from backoffice.agent.planners.base import PlannerUnavailable, Turn
 from backoffice.agent.reply import Reply
+from backoffice.tools.catalog import all_tools
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 MAX_STEPS = 12  # model round-trips per owner message

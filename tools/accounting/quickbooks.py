@@ -8,21 +8,25 @@ rewritten *immediately* after every refresh, before the new access token is used
 401 refreshes once and retries once; a refused refresh is ``NotConnected`` (the sync waits as a
 pending action); QuickBooks faults become one plain sentence.
 
-``QUICKBOOKS_DISCOVERY_URL`` and ``QUICKBOOKS_API_URL`` point the clients elsewhere (tests use a
-local fake server; intuit-oauth accepts a discovery URL in place of the environment name).
+``Services.quickbooks_discovery_url`` and ``Services.quickbooks_api_url`` point the clients
+elsewhere (tests use a local fake Intuit; intuit-oauth accepts a discovery URL in place of the
+environment name, python-quickbooks an API base URL).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlparse
 
 import requests
+from backoffice.tools.book import clock
+from backoffice.tools.book.storage import atomic_write_bytes
+from backoffice.tools.errors import BackofficeError, NotConnected
+from backoffice.tools.services import Services
 from intuitlib.client import AuthClient
 from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
@@ -30,10 +34,6 @@ from quickbooks import QuickBooks
 from quickbooks.exceptions import AuthorizationException, QuickbooksException
 from quickbooks.objects.base import Address, EmailAddress, PhoneNumber
 from quickbooks.objects.customer import Customer
-
-from backoffice.tools.book import clock
-from backoffice.tools.errors import BackofficeError, NotConnected
-from backoffice.tools.book.storage import atomic_write_bytes
 
 TOKEN = "quickbooks.token.json"
 MINOR_VERSION = 75
@@ -76,17 +76,13 @@ def save_tokens(directory: Path, tokens: dict[str, Any]) -> None:
     atomic_write_bytes(token_path(directory), json.dumps(tokens, indent=1).encode("utf-8"), mode=0o600)
 
 
-def _environment(name: str) -> str:
-    return os.environ.get("QUICKBOOKS_DISCOVERY_URL") or name
-
-
-def auth_client(tokens: dict[str, Any]) -> AuthClient:
+def auth_client(tokens: dict[str, Any], discovery_url: str | None = None) -> AuthClient:
     try:
         return AuthClient(
             tokens["client_id"],
             tokens["client_secret"],
             tokens.get("redirect_uri") or DEFAULT_REDIRECT,
-            _environment(tokens.get("environment", "production")),
+            discovery_url or tokens.get("environment", "production"),
             access_token=tokens.get("access_token"),
             refresh_token=tokens.get("refresh_token"),
             realm_id=tokens.get("realm_id"),
@@ -110,15 +106,17 @@ def _remember(directory: Path, tokens: dict[str, Any], auth: AuthClient) -> None
 
 
 # ---------------------------------------------------------------------------- connecting
-def authorization_url(app: dict[str, str]) -> tuple[str, str]:
+def authorization_url(app: dict[str, str], services: Services) -> tuple[str, str]:
     """Where the owner signs in, and the state token the redirect must carry back. ``app`` holds
     client_id, client_secret, redirect_uri and environment."""
-    auth = auth_client(app)
+    auth = auth_client(app, services.quickbooks_discovery_url)
     url = auth.get_authorization_url([Scopes.ACCOUNTING])
     return url, str(auth.state_token)
 
 
-def finish_connect(directory: Path, pasted_url: str, state: str, app: dict[str, str]) -> dict[str, Any]:
+def finish_connect(
+    directory: Path, pasted_url: str, state: str, app: dict[str, str], services: Services
+) -> dict[str, Any]:
     """Exchange the code in the redirect URL the owner pasted for tokens, and save them."""
     query = parse_qs(urlparse(pasted_url.strip()).query)
     if "error" in query:
@@ -129,7 +127,7 @@ def finish_connect(directory: Path, pasted_url: str, state: str, app: dict[str, 
     if got_state != state:
         raise NotConnected("That URL belongs to a different sign-in attempt (state mismatch). Start again.")
     tokens: dict[str, Any] = {**app, "realm_id": realm, "connected_at": clock.stamp(clock.now())}
-    auth = auth_client(tokens)
+    auth = auth_client(tokens, services.quickbooks_discovery_url)
     try:
         auth.get_bearer_token(code, realm_id=realm)
     except AuthClientError as exc:
@@ -140,12 +138,13 @@ def finish_connect(directory: Path, pasted_url: str, state: str, app: dict[str, 
 
 # ---------------------------------------------------------------------------- the client
 class QuickBooksClient:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, services: Services | None = None):
         tokens = load_tokens(directory)
         if tokens is None:
             raise NotConnected("QuickBooks is not connected yet. Run `backoffice quickbooks auth` to connect it.")
         self.directory, self.tokens = directory, tokens
-        self.auth = auth_client(tokens)
+        self.services = services or Services()
+        self.auth = auth_client(tokens, self.services.quickbooks_discovery_url)
         expires = tokens.get("access_expires_at")
         if not tokens.get("access_token") or (expires and clock.parse_stamp(expires) <= clock.now()):
             self.refresh()
@@ -158,7 +157,7 @@ class QuickBooksClient:
             company_id=self.tokens["realm_id"],
             minorversion=MINOR_VERSION,
         )
-        if override := os.environ.get("QUICKBOOKS_API_URL"):
+        if override := self.services.quickbooks_api_url:
             qb.api_url_v3 = qb.sandbox_api_url_v3 = override.rstrip("/")
         return qb
 

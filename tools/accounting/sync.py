@@ -10,11 +10,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pydantic import model_validator
-
 from backoffice.tools.book.normalize import full_name, phone_display
-from backoffice.tools.registry import ToolInput, tool
 from backoffice.tools.book.store import Store
+from backoffice.tools.registry import ToolInput, tool
+from pydantic import model_validator
 
 
 class QuickBooksCustomerInput(ToolInput):
@@ -66,7 +65,17 @@ def customer_fields(store: Store, args: QuickBooksCustomerInput) -> dict[str, An
     }
 
 
-@tool("consequential")
+def _preview(store: Store, args: dict[str, Any]) -> tuple[str, str]:
+    f = customer_fields(store, QuickBooksCustomerInput.model_validate(args))
+    lines = [
+        f"Customer: {f['name']}" + (f" ({f['company']})" if f["company"] and f["company"] != f["name"] else ""),
+        f"Email: {f['email'] or '-'} · Phone: {f['phone'] or '-'} · Billing address: {f['address'] or '-'}",
+        "QuickBooks is searched first by name and email: an existing customer is linked, not duplicated.",
+    ]
+    return f"Create {f['name']} in QuickBooks", "\n".join(lines)
+
+
+@tool("consequential", preview=_preview)
 def create_quickbooks_customer(store: Store, args: QuickBooksCustomerInput) -> dict[str, Any]:
     """Put a won customer (a contact, or a company) into QuickBooks. Needs the owner's yes. Searches
     QuickBooks first by name and email and links an existing customer instead of creating a duplicate."""
@@ -78,9 +87,11 @@ def create_quickbooks_customer(store: Store, args: QuickBooksCustomerInput) -> d
             "quickbooks_customer_id": record["quickbooks_customer_id"],
             "message": f"{fields['name']} is already linked to QuickBooks customer {record['quickbooks_customer_id']}.",
         }
-    from backoffice.tools.accounting.quickbooks import QuickBooksClient  # here: the QuickBooks clients take a quarter second to import
+    from backoffice.tools.accounting.quickbooks import (
+        QuickBooksClient,  # here: the QuickBooks clients take a quarter second to import
+    )
 
-    client = QuickBooksClient(store.directory)
+    client = QuickBooksClient(store.directory, store.services)
     found = client.find_customer(fields["name"], fields["email"])
     if found is not None:
         qb_id, verb = str(found.Id), f"Linked {fields['name']} to the existing QuickBooks customer"

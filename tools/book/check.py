@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from backoffice.tools.book.schemas import TABLES, problems
-from backoffice.tools.book.store import Store, key_of
+from backoffice.tools.book.store import Store
+from backoffice.tools.errors import NotFound
 
 LINKS = {
     "contacts": {"company_id": "companies", "merged_into": "contacts"},
@@ -16,22 +17,22 @@ LINKS = {
 
 def check_book(store: Store) -> list[str]:
     found: list[str] = []
-    with store.reading() as tables:
-        for table, docs in tables.items():
+    with store.reading():
+        for table in TABLES:
             id_field = TABLES[table][2]
-            for key, doc in docs.items():
-                label = doc.get(id_field) or f"{table} #{key}"
+            for doc in store.scan(table):
+                label = doc.get(id_field) or f"a {TABLES[table][4]} without an id"
                 for problem in problems(table, doc):
                     found.append(f"{label}: {problem}")
                 for field, target in LINKS[table].items():
                     ref = doc.get(field)
-                    if ref and key_of_safe(target, ref) not in tables.get(target, {}):
+                    if ref and not _exists(store, target, ref):
                         found.append(f"{label}: {field} points at {ref}, which does not exist")
     return found
 
 
-def key_of_safe(table: str, ref: str) -> str | None:
+def _exists(store: Store, table: str, ref: str) -> bool:
     try:
-        return key_of(table, ref)
-    except Exception:
-        return None
+        return store.get(table, ref) is not None
+    except NotFound:  # not even an id of that kind
+        return False

@@ -48,6 +48,12 @@ def now(tz: ZoneInfo | None = None) -> dt.datetime:
     return dt.datetime.now(zone)
 
 
+def wall_now(tz: ZoneInfo | None = None) -> dt.datetime:
+    """The machine's real time, for timers (the scheduler's next run) that run on real seconds
+    whatever ``BACKOFFICE_NOW`` says. Business rules ask ``now()``."""
+    return dt.datetime.now(tz or UTC)
+
+
 def today(tz: ZoneInfo | None = None) -> dt.date:
     return now(tz).date()
 

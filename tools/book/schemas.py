@@ -15,6 +15,7 @@ def schema_names() -> list[str]:
     """The schema documents shipped with backoffice (``crm.json``, ``opportunity.json``)."""
     return sorted(p.name for p in files("backoffice.schemas").iterdir() if p.name.endswith(".json"))
 
+
 # table -> (schema file, $defs entry, id field, id prefix, singular name for messages)
 TABLES: dict[str, tuple[str, str, str, str, str]] = {
     "contacts": ("crm.json", "contact", "contact_id", "C", "contact"),

@@ -41,9 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from tinydb.storages import Storage
-
 from backoffice.tools.errors import StoreCorrupt, StoreError
+from tinydb.storages import Storage
 
 Doc = dict[str, Any]
 Tables = dict[str, dict[str, Doc]]

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
 from backoffice.tools.book import clock
-from backoffice.tools.errors import InvalidRecord, NotFound
 from backoffice.tools.book.normalize import email_key, fold, full_name, phone_e164
 from backoffice.tools.book.schemas import LAYOUT, TABLES, problems
 from backoffice.tools.book.settings import Settings, load_settings
 from backoffice.tools.book.storage import WRITE_THROUGH_BELOW, Database, Doc, Tables
+from backoffice.tools.errors import InvalidRecord, NotFound
+from backoffice.tools.services import Services
 
 ACTORS = ("owner", "agent", "scheduler", "email", "import")
 EVENTS = "events.jsonl"
@@ -127,8 +127,10 @@ class Store:
         settings: Settings | None = None,
         actor: str = "owner",
         write_through_below: int = WRITE_THROUGH_BELOW,
+        services: Services | None = None,
     ):
         self.directory = Path(directory)
+        self.services = services or Services()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.settings = settings or load_settings(self.directory)
         self.actor = actor
@@ -174,9 +176,10 @@ class Store:
 
     # ------------------------------------------------------------------ reading
     @contextlib.contextmanager
-    def reading(self) -> Iterator[Tables]:
-        with self.db.reading() as tables:
-            yield tables
+    def reading(self) -> Iterator[None]:
+        """A consistent view across several queries (they all see the same state of the book)."""
+        with self.db.reading():
+            yield
 
     def get(self, table: str, record_id: str) -> Doc | None:
         key = key_of(table, record_id)
@@ -190,10 +193,6 @@ class Store:
         if doc is None:
             raise NotFound(f"There is no {TABLES[table][4]} {record_id}.")
         return doc
-
-    def scan(self, table: str) -> Iterable[Doc]:
-        """Every record of a table, read-only, newest last. Call inside ``reading()``."""
-        return self.db.tables.get(table, {}).values()
 
     def count(self, table: str) -> int:
         with self.db.reading():
@@ -299,7 +298,25 @@ class Store:
                     out.append(event)
         return out
 
-    # ------------------------------------------------------------------ lookups
+    # ------------------------------------------------------------------ queries
+    # Everything the tools, reports and intake need to find records. Callers never reach into
+    # the tables or the indexes: each question is one method here, answered from an index where
+    # the book is large. Returned documents are the caller's to read, never to change in place.
+    def scan(self, table: str, **where: Any) -> list[Doc]:
+        """Every record of ``table`` (oldest first) whose fields equal ``where``'s values; a tuple,
+        list or set value means any of them (``status=("new", "working")``)."""
+        tests = [(k, v if isinstance(v, tuple | list | set | frozenset) else (v,)) for k, v in where.items()]
+        with self.db.reading():
+            docs = self.db.tables.get(table, {}).values()
+            if not tests:
+                return list(docs)
+            return [d for d in docs if all(d.get(k) in allowed for k, allowed in tests)]
+
+    def counts(self) -> dict[str, int]:
+        """How many records each table holds."""
+        with self.db.reading():
+            return {table: len(self.db.tables.get(table, {})) for table in TABLES}
+
     def contacts_by_email(self, email: str) -> list[Doc]:
         key = email_key(email)
         with self.db.reading():
@@ -313,15 +330,59 @@ class Store:
     def linked(self, table: str, link: str, record_id: str) -> list[Doc]:
         """Records of ``table`` ("interactions" or "opportunities" or "leads") pointing at ``record_id``."""
         with self.db.reading():
-            if table == "interactions":
-                ids: Iterable[str] = self.indexes.by_link[link].get(record_id, ())
-            elif table == "opportunities":
-                ids = self.indexes.opp_of[link].get(record_id, ())
-            elif table == "leads" and link == "contact_id":
-                ids = self.indexes.lead_of_contact.get(record_id, ())
-            else:
-                raise ValueError(f"no index for {table}.{link}")
-            return self._docs(table, ids)
+            return self._docs(table, self._linked_ids(table, link, record_id))
+
+    def count_linked(self, table: str, link: str, record_id: str) -> int:
+        """How many records of ``table`` point at ``record_id`` (no copies made)."""
+        with self.db.reading():
+            return len(self._linked_ids(table, link, record_id))
+
+    def _linked_ids(self, table: str, link: str, record_id: str) -> Iterable[str]:
+        if table == "interactions":
+            return self.indexes.by_link[link].get(record_id, ())
+        if table == "opportunities":
+            return self.indexes.opp_of[link].get(record_id, ())
+        if table == "leads" and link == "contact_id":
+            return self.indexes.lead_of_contact.get(record_id, ())
+        raise ValueError(f"no index for {table}.{link}")
+
+    def latest_interaction(self, link: str, record_id: str, human_only: bool = False) -> Doc | None:
+        """The most recent interaction pointing at a record; ``human_only`` skips the agent's own
+        system notes."""
+        with self.db.reading():
+            table = self.db.tables.get("interactions", {})
+            docs = (table[key_of("interactions", i)] for i in self.indexes.by_link[link].get(record_id, ()))
+            if human_only:
+                docs = (d for d in docs if d["type"] != "system")
+            return copy.deepcopy(max(docs, key=lambda d: _utc(d["timestamp"]), default=None))
+
+    def by_message_id(self, message_id: str) -> Doc | None:
+        """The interaction that recorded an email with this Message-ID (sent or received)."""
+        with self.db.reading():
+            rid = self.indexes.message_ids.get(message_id)
+            return self._one("interactions", rid)
+
+    def by_source_ref(self, table: str, ref: str) -> Doc | None:
+        """The lead or contact captured from ``ref`` (an email's Message-ID, an import row's key)."""
+        with self.db.reading():
+            index = self.indexes.lead_by_ref if table == "leads" else self.indexes.contact_by_ref
+            return self._one(table, index.get(ref))
+
+    def pending_follow_ups(self, due_by: dt.date | None = None) -> list[Doc]:
+        """Interactions whose follow-up is pending, due on ``due_by`` or earlier (all when None)."""
+        limit = due_by.isoformat() if due_by else None
+        with self.db.reading():
+            table = self.db.tables.get("interactions", {})
+            docs = [table[key_of("interactions", rid)] for rid in self.indexes.pending_follow_ups]
+            return sorted(
+                (d for d in docs if limit is None or d["follow_up_date"] <= limit),
+                key=lambda d: (d["follow_up_date"], d["interaction_id"]),
+            )
+
+    def companies_named(self, name: str) -> list[Doc]:
+        """Companies whose name is ``name`` once case, accents, punctuation and '&'/'and' are ignored."""
+        target = fold(name)
+        return [c for c in self.scan("companies") if fold(c["name"]) == target]
 
     def search_tokens(self, table: str, text: str) -> list[Doc]:
         """Records whose name (contacts) or title (leads, opportunities) holds every word of ``text``
@@ -344,6 +405,12 @@ class Store:
                     return []
             return self._docs(table, found or ())
 
+    def _one(self, table: str, record_id: str | None) -> Doc | None:
+        if record_id is None:
+            return None
+        doc = self.db.tables.get(table, {}).get(key_of(table, record_id))
+        return copy.deepcopy(doc) if doc is not None else None
+
     def _docs(self, table: str, ids: Iterable[str]) -> list[Doc]:
         docs = self.db.tables.get(table, {})
         out = [copy.deepcopy(d) for rid in ids if (d := docs.get(key_of(table, rid))) is not None]
@@ -360,6 +427,14 @@ class Store:
 
 
 _MISSING = object()
+
+
+def _utc(stamp: str) -> str:
+    """A stored timestamp as canonical UTC text, so instants compare as strings. Our own writes
+    are already canonical; anything else (an import with an offset) is converted."""
+    if len(stamp) == 25 and stamp.endswith("+00:00"):
+        return stamp
+    return clock.stamp(clock.parse_stamp(stamp).astimezone(clock.UTC))
 
 
 def _clean(fields: dict[str, Any], keep_none: bool = False) -> dict[str, Any]:

@@ -8,15 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
 from backoffice.tools.book.models import RECORD_MODELS
 from backoffice.tools.book.normalize import full_name
 from backoffice.tools.book.schemas import TABLES
 from backoffice.tools.book.storage import atomic_write_bytes
-from backoffice.tools.book.store import Store, key_of
+from backoffice.tools.book.store import Doc, Store, key_of
 from backoffice.tools.bulk.tabular import write_csv
 
-Doc = dict[str, Any]
 KINDS = {
     "contacts": "contacts",
     "leads": "leads",

@@ -25,20 +25,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import ValidationError
-
-from backoffice.tools.bulk import mapping
-from backoffice.tools.crm.duplicates import Person, company_names, name_blocks, person, person_of, same_person
-from backoffice.tools.errors import BadInput, InvalidRecord, NotFound
-from backoffice.tools.crm.leads import short_title
-from backoffice.tools.bulk.mapping import ADDRESS_PARTS, FIELDS, MULTI, Policy, Profile
 from backoffice.tools.book.models import Contact, Lead, PipelineStage, PreferredChannel, choices
 from backoffice.tools.book.normalize import email_key, email_normal, fold, full_name, phone_display, phone_e164
 from backoffice.tools.book.storage import atomic_write_bytes, file_lock, load_json_file
-from backoffice.tools.book.store import Store, key_of
+from backoffice.tools.book.store import Doc, Store
+from backoffice.tools.bulk import mapping
+from backoffice.tools.bulk.mapping import ADDRESS_PARTS, FIELDS, MULTI, Policy, Profile
 from backoffice.tools.bulk.tabular import Row, Table, neutralise, read_table, write_csv
+from backoffice.tools.crm.duplicates import company_names, name_blocks
+from backoffice.tools.crm.identity import Person, person, person_of, same_person
+from backoffice.tools.crm.leads import short_title
+from backoffice.tools.errors import BadInput, InvalidRecord, NotFound
+from pydantic import ValidationError
 
-Doc = dict[str, Any]
 Progress = Callable[[int], None] | None
 STAMP = "2000-01-01T00:00:00+00:00"  # placeholder timestamps for checking a record before it exists
 
@@ -571,7 +570,6 @@ def plan_import(
     with store.reading():
         names = company_names(store)
         book_companies = {fold(name): cid for cid, name in names.items()}
-        contacts = store.db.tables.get("contacts", {})
         blocks = name_blocks(store, names)
         for n, row in enumerate(source.table.rows, start=1):
             if on_row:
@@ -606,7 +604,7 @@ def plan_import(
                 )
                 continue
             # 2. imported before (the same key)
-            existing = _already_imported(store, cand, contacts)
+            existing = _already_imported(store, cand)
             if existing is not None:
                 _plan_known(store, step, cand, existing, choice, "imported before")
                 continue
@@ -619,7 +617,7 @@ def plan_import(
                 cand.contact["emails"],
                 region,
             )
-            match = _book_match(store, p, blocks, contacts)
+            match = _book_match(store, p, blocks)
             earlier = file_index.match(p) if match is None else None
             if match is not None and choice != "create":
                 doc, why = match
@@ -670,7 +668,8 @@ def _row_label(builder: RowBuilder, row: Row) -> str:
 
 def known_lead(store: Store, cand: Candidate) -> str | None:
     """The lead this row made before, by its import key."""
-    return store.indexes.lead_by_ref.get(cand.ref) if cand.lead is not None else None
+    lead = store.by_source_ref("leads", cand.ref) if cand.lead is not None else None
+    return lead["lead_id"] if lead else None
 
 
 def _own_record(store: Store, cand: Candidate, table: str) -> Doc | None:
@@ -680,47 +679,47 @@ def _own_record(store: Store, cand: Candidate, table: str) -> Doc | None:
     if key != "backoffice" or not own_id.upper().startswith(prefix) or not cand.own_created:
         return None
     try:
-        doc = store.db.tables.get(table, {}).get(key_of(table, own_id))
+        doc = store.get(table, own_id)
     except NotFound:  # "C-abc": not one of our ids after all
         return None
     return doc if doc and doc["created_at"] == cand.own_created else None
 
 
-def _already_imported(store: Store, cand: Candidate, contacts: dict[str, Doc]) -> Doc | None:
+def _already_imported(store: Store, cand: Candidate) -> Doc | None:
     if (lead_id := known_lead(store, cand)) is not None:
-        lead = store.db.tables["leads"].get(key_of("leads", lead_id))
+        lead = store.get("leads", lead_id)
         if lead and lead.get("contact_id"):
-            return _follow_merges(contacts, lead["contact_id"])
-    if contact_id := store.indexes.contact_by_ref.get(cand.ref):
-        return _follow_merges(contacts, contact_id)
+            return _follow_merges(store, lead["contact_id"])
+    if contact := store.by_source_ref("contacts", cand.ref):
+        return _follow_merges(store, contact["contact_id"])
     return None
 
 
-def _follow_merges(contacts: dict[str, Doc], contact_id: str) -> Doc | None:
+def _follow_merges(store: Store, contact_id: str) -> Doc | None:
+    """The contact as it is now: a merged record leads to the one it was merged into."""
     seen = set()
-    doc = contacts.get(key_of("contacts", contact_id))
+    doc = store.get("contacts", contact_id)
     while doc is not None and doc.get("merged_into") and doc["contact_id"] not in seen:
         seen.add(doc["contact_id"])
-        doc = contacts.get(key_of("contacts", doc["merged_into"]))
+        doc = store.get("contacts", doc["merged_into"])
     return doc
 
 
 def _book_match(
-    store: Store, p: Person, blocks: dict[tuple[str, str], list[tuple[str, Person]]], contacts: dict[str, Doc]
+    store: Store, p: Person, blocks: dict[tuple[str, str], list[tuple[str, Person]]]
 ) -> tuple[Doc, str] | None:
-    ix = store.indexes
     region = store.settings.default_phone_region
     for e in sorted(p.emails):
-        for cid in sorted(ix.email.get(e, ())):
-            if doc := _follow_merges(contacts, cid):
+        for found in store.contacts_by_email(e):
+            if doc := _follow_merges(store, found["contact_id"]):
                 return doc, f"same email {e}"
     for ph in sorted(p.phones):
-        for cid in sorted(ix.phone.get(ph, ())):
-            if doc := _follow_merges(contacts, cid):
+        for found in store.contacts_by_phone(ph):
+            if doc := _follow_merges(store, found["contact_id"]):
                 return doc, f"same phone {phone_display(ph, region)}"
     for cid, other in blocks.get(p.block, ()):
         if why := same_person(p, other):
-            return contacts[key_of("contacts", cid)], why
+            return store.require("contacts", cid), why
     return None
 
 
@@ -746,7 +745,7 @@ def _plan_known(store: Store, step: Step, cand: Candidate, doc: Doc, choice: Pol
     step.contact_changes = changes
     if cand.lead is not None:
         if lead_id:
-            lead = store.db.tables["leads"].get(key_of("leads", lead_id)) or {}
+            lead = store.get("leads", lead_id) or {}
             step.lead_id = lead_id
             step.lead_changes = {
                 k: v

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
+from backoffice.tools.book.models import LifecycleStage, PreferredChannel
+from backoffice.tools.book.normalize import (
+    email_key,
+    email_normal,
+    fold,
+    full_name,
+    phone_display,
+    phone_e164,
+    split_name,
+)
+from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.errors import Ambiguous, InvalidRecord, NotFound
-from backoffice.tools.book.models import CompanyStatus, CompanyType, LifecycleStage, PreferredChannel
-from backoffice.tools.book.normalize import email_key, email_normal, fold, full_name, phone_display, phone_e164, split_name
 from backoffice.tools.registry import ToolInput, tool
-from backoffice.tools.book.store import Store
-
-Doc = dict[str, Any]
+from pydantic import Field
 
 
 def contact_card(store: Store, contact: Doc) -> Doc:
@@ -186,7 +191,18 @@ def create_contact(store: Store, args: CreateContactInput) -> dict[str, Any]:
     return {"created": True, "contact": card, "message": f"Added {card['name']} ({card['contact_id']}) as a prospect."}
 
 
-@tool("consequential")
+def _preview_anyway(store: Store, args: dict[str, Any]) -> tuple[str, str]:
+    fields = _contact_fields(store, CreateContactInput.model_validate(args))
+    name = f"{fields['first_name']} {fields['last_name']}".strip() or "(no name)"
+    matches = duplicate_matches(store, args.get("phone"), args.get("email"), name)
+    lines = [f"New contact: {name}, {args.get('phone') or 'no phone'}, {args.get('email') or 'no email'}."]
+    for m in matches[:5]:
+        lines.append(f"Already in the book: {m['name']} ({m['contact_id']}) — {m['matched_by']}.")
+    lines.append("Say yes only if this is a different person.")
+    return f"Add {name} as a separate contact", "\n".join(lines)
+
+
+@tool("consequential", preview=_preview_anyway)
 def create_contact_anyway(store: Store, args: CreateContactInput) -> dict[str, Any]:
     """Create a contact even though create_contact found a possible duplicate. Only when the owner has
     said the match is a different person."""
@@ -251,69 +267,3 @@ def update_contact(store: Store, args: UpdateContactInput) -> dict[str, Any]:
         updated = store.update("contacts", args.contact_id, changes)
     card = contact_card(store, updated)
     return {"contact": card, "changed": sorted(changes), "message": f"Updated {card['name']}."}
-
-
-# ---------------------------------------------------------------------------- companies
-class CreateCompanyInput(ToolInput):
-    name: str = Field(min_length=1)
-    type: CompanyType = "business"
-    main_phone: str | None = None
-    billing_address: str | None = None
-    primary_contact_id: str | None = None
-    status: CompanyStatus = "prospect"
-    notes: str = ""
-
-
-@tool("write")
-def create_company(store: Store, args: CreateCompanyInput) -> dict[str, Any]:
-    """Add a company (a business customer, as opposed to a homeowner). A company with the same name
-    ("Smith & Sons" equals "Smith and Sons") is returned instead of creating a second one."""
-    with store.transaction():
-        target = fold(args.name)
-        with store.reading():
-            existing = [c for c in store.scan("companies") if fold(c["name"]) == target]
-        if existing:
-            return {
-                "created": False,
-                "company": existing[0],
-                "message": f"{existing[0]['name']} is already in the book.",
-            }
-        fields = args.model_dump()
-        if args.main_phone:
-            fields["main_phone"] = phone_e164(args.main_phone, store.settings.default_phone_region) or args.main_phone
-        if args.primary_contact_id:
-            store.require("contacts", args.primary_contact_id)
-        company = store.insert("companies", fields)
-        if args.primary_contact_id:
-            store.update("contacts", args.primary_contact_id, {"company_id": company["company_id"]})
-    return {
-        "created": True,
-        "company": company,
-        "message": f"Added company {company['name']} ({company['company_id']}).",
-    }
-
-
-class UpdateCompanyInput(ToolInput):
-    company_id: str
-    name: str | None = None
-    type: CompanyType | None = None
-    main_phone: str | None = None
-    billing_address: str | None = None
-    primary_contact_id: str | None = None
-    status: CompanyStatus | None = None
-    notes: str | None = None
-
-
-@tool("write")
-def update_company(store: Store, args: UpdateCompanyInput) -> dict[str, Any]:
-    """Change a company's details."""
-    changes = {k: v for k, v in args.model_dump(exclude={"company_id"}).items() if v is not None}
-    if "main_phone" in changes:
-        changes["main_phone"] = (
-            phone_e164(changes["main_phone"], store.settings.default_phone_region) or changes["main_phone"]
-        )
-    with store.transaction():
-        if args.primary_contact_id:
-            store.require("contacts", args.primary_contact_id)
-        company = store.update("companies", args.company_id, changes)
-    return {"company": company, "message": f"Updated {company['name']}."}

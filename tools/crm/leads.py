@@ -5,18 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import Field
-
-from backoffice.tools.crm.contacts import CreateContactInput, _contact_fields, contact_card, duplicate_matches
-from backoffice.tools.errors import IllegalTransition, MissingInformation
-from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction, set_lead_status, system_note
 from backoffice.tools.book.models import DisqualificationReason, LeadSource, LeadStatus, PipelineStage
 from backoffice.tools.book.normalize import email_normal, fold, full_name, phone_e164, split_name
-from backoffice.tools.registry import ToolInput, tool
 from backoffice.tools.book.states import check
-from backoffice.tools.book.store import Store
+from backoffice.tools.book.store import Doc, Store
+from backoffice.tools.crm.contacts import (
+    CreateContactInput,
+    FindContactsInput,
+    _contact_fields,
+    contact_card,
+    duplicate_matches,
+    find_contact_docs,
+)
+from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction, set_lead_status, system_note
+from backoffice.tools.errors import IllegalTransition, MissingInformation
+from backoffice.tools.registry import ToolInput, tool
+from pydantic import Field
 
-Doc = dict[str, Any]
 SOURCE_TO_INTERACTION = {
     "phone_call": "phone_call",
     "email": "email_inbound",
@@ -70,8 +75,8 @@ class CreateLeadInput(ToolInput):
 
 def insert_lead(store: Store, args: CreateLeadInput) -> tuple[Doc, bool]:
     with store.transaction():
-        if args.source_ref and (existing := store.indexes.lead_by_ref.get(args.source_ref)):
-            return store.require("leads", existing), False
+        if args.source_ref and (existing := store.by_source_ref("leads", args.source_ref)):
+            return existing, False
         if args.contact_id:
             store.require("contacts", args.contact_id)
         fields = args.model_dump(exclude_none=True)
@@ -116,8 +121,7 @@ class RecordInquiryInput(ToolInput):
 
 def capture_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
     with store.transaction():
-        if args.source_ref and (existing := store.indexes.lead_by_ref.get(args.source_ref)):
-            lead = store.require("leads", existing)
+        if args.source_ref and (lead := store.by_source_ref("leads", args.source_ref)):
             return {
                 "created": False,
                 "lead": lead_card(store, lead),
@@ -212,7 +216,6 @@ class FindLeadsInput(ToolInput):
 
 
 def find_lead_docs(store: Store, args: FindLeadsInput) -> list[Doc]:
-    from backoffice.tools.crm.contacts import FindContactsInput, find_contact_docs
 
     found: dict[str, Doc] = {}
     if args.contact_id:

@@ -13,16 +13,14 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any, Literal
 
+from backoffice.tools.book.normalize import full_name
+from backoffice.tools.book.store import Doc, Store
+from backoffice.tools.errors import MissingInformation
+from backoffice.tools.mail.mailers import mailer_for
+from backoffice.tools.registry import ToolInput, tool
+from backoffice.tools.reports.activity import current_work, summary
 from pydantic import Field, model_validator
 
-from backoffice.tools.errors import MissingInformation
-from backoffice.tools.mail.outbox import mailer_for
-from backoffice.tools.book.normalize import full_name
-from backoffice.tools.registry import ToolInput, tool
-from backoffice.tools.reports import _summary, current_work, last_interaction
-from backoffice.tools.book.store import Store
-
-Doc = dict[str, Any]
 DraftStage = Literal["inquiry", "visit_booked", "estimate_sent", "accepted"]
 
 
@@ -48,15 +46,14 @@ def _job_words(title: str) -> str:
 
 
 def _last_proposal_date(store: Store, link: str, record_id: str) -> dt.date | None:
-    ids = store.indexes.by_link[link].get(record_id) or set()
-    sent = [store.get("interactions", i) for i in ids]
-    stamps = [d["timestamp"] for d in sent if d and d.get("outcome") == "sent_proposal"]
+    sent = store.linked("interactions", link, record_id)
+    stamps = [d["timestamp"] for d in sent if d.get("outcome") == "sent_proposal"]
     return dt.datetime.fromisoformat(max(stamps)).astimezone(store.tz).date() if stamps else None
 
 
 def _stage(store: Store, lead: Doc | None, opp: Doc | None) -> tuple[DraftStage, dt.date | None]:
     if opp:
-        last = last_interaction(store, "opportunity_id", opp["opportunity_id"], human_only=True)
+        last = store.latest_interaction("opportunity_id", opp["opportunity_id"], human_only=True)
         if opp["stage"] == "won" or (last and last.get("outcome") == "accepted_proposal"):
             return "accepted", None
         if opp["stage"] == "proposal_sent":
@@ -66,7 +63,7 @@ def _stage(store: Store, lead: Doc | None, opp: Doc | None) -> tuple[DraftStage,
             return "visit_booked", None
         return "inquiry", None
     if lead:
-        last = last_interaction(store, "lead_id", lead["lead_id"], human_only=True)
+        last = store.latest_interaction("lead_id", lead["lead_id"], human_only=True)
         if last and last.get("outcome") == "accepted_proposal":
             return "accepted", None
         if lead["pipeline_stage"] in ("estimate_sent", "follow_up"):
@@ -124,12 +121,12 @@ def draft_follow_up(store: Store, args: DraftFollowUpInput) -> dict[str, Any]:
     title = (opp or {}).get("name") or (lead or {}).get("title") or "your project"
     body = compose_follow_up(store, stage, contact.get("first_name", ""), _job_words(title), sent_on)
     anchor = ("opportunity_id", opp["opportunity_id"]) if opp else ("lead_id", lead["lead_id"]) if lead else None
-    last = last_interaction(store, *anchor, human_only=True) if anchor else None
-    last = last or last_interaction(store, "contact_id", contact_id, human_only=True)
+    last = store.latest_interaction(*anchor, human_only=True) if anchor else None
+    last = last or store.latest_interaction("contact_id", contact_id, human_only=True)
     touch = None
     if last:
         when = dt.datetime.fromisoformat(last["timestamp"]).astimezone(store.tz).date()
-        touch = f"{when:%a %b} {when.day}: {last['type'].replace('_', ' ')} — {_summary(last).rstrip('.')}"
+        touch = f"{when:%a %b} {when.day}: {last['type'].replace('_', ' ')} — {summary(last).rstrip('.')}"
     emails = contact.get("emails") or []
     # answer in the customer's own thread when they last wrote by email
     docs = store.linked("interactions", *anchor) if anchor else store.linked("interactions", "contact_id", contact_id)
@@ -186,7 +183,15 @@ def build_email(store: Store, args: SendMessageInput, to: str, name: str, messag
     return msg
 
 
-@tool("consequential")
+def _preview(store: Store, args: dict[str, Any]) -> tuple[str, str]:
+    contact = store.require("contacts", args["contact_id"])
+    emails = contact.get("emails") or ["(no email on file)"]
+    title = f"Send an email to {full_name(contact)}"
+    text = f"To: {full_name(contact)} <{emails[0]}>\nSubject: {args['subject']}\n\n{args['body'].rstrip()}"
+    return title, text
+
+
+@tool("consequential", preview=_preview)
 def send_message(store: Store, args: SendMessageInput) -> dict[str, Any]:
     """Email a customer. Needs the owner's yes: the owner sees the recipient, subject and the whole text
     first. The same message is never sent twice. Without a connected mail account the message is saved
@@ -196,13 +201,11 @@ def send_message(store: Store, args: SendMessageInput) -> dict[str, Any]:
     if not emails:
         raise MissingInformation(f"{full_name(contact)} has no email address; add one first, or call them.", ["email"])
     message_id = message_id_for(store, args)
-    with store.reading():
-        earlier_id = store.indexes.message_ids.get(message_id)
-    if earlier_id:
-        earlier = store.require("interactions", earlier_id)
+    earlier = store.by_message_id(message_id)
+    if earlier is not None:
         return {"already": True, "interaction": earlier, "message": "That exact message was already handled today."}
     message = build_email(store, args, emails[0], full_name(contact), message_id)
-    delivery = mailer_for(store.directory).send(message, args.thread_id)
+    delivery = mailer_for(store).send(message, args.thread_id)
     from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction
 
     kind: Literal["email_outbound", "note"] = "email_outbound" if delivery.sent else "note"

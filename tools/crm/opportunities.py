@@ -5,17 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import Field
-
-from backoffice.tools.errors import IllegalTransition
-from backoffice.tools.crm.interactions import system_note
+from backoffice.tools.accounting.sync import sync_args
 from backoffice.tools.book.models import LostReason
-from backoffice.tools.book.normalize import full_name
-from backoffice.tools.registry import ToolInput, tool
+from backoffice.tools.book.normalize import full_name, money
 from backoffice.tools.book.states import check
-from backoffice.tools.book.store import Store
-
-Doc = dict[str, Any]
+from backoffice.tools.book.store import Doc, Store
+from backoffice.tools.crm.contacts import FindContactsInput, find_contact_docs
+from backoffice.tools.crm.interactions import system_note
+from backoffice.tools.errors import IllegalTransition
+from backoffice.tools.registry import ToolInput, tool
+from pydantic import Field
 
 
 def opportunity_card(store: Store, opp: Doc) -> Doc:
@@ -39,7 +38,6 @@ class FindOpportunitiesInput(ToolInput):
 
 
 def find_opportunity_docs(store: Store, args: FindOpportunitiesInput) -> list[Doc]:
-    from backoffice.tools.crm.contacts import FindContactsInput, find_contact_docs
 
     found: dict[str, Doc] = {}
     query = (args.query or "").strip()
@@ -110,7 +108,28 @@ class MarkWonInput(ToolInput):
     amount: float | None = Field(default=None, ge=0, description="final amount, if it changed")
 
 
-@tool("consequential")
+def _preview_won(store: Store, args: dict[str, Any]) -> tuple[str, str]:
+    opp = store.require("opportunities", args["opportunity_id"])
+    contact = store.get("contacts", opp["contact_id"]) if opp.get("contact_id") else None
+    who = full_name(contact) if contact else "the customer"
+    amount = args.get("amount") if args.get("amount") is not None else opp.get("amount")
+    value = money(amount) if amount is not None else "no amount"
+    title = f"Mark the job {opp['name']!r} ({opp['opportunity_id']}) won"
+    lines = [
+        f"Job: {opp['name']} for {who} — {value}, now {opp['stage'].replace('_', ' ')}.",
+        f"Close date: {store.today():%a %b %d, %Y}. {who} becomes a customer; won is final.",
+    ]
+    if contact and not contact.get("quickbooks_customer_id"):
+        lines.append(f"Afterwards I will ask whether to create {who} in QuickBooks.")
+    return title, "\n".join(lines)
+
+
+def _quickbooks_next(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A won customer not yet in QuickBooks: the QuickBooks question comes next."""
+    return [("create_quickbooks_customer", sync_args(who)) for who in result.get("quickbooks_needed", [])]
+
+
+@tool("consequential", preview=_preview_won, then=_quickbooks_next)
 def mark_opportunity_won(store: Store, args: MarkWonInput) -> dict[str, Any]:
     """Mark a job won: stage won, close date today, the contact becomes a customer. Needs the owner's yes
     (it starts QuickBooks sync and scheduling)."""

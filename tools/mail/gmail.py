@@ -1,21 +1,20 @@
 """Gmail: the owner's mailbox as the inbox and the outbox (google-api-python-client).
 
 Connecting is the installed-app OAuth flow (``backoffice gmail auth --client-secrets FILE``). The
-token lives in ``<data dir>/gmail.token.json`` with 0600 permissions (the data dir is git-ignored),
-and is saved again whenever the library refreshes it. ``<data dir>/gmail.json`` keeps the
-connected address, when mail was last checked, and the Gmail ids already read.
+token and the read state are kept as ``gmail_account`` describes; the token is saved again
+whenever the library refreshes it.
 
 Every API call goes through ``_execute``: a refused or revoked sign-in becomes ``NotConnected``
 (nothing was done; an approved send stays waiting), other API errors a plain message.
 
-Tests replace ``transport`` with googleapiclient's ``HttpMockSequence``; the discovery document
-ships with the library, so nothing here needs the network unless a real account is connected.
+Tests pass googleapiclient's ``HttpMockSequence`` in as the HTTP object (``Services.gmail_http``);
+the discovery document ships with the library, so nothing here needs the network unless a real
+account is connected.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -24,28 +23,29 @@ from pathlib import Path
 from typing import Any
 
 import httplib2
+from backoffice.tools.book import clock
+from backoffice.tools.book.storage import atomic_write_bytes
+from backoffice.tools.errors import BackofficeError, NotConnected
+from backoffice.tools.mail.gmail_account import SCOPES, load_state, save_state, token_path
+from backoffice.tools.mail.outbox import Delivery
 from google.auth.exceptions import GoogleAuthError, RefreshError
 from google.oauth2.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from backoffice.tools.book import clock
-from backoffice.tools.errors import BackofficeError, NotConnected
-from backoffice.tools.mail.outbox import MAILER_FACTORIES, Delivery
-from backoffice.tools.book.storage import atomic_write_bytes
-
 log = logging.getLogger("backoffice.gmail")
 
-SCOPES = ["https://www.googleapis.com/auth/gmail.readonly", "https://www.googleapis.com/auth/gmail.send"]
-TOKEN = "gmail.token.json"
-STATE = "gmail.json"
 FIRST_LOOK = "newer_than:2d"  # the first poll reads only recent mail, not years of history
 MAX_PAGES = 5
 SEEN_KEPT = 5000
 
-# How HTTP is done; tests put an HttpMockSequence here.
-transport: Callable[[], Any] = lambda: httplib2.Http(timeout=30)  # noqa: E731
+HttpFactory = Callable[[], Any]
+
+
+def default_http() -> Any:
+    return httplib2.Http(timeout=30)
+
 
 RECONNECT = "Run `backoffice gmail auth --client-secrets FILE` to connect again; nothing was lost."
 
@@ -55,33 +55,14 @@ class GmailError(BackofficeError):
 
 
 # ---------------------------------------------------------------------------- storage
-def token_path(directory: Path) -> Path:
-    return directory / TOKEN
-
-
 def save_credentials(directory: Path, creds: Credentials) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(token_path(directory), creds.to_json().encode("utf-8"), mode=0o600)
 
 
-def load_state(directory: Path) -> dict[str, Any]:
-    try:
-        return dict(json.loads((directory / STATE).read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return {}
-
-
-def save_state(directory: Path, state: dict[str, Any]) -> None:
-    atomic_write_bytes(directory / STATE, json.dumps(state, indent=1).encode("utf-8"))
-
-
-def connected(directory: Path) -> bool:
-    return token_path(directory).exists()
-
-
 # ---------------------------------------------------------------------------- the client
 class Gmail:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, http: HttpFactory | None = None):
         path = token_path(directory)
         if not path.exists():
             raise NotConnected(f"Gmail is not connected. {RECONNECT.split(';')[0]}.")
@@ -91,7 +72,7 @@ class Gmail:
             raise NotConnected(f"The saved Gmail sign-in in {path} is damaged ({exc}). {RECONNECT}") from exc
         self.directory = directory
         self._token = self.creds.token
-        self.http = AuthorizedHttp(self.creds, http=transport())
+        self.http = AuthorizedHttp(self.creds, http=(http or default_http)())
         self.api = build("gmail", "v1", http=self.http, cache_discovery=False)
 
     def _execute(self, request: Any) -> Any:
@@ -154,11 +135,11 @@ class GmailMailer:
 
     connected = True
 
-    def __init__(self, directory: Path):
-        self.directory = directory
+    def __init__(self, directory: Path, http: HttpFactory | None = None):
+        self.directory, self.http = directory, http
 
     def send(self, message: EmailMessage, thread_id: str | None = None) -> Delivery:
-        gmail = Gmail(self.directory)
+        gmail = Gmail(self.directory, self.http)
         earlier = gmail.sent_already(str(message["Message-ID"]))
         if earlier:
             return Delivery(sent=True, where=earlier, note="It had already gone out; not sent again.")
@@ -169,19 +150,14 @@ class GmailMailer:
         return Delivery(sent=True, where=str(result.get("id")), note="Sent through Gmail.")
 
 
-def _mailer(directory: Path) -> GmailMailer | None:
-    return GmailMailer(directory) if connected(directory) else None
-
-
-MAILER_FACTORIES.append(_mailer)
-
-
 # ---------------------------------------------------------------------------- reading
-def poll(directory: Path, handle: Callable[[bytes, str | None], str]) -> dict[str, int]:
+def poll(
+    directory: Path, handle: Callable[[bytes, str | None], str], http: HttpFactory | None = None
+) -> dict[str, int]:
     """Read new inbox mail and hand each message to ``handle`` (raw bytes, Gmail thread id), which
     returns an outcome word. A message is remembered as read only after ``handle`` returned, so a
     crash part-way re-reads it next time (and the Message-ID check makes that harmless)."""
-    gmail = Gmail(directory)
+    gmail = Gmail(directory, http)
     state = load_state(directory)
     started = clock.now()
     if state.get("last_check"):

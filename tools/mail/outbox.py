@@ -2,14 +2,13 @@
 
 A ``Mailer`` delivers an ``EmailMessage``. Until a mail account is connected the ``OutboxMailer``
 is used: each message is written to ``<data dir>/outbox/`` as an .eml file the owner can open and
-send from any mail program, and the owner is told it was *not* sent. A real account (Gmail) plugs
-in through ``MAILER_FACTORIES``.
+send from any mail program, and the owner is told it was *not* sent. ``mailers.mailer_for`` picks
+the one to use.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -50,17 +49,3 @@ class OutboxMailer:
             note=f"Not sent: no mail account is connected. The message is saved in {path} — send it from your "
             "own mail program, or connect Gmail so approved messages go out by themselves.",
         )
-
-
-# Each factory returns a connected mailer for the data dir, or None when that account is not set up.
-MAILER_FACTORIES: list[Callable[[Path], Mailer | None]] = []
-
-
-def mailer_for(data_dir: Path) -> Mailer:
-    from backoffice.tools.mail import gmail  # noqa: F401  adds its factory on import
-
-    for factory in MAILER_FACTORIES:
-        mailer = factory(data_dir)
-        if mailer is not None:
-            return mailer
-    return OutboxMailer(data_dir / "outbox")

@@ -13,17 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
-from backoffice.tools.accounting.sync import sync_args
-from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES, LeadStatus, choices
-from backoffice.tools.book.normalize import full_name, money, phone_display
-from backoffice.tools.reports import current_work, digest_data, follow_ups_due_rows, pipeline_data, stale_lead_rows, winloss_data
-
-from backoffice.agent import briefings
-from backoffice.agent.planners.offline import resolve
-from backoffice.agent import views
+from backoffice.agent import briefings, views
 from backoffice.agent.gate.gate import Outcome
-from backoffice.agent.orchestrator import Turn
-from backoffice.agent.reply import Reply
+from backoffice.agent.planners.base import Turn
+from backoffice.agent.planners.offline import resolve
 from backoffice.agent.planners.offline.understand import (
     DISQUALIFY_REASONS,
     LOST_REASONS,
@@ -42,8 +35,16 @@ from backoffice.agent.planners.offline.understand import (
     is_skip,
     yes_no,
 )
+from backoffice.agent.reply import Reply
+from backoffice.tools.accounting.sync import sync_args
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES, LeadStatus, choices
+from backoffice.tools.book.normalize import full_name, money, phone_display
+from backoffice.tools.book.store import Doc
+from backoffice.tools.reports.activity import current_work
+from backoffice.tools.reports.digest import digest_data, follow_ups_due_rows, stale_lead_rows
+from backoffice.tools.reports.pipeline import pipeline_data
+from backoffice.tools.reports.winloss import winloss_data
 
-Doc = dict[str, Any]
 SlotKind = Literal["text", "optional", "phone", "email", "yesno", "choice", "reason", "lost_reason"]
 
 HELP = """Here is what I can do (offline planner — plain requests, no AI needed):

@@ -4,18 +4,14 @@ street names. Returns candidates; the offline planner asks when there is more th
 from __future__ import annotations
 
 import difflib
-from typing import Any
-
-from backoffice.tools.crm.contacts import FindContactsInput, find_contact_docs
-from backoffice.tools.crm.leads import FindLeadsInput, find_lead_docs
-from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
-from backoffice.tools.book.normalize import fold, full_name
-from backoffice.tools.crm.opportunities import FindOpportunitiesInput, find_opportunity_docs
-from backoffice.tools.book.store import Store
 
 from backoffice.agent.planners.offline.understand import clean_ref
-
-Doc = dict[str, Any]
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
+from backoffice.tools.book.normalize import fold, full_name
+from backoffice.tools.book.store import Doc, Store
+from backoffice.tools.crm.contacts import FindContactsInput, find_contact_docs
+from backoffice.tools.crm.leads import FindLeadsInput, find_lead_docs
+from backoffice.tools.crm.opportunities import FindOpportunitiesInput, find_opportunity_docs
 
 
 def contacts(store: Store, ref: str) -> list[Doc]:

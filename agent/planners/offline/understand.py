@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from backoffice.tools.book.normalize import email_normal, phone_e164
-from backoffice.tools.reports import previous_month
+from backoffice.tools.reports.winloss import previous_month
 
 EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"(?<![\w/])\+?\(?\d[\d\s().\-]{5,}\d(?:\s*(?:x|ext\.?)\s*\d+)?(?![\w/])")
