@@ -1,13 +1,13 @@
 """``backoffice run``: the office that runs itself.
 
 An APScheduler 3 ``BackgroundScheduler`` in the business time zone with one cron job per report
-(``briefings.triggers``), a catch-up check every ``--check-every`` seconds, and the inbox pollers
+(``briefings.schedule.triggers``), a catch-up check every ``--check-every`` seconds, and the inbox pollers
 (``POLLERS``, e.g. Gmail) at their own intervals. Jobs run one at a time on a single worker
 thread, so they never race each other over the book; the chat and other commands are separate
 processes and share the book through its cross-process lock.
 
 Start-up runs the catch-up at once, so a report missed while the machine was off is produced
-then, and only once (``briefings.run_due``). Jobs are re-added with ``replace_existing=True`` so a
+then, and only once (``briefings.schedule.run_due``). Jobs are re-added with ``replace_existing=True`` so a
 changed setting (a new digest time) takes effect on restart. SIGTERM and Ctrl-C stop cleanly: the
 job under way finishes, then the process exits 0.
 
@@ -32,7 +32,8 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from backoffice.agent.briefings import KINDS, Notification, run_due, triggers
+from backoffice.agent.briefings.notifications import Notification
+from backoffice.agent.briefings.schedule import KINDS, run_due, triggers
 from backoffice.agent.inbound import NOTHING_NEW
 from backoffice.tools.book import clock
 from backoffice.tools.book.storage import atomic_write_bytes, file_lock

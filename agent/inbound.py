@@ -20,7 +20,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from backoffice.agent.briefings import Notification, Notifications
+from backoffice.agent.briefings.notifications import Notification, Notifications
 from backoffice.agent.orchestrator import build
 from backoffice.agent.reply import Reply
 from backoffice.tools.book import clock

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from backoffice.agent.briefings import Notifications, latest_occurrence, run_due, triggers
+from backoffice.agent.briefings.notifications import Notifications
+from backoffice.agent.briefings.schedule import latest_occurrence, run_due, triggers
 from backoffice.tools.book import clock
 from backoffice.tools.book.settings import Settings, save_settings
 from backoffice.tools.book.store import Store

@@ -156,7 +156,7 @@ def test_merge_command_asks_then_merges_and_keeps_a_chosen_field(cli, store: Sto
 def test_chat_finds_duplicates_and_merges_on_yes(store: Store, data_dir: Path):
     import io
 
-    from backoffice.agent.chat import ChatApprover, LineReader
+    from backoffice.agent.chat.loop import ChatApprover, LineReader
     from rich.console import Console
 
     dana, d = twins(store)

@@ -99,7 +99,7 @@ def _import_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("import", "bring contacts, companies and leads in from a CSV file (shows the plan first)", _import_arguments)
 def _import(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.agent.chat import LineReader
+    from backoffice.agent.chat.loop import LineReader
     from backoffice.agent.planners.offline.understand import yes_no
     from backoffice.tools.bulk import importer
 
@@ -296,7 +296,8 @@ def _merge_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("merge", "merge duplicate contacts into one (shows what moves, then asks)", _merge_arguments)
 def _merge(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.agent.chat import ChatApprover, LineReader, show_outcome
+    from backoffice.agent.chat.loop import ChatApprover, LineReader
+    from backoffice.agent.chat.screen import show_outcome
     from backoffice.agent.orchestrator import build
 
     take: dict[str, Any] = {}

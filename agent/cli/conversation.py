@@ -17,7 +17,7 @@ from rich.console import Console
 
 @command("chat", "talk to your back office in the terminal (reads lines from stdin when piped)")
 def _chat(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.agent.chat import run_chat
+    from backoffice.agent.chat.loop import run_chat
 
     return run_chat(store, console, offline=args.offline)
 
@@ -28,7 +28,8 @@ def _ask_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("ask", "send one message and print the answer (actions needing approval are saved as pending)", _ask_arguments)
 def _ask(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.agent.chat import ChatApprover, LineReader, planner_banner, render
+    from backoffice.agent.chat.loop import ChatApprover, LineReader
+    from backoffice.agent.chat.screen import planner_banner, render
     from backoffice.agent.orchestrator import build
 
     interactive = sys.stdin.isatty() and not args.json
@@ -50,7 +51,7 @@ def _pending_arguments(p: argparse.ArgumentParser) -> None:
 @command("pending", "list actions waiting for your approval", _pending_arguments)
 def _pending(args: argparse.Namespace, store: Store, console: Console) -> int:
     from backoffice.agent import views
-    from backoffice.agent.chat import render
+    from backoffice.agent.chat.screen import render
     from backoffice.agent.gate.pending import PendingStore
     from backoffice.agent.reply import Reply
 
@@ -84,7 +85,7 @@ def _reject(args: argparse.Namespace, store: Store, console: Console) -> int:
 
 
 def _decide(args: argparse.Namespace, store: Store, console: Console, approve: bool) -> int:
-    from backoffice.agent.chat import action_panel, show_outcome
+    from backoffice.agent.chat.screen import action_panel, show_outcome
     from backoffice.agent.orchestrator import build
 
     orch = build(store, None, origin="approve", offline=True)
@@ -119,8 +120,8 @@ def _month(text: str) -> str:
 
 
 def _show_report(args: argparse.Namespace, console: Console, kind: str, data: dict[str, Any]) -> int:
-    from backoffice.agent.briefings import REPORTS
-    from backoffice.agent.chat import render
+    from backoffice.agent.briefings.schedule import REPORTS
+    from backoffice.agent.chat.screen import render
 
     if args.json:
         print(json.dumps(data, indent=2, default=str))

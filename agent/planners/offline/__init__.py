@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
-from backoffice.agent import briefings, views
+from backoffice.agent import views
+from backoffice.agent.briefings import render
 from backoffice.agent.gate.gate import Outcome
 from backoffice.agent.planners.base import Turn
 from backoffice.agent.planners.offline import resolve
@@ -275,14 +276,14 @@ class OfflinePlanner:
         self.reply.say(HELP)
 
     def pipeline(self, m: re.Match[str], text: str) -> None:
-        self.reply.blocks.extend(briefings.pipeline_reply(pipeline_data(self.store)).blocks)
+        self.reply.blocks.extend(render.pipeline_reply(pipeline_data(self.store)).blocks)
 
     def digest(self, m: re.Match[str], text: str) -> None:
-        self.reply.blocks.extend(briefings.digest_reply(digest_data(self.store)).blocks)
+        self.reply.blocks.extend(render.digest_reply(digest_data(self.store)).blocks)
 
     def winloss(self, m: re.Match[str], text: str) -> None:
         month = find_month(text, self.store.today())
-        self.reply.blocks.extend(briefings.winloss_reply(winloss_data(self.store, month)).blocks)
+        self.reply.blocks.extend(render.winloss_reply(winloss_data(self.store, month)).blocks)
 
     def follow_ups(self, m: re.Match[str], text: str) -> None:
         rows = follow_ups_due_rows(self.store)

@@ -1,0 +1,194 @@
+"""The terminal chat: thin. It reads lines, hands them to the orchestrator, shows replies, and is
+the owner's voice for confirmations (the gate asks through ``ChatApprover``).
+
+Piped stdin works line by line: each line is an owner message, or the answer to the question
+just asked (confirmations included). End of input is a clean exit."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from typing import IO, Any
+
+from backoffice.agent import views
+from backoffice.agent.briefings.notifications import Notifications
+from backoffice.agent.briefings.schedule import KINDS, run_due
+from backoffice.agent.chat.screen import action_panel, planner_banner, render, show_outcome
+from backoffice.agent.gate.gate import Decision
+from backoffice.agent.gate.pending import Action
+from backoffice.agent.orchestrator import Orchestrator, build
+from backoffice.agent.planners.offline.understand import yes_no
+from backoffice.agent.reply import Reply
+from backoffice.tools.book import clock
+from backoffice.tools.book.storage import atomic_write_bytes
+from backoffice.tools.book.store import Store
+from backoffice.tools.errors import BackofficeError
+from backoffice.tools.registry import Tool
+from rich.console import Console
+from rich.panel import Panel
+
+QUIT = {"quit", "exit", "bye", "q", ":q"}
+
+
+STATE_FILE = "chat_state.json"
+
+
+class LineReader:
+    """Owner input from a terminal (rich prompt) or a pipe (one line at a time, echoed)."""
+
+    def __init__(self, stream: IO[str], console: Console):
+        self.stream, self.console = stream, console
+        self.interactive = stream.isatty()
+
+    def read(self, prompt: str) -> str | None:
+        if self.interactive:
+            try:
+                return self.console.input(prompt)
+            except (EOFError, KeyboardInterrupt):
+                self.console.print()
+                return None
+        line = self.stream.readline()
+        if line == "":
+            return None
+        line = line.rstrip("\r\n")
+        self.console.print(f"{prompt}{line}", markup=False, highlight=False)
+        return line
+
+
+class ChatApprover:
+    """The owner answering the gate's question at the terminal."""
+
+    def __init__(self, console: Console, reader: LineReader, before_asking: Callable[[], None] = lambda: None):
+        self.console, self.reader, self.before_asking = console, reader, before_asking
+
+    def decide(self, action: Action, tool: Tool) -> Decision:
+        self.before_asking()
+        self.console.print(
+            Panel(action.preview, title=f"[bold]{action.title}[/bold]", subtitle=action.id, expand=False)
+        )
+        editable = tool.name == "send_message"
+        question = "Send this? [yes/no/edit] " if editable else "Go ahead? [yes/no] "
+        for _ in range(3):
+            answer = self.reader.read(question)
+            if answer is None:
+                break
+            verdict = yes_no(answer)
+            if verdict is not None:
+                return Decision("yes" if verdict else "no")
+            if editable and answer.strip().lower() in {"edit", "e", "change", "edit it"}:
+                revised = self._edit()
+                if revised:
+                    return Decision("edit", {**action.args, "body": revised})
+                self.console.print("Nothing typed; the message is unchanged.")
+                continue
+            self.console.print("Please answer yes or no" + (", or edit to change the text." if editable else "."))
+        self.console.print(f"Left for later as {action.id}: `backoffice approve {action.id}` when you decide.")
+        return Decision("later")
+
+    def _edit(self) -> str:
+        self.console.print("Type the new message. Finish with a line holding only a dot (.)")
+        lines: list[str] = []
+        while (line := self.reader.read("")) is not None and line.strip() != ".":
+            lines.append(line)
+        return "\n".join(lines).strip() + "\n" if any(s.strip() for s in lines) else ""
+
+
+# ---------------------------------------------------------------------------- start of day
+def _state(store: Store) -> dict[str, Any]:
+    path = store.directory / STATE_FILE
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def show_reports(store: Store, console: Console) -> None:
+    """What the daemon produced since the owner last looked, and today's digest if no daemon made it.
+    Only the newest report of each kind is shown; older unseen ones are counted."""
+    state = _state(store)
+    seen = set(state.get("seen_reports") or [])
+    run_due(store, origin="chat", early_digest=True)
+    unseen = [n for n in Notifications(store.directory).all() if n.id not in seen]
+    emails = [n for n in unseen if n.kind not in KINDS]
+    reports = [n for n in unseen if n.kind in KINDS]
+    newest = {n.kind: n for n in reports}  # files sort by day, so the last of a kind is its newest
+    shown = emails[-10:] + sorted(newest.values(), key=lambda n: (n.day, KINDS.index(n.kind)))
+    for note in shown:
+        when = note.created_at[:16].replace("T", " ")
+        if note.origin == "daemon":
+            console.print(f"[dim]From the daemon, {when}:[/dim]", highlight=False)
+        elif note.kind == "email":
+            console.print(f"[bold]{note.title}[/bold] [dim]{when}[/dim]")
+        render(note.reply(), console)
+    if len(unseen) > len(shown):
+        console.print(
+            f"[dim]{len(unseen) - len(shown)} older item(s) you have not seen are in "
+            f"{store.directory / 'notifications'}.[/dim]",
+            highlight=False,
+        )
+    state["seen_reports"] = sorted(seen | {n.id for n in unseen})[-400:]
+    atomic_write_bytes(store.directory / STATE_FILE, json.dumps(state).encode())
+
+
+def show_pending(orch: Orchestrator, console: Console) -> None:
+    actions = orch.gate.pending.open()
+    if not actions:
+        return
+    reply = Reply()
+    views.pending_actions(reply, actions, "Waiting for your approval")
+    reply.say('Say "approve P-1" or "reject P-1" (or use `backoffice approve ID`).')
+    render(reply, console)
+
+
+APPROVE = re.compile(r"^\s*(approve|reject)\s+(?:action\s+)?(p-?\d+|\d+)\s*$", re.I)
+
+
+def owner_decision(orch: Orchestrator, console: Console, verb: str, ref: str) -> None:
+    """'approve P-3' typed by the owner: this is the owner's answer, so it never goes to a planner."""
+    action = orch.gate.pending.get(ref)
+    console.print(action_panel(action))
+    outcome = orch.gate.execute(action.id, by="owner") if verb.lower() == "approve" else orch.gate.reject(action.id)
+    show_outcome(outcome, console)
+
+
+# ---------------------------------------------------------------------------- the loop
+def run_chat(store: Store, console: Console, stream: IO[str] | None = None, offline: bool = False) -> int:
+    reader = LineReader(stream or sys.stdin, console)
+    shown = {"n": 0}
+    holder: dict[str, Orchestrator] = {}
+
+    def flush() -> None:  # show what the planner has said so far before a confirmation panel
+        shown["n"] = render(holder["orch"].current, console, shown["n"])
+
+    orch = build(store, ChatApprover(console, reader, flush), origin="chat", offline=offline)
+    holder["orch"] = orch
+    console.print(
+        f"[bold]{store.settings.business_name}[/bold] back office — {clock.today():%A %B} {clock.today().day}"
+    )
+    console.print(planner_banner(orch, offline), highlight=False)
+    for problem in orch.problems:
+        console.print(f"[red]Procedure file problem:[/red] {problem}", highlight=False)
+    show_pending(orch, console)
+    show_reports(store, console)
+    while True:
+        line = reader.read("you> ")
+        if line is None or line.strip().lower() in QUIT:
+            break
+        if not line.strip():
+            continue
+        try:
+            decision = APPROVE.match(line)
+            if decision:
+                owner_decision(orch, console, decision.group(1), decision.group(2))
+                continue
+            shown["n"] = 0
+            reply = orch.handle_message(line)
+            render(reply, console, shown["n"])
+        except KeyboardInterrupt:
+            console.print("(interrupted — nothing more will run for that message)")
+        except BackofficeError as exc:  # e.g. an unknown action id: say so and keep the conversation going
+            console.print(f"[red]✗ {exc}[/red]", highlight=False)
+    console.print("Bye.")
+    return 0
