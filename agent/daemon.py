@@ -32,6 +32,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+
 from backoffice.agent.briefings.notifications import Notification
 from backoffice.agent.briefings.schedule import KINDS, run_due, triggers
 from backoffice.agent.inbound import NOTHING_NEW

@@ -14,13 +14,13 @@ from typing import Any
 from backoffice.agent.events import EVENT_HANDLERS
 from backoffice.agent.gate.gate import Approver, Gate
 from backoffice.agent.gate.pending import PendingStore
-from backoffice.agent.planners.base import Planner, PlannerUnavailable, Turn, business_profile
+from backoffice.agent.planners.base import Planner, Turn, business_profile
 from backoffice.agent.planners.claude import ClaudePlanner
 from backoffice.agent.planners.offline import OfflinePlanner
 from backoffice.agent.procedures import Procedure, Route, load_procedures, procedure_dirs, route_event, route_message
 from backoffice.agent.reply import Reply
 from backoffice.tools.book.store import Store
-from backoffice.tools.errors import BackofficeError
+from backoffice.tools.errors import BackofficeError, PlannerUnavailable
 
 
 @dataclass

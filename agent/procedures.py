@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from backoffice.tools.book.schemas import schema_names
+from backoffice.tools.errors import ProcedureProblem
 
 KNOWN_KEYS = {"name", "title", "version", "default", "triggers", "requires", "schedule", "hard_stops"}
 
@@ -67,12 +69,6 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
     return re.compile(r"\b" + r"[\s\-]*".join(inflected) + r"\b", re.IGNORECASE)
 
 
-class ProcedureProblem(Exception):
-    def __init__(self, path: Traversable, line: int, message: str):
-        super().__init__(f"{path}:{line}: {message}")
-        self.path, self.line, self.message = path, line, message
-
-
 def procedure_dirs(data_dir: Path | None = None) -> list[Traversable]:
     """The shipped procedures (or ``$BACKOFFICE_PROCEDURES``), then any the owner dropped into
     ``<data dir>/procedures``."""
@@ -108,14 +104,14 @@ def parse_procedure(path: Traversable) -> Procedure:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ProcedureProblem(path, 1, f"cannot be read: {exc}") from exc
+        raise ProcedureProblem(str(path), 1, f"cannot be read: {exc}") from exc
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
-        raise ProcedureProblem(path, 1, "must start with a '---' line opening the front matter")
+        raise ProcedureProblem(str(path), 1, "must start with a '---' line opening the front matter")
     try:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
     except StopIteration:
-        raise ProcedureProblem(path, 1, "the front matter is never closed with a '---' line") from None
+        raise ProcedureProblem(str(path), 1, "the front matter is never closed with a '---' line") from None
     front = "\n".join(lines[1:end])
     try:
         meta = yaml.safe_load(front)
@@ -123,9 +119,9 @@ def parse_procedure(path: Traversable) -> Procedure:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ProcedureProblem(path, line, f"front matter is not valid YAML: {problem}") from exc
+        raise ProcedureProblem(str(path), line, f"front matter is not valid YAML: {problem}") from exc
     if not isinstance(meta, dict):
-        raise ProcedureProblem(path, 2, "front matter must be a mapping of keys (name:, triggers:, ...)")
+        raise ProcedureProblem(str(path), 2, "front matter must be a mapping of keys (name:, triggers:, ...)")
 
     def where(key: str) -> int:
         for i, line in enumerate(lines[1:end], start=2):
@@ -134,7 +130,7 @@ def parse_procedure(path: Traversable) -> Procedure:
         return 1
 
     def fail(key: str, message: str) -> ProcedureProblem:
-        return ProcedureProblem(path, where(key), message)
+        return ProcedureProblem(str(path), where(key), message)
 
     unknown = sorted(set(meta) - KNOWN_KEYS)
     if unknown:
@@ -166,7 +162,9 @@ def parse_procedure(path: Traversable) -> Procedure:
         stops.append(HardStop(stop["rule"], tuple(_strings(stop.get("tools"), "hard_stops.tools", fail, "tools"))))
     body = "\n".join(lines[end + 1 :]).strip()
     if not body:
-        raise ProcedureProblem(path, end + 1, "the procedure has no body: write the policy text below the front matter")
+        raise ProcedureProblem(
+            str(path), end + 1, "the procedure has no body: write the policy text below the front matter"
+        )
     return Procedure(
         name=name,
         title=str(meta.get("title") or name),

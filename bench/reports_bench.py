@@ -22,11 +22,12 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from store_bench import make_book, timed  # noqa: E402
+
 from backoffice.tools.book.store import Store  # noqa: E402
 from backoffice.tools.reports.digest import digest_data  # noqa: E402
 from backoffice.tools.reports.pipeline import pipeline_data  # noqa: E402
 from backoffice.tools.reports.winloss import winloss_data  # noqa: E402
-from store_bench import make_book, timed  # noqa: E402
 
 STAGES = ["estimating", "scheduled", "proposal_sent", "won", "lost"]
 

@@ -25,10 +25,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tinydb import Query, TinyDB  # noqa: E402
+
 from backoffice.tools.book.store import Store  # noqa: E402
 from backoffice.tools.catalog import get_tool  # noqa: E402
 from backoffice.tools.reports.digest import stale_lead_rows  # noqa: E402
-from tinydb import Query, TinyDB  # noqa: E402
 
 STAMP = "2026-10-01T14:00:00+00:00"
 STREETS = ["Oak St", "Main St", "Pine Ave", "Elm St", "Birch Ln", "Maple Dr", "Cedar Ct"]

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from backoffice.tools.book.store import Store
 from backoffice.tools.catalog import get_tool
 from backoffice.tools.services import Services

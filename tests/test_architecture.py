@@ -119,3 +119,29 @@ if __name__ == "__main__":
         print("cycle:", " <-> ".join(group))
     print(f"{len(modules())} modules, {len(cycles)} import cycle(s)")
     sys.exit(1 if cycles else 0)
+
+
+def test_the_error_tree_in_errors_py_is_the_real_one() -> None:
+    """The tree drawn in errors.py's docstring names every error class, each under its real base."""
+    import inspect
+    import re
+
+    from backoffice.tools import errors
+
+    drawn: dict[str, str] = {}
+    parents: list[tuple[int, str]] = []
+    for line in (errors.__doc__ or "").splitlines():
+        m = re.match(r"^(\s*)(?:[│ ]*[├└]── )?([A-Z]\w+)(?:\s{2,}|$)", line)
+        if not m or not line.strip():
+            continue
+        depth = line.index(m.group(2))
+        while parents and parents[-1][0] >= depth:
+            parents.pop()
+        drawn[m.group(2)] = parents[-1][1] if parents else "Exception"
+        parents.append((depth, m.group(2)))
+    real = {
+        name: cls.__bases__[0].__name__
+        for name, cls in vars(errors).items()
+        if inspect.isclass(cls) and issubclass(cls, Exception) and cls.__module__ == errors.__name__
+    }
+    assert drawn == real

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from backoffice.agent.briefings.notifications import Notifications
 from backoffice.agent.briefings.schedule import latest_occurrence, run_due, triggers
 from backoffice.tools.book import clock

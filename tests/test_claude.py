@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from backoffice.agent.gate.pending import PendingStore
 from backoffice.tools.book.store import Store
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from backoffice.tools.book.store import Store
 from backoffice.tools.crm.contacts import resolve_contact
 from backoffice.tools.errors import Ambiguous, InvalidRecord

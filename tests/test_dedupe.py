@@ -11,7 +11,6 @@ from backoffice.agent.gate.pending import PendingStore
 from backoffice.agent.orchestrator import build
 from backoffice.tools.book.store import Store
 from backoffice.tools.crm.duplicates import duplicate_clusters
-
 from tests.conftest import add_contact, call, lines, records
 
 
@@ -156,8 +155,9 @@ def test_merge_command_asks_then_merges_and_keeps_a_chosen_field(cli, store: Sto
 def test_chat_finds_duplicates_and_merges_on_yes(store: Store, data_dir: Path):
     import io
 
-    from backoffice.agent.chat.loop import ChatApprover, LineReader
     from rich.console import Console
+
+    from backoffice.agent.chat.loop import ChatApprover, LineReader
 
     dana, d = twins(store)
     stdin = io.StringIO("yes\n")

@@ -8,11 +8,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from googleapiclient.http import HttpMockSequence
+
 from backoffice.agent.orchestrator import build
 from backoffice.tools.book.store import Store
 from backoffice.tools.mail import gmail_account
 from backoffice.tools.services import Services
-from googleapiclient.http import HttpMockSequence
 
 from .conftest import add_contact, call
 

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from backoffice.tools.book.store import Store
 from backoffice.tools.bulk import importer
 from backoffice.tools.bulk.exporter import export
-from backoffice.tools.errors import InvalidRecord
-
+from backoffice.tools.errors import BadInput
 from tests.conftest import add_contact, call, records
 
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "crm-exports"  # copies of ../shared/data/crm-exports
@@ -378,7 +378,7 @@ def test_planning_never_writes(tmp_path: Path, store: Store):
 
 
 def test_parse_maps_rejects_nonsense():
-    with pytest.raises(InvalidRecord, match="COLUMN=FIELD"):
+    with pytest.raises(BadInput, match="COLUMN=FIELD"):
         importer.parse_maps(["just-a-column"])
     assert importer.parse_maps(["Cell = mobile", "Fax="]) == {"Cell": "mobile", "Fax": "ignore"}
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from backoffice.agent.gate.pending import PendingStore
 from backoffice.agent.inbound import handle_inbound
 from backoffice.tools.book.store import Store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from backoffice.tools import catalog
 from backoffice.tools.book.states import LEAD_TRANSITIONS, OPPORTUNITY_TRANSITIONS
 from backoffice.tools.book.storage import Database, Transaction

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from backoffice.tools.errors import MissingInformation
 
 from .conftest import add_contact, call

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+
 from backoffice.agent.gate.pending import PendingStore
 from backoffice.agent.planners.offline.understand import (
     find_address,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from backoffice.agent.procedures import (
     keyword_pattern,
     load_procedures,

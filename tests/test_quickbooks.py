@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from backoffice.agent.orchestrator import build
 from backoffice.tools.accounting import quickbooks
 from backoffice.tools.book.store import Store

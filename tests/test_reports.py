@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from backoffice.tools.book import clock
 from backoffice.tools.book.settings import Settings
 from backoffice.tools.book.store import Store

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from backoffice.tools.book.models import RECORD_MODELS
 from backoffice.tools.book.schemas import TABLES, problems, record_schema, schema_document
-from pydantic import ValidationError
 
 STAMP = "2026-11-20T15:00:00+00:00"
 

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from tinydb import TinyDB
+
 from backoffice.tools.book.storage import AtomicJSONStorage
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import InvalidRecord, StoreCorrupt
-from tinydb import TinyDB
 
 from .conftest import add_contact, call
 

@@ -4,13 +4,19 @@
      ├── NotFound                   an id or name that matches nothing
      ├── Ambiguous                  a name that matches several records; lists them
      ├── InvalidRecord              a record breaks its schema (names record, field, problem)
+     ├── BadInput                   a file, option or value that cannot be used; nothing was changed
      ├── IllegalTransition          a lead/opportunity state change the state machine forbids
      ├── MissingInformation         an action needs fields the record does not have yet
-     ├── DuplicateFound             a create would duplicate an existing record
+     ├── ToolArgumentError          a planner called an unknown tool, or with arguments it refuses
      ├── StoreError                 the data files cannot be read or written
-     │    └── StoreCorrupt          a data file does not parse; it is left untouched
-     ├── ConfigError                a setting or procedure file is wrong
-     └── ApprovalRequired           a consequential action needs the owner's yes
+     │    └── StoreCorrupt          a data file is damaged; it is left untouched
+     ├── ConfigError                a setting is wrong
+     │    └── ProcedureProblem      a procedure file is wrong (names the file and line)
+     ├── PlannerUnavailable         Claude cannot be reached and nothing has run yet
+     ├── NotConnected               Gmail or QuickBooks is not set up, or refused the saved sign-in
+     └── ServiceError               Gmail or QuickBooks answered with an error
+          ├── GmailError
+          └── QuickBooksError
 
 Only the command line turns these into exit codes (1 for all of them).
 """
@@ -41,13 +47,13 @@ class InvalidRecord(BackofficeError):
         super().__init__(f"{record} was not saved: " + "; ".join(problems))
 
 
-class BadInput(InvalidRecord):
+class BadInput(BackofficeError):
     """A file or an option that cannot be used. Nothing was changed."""
 
     def __init__(self, subject: str, problems: list[str]):
-        self.record = subject
+        self.subject = subject
         self.problems = problems
-        BackofficeError.__init__(self, f"{subject}: " + "; ".join(problems) + ". Nothing was changed.")
+        super().__init__(f"{subject}: " + "; ".join(problems) + ". Nothing was changed.")
 
 
 class IllegalTransition(BackofficeError):
@@ -60,10 +66,8 @@ class MissingInformation(BackofficeError):
         self.missing = missing
 
 
-class DuplicateFound(BackofficeError):
-    def __init__(self, message: str, matches: list[dict[str, Any]]):
-        super().__init__(message)
-        self.matches = matches
+class ToolArgumentError(BackofficeError):
+    """A planner called a tool that does not exist, or with arguments its input model refuses."""
 
 
 class StoreError(BackofficeError):
@@ -78,14 +82,30 @@ class ConfigError(BackofficeError):
     pass
 
 
-class ApprovalRequired(BackofficeError):
-    pass
+class ProcedureProblem(ConfigError):
+    """A procedure file that cannot be used, with the place to fix it."""
+
+    def __init__(self, where: str, line: int, message: str):
+        super().__init__(f"{where}:{line}: {message}")
+        self.where, self.line, self.message = where, line, message
 
 
-class ToolArgumentError(BackofficeError):
-    """A planner called a tool that does not exist, or with arguments its input model refuses."""
+class PlannerUnavailable(BackofficeError):
+    """The planner cannot be reached (no network, bad key, API down) and nothing has run yet."""
 
 
 class NotConnected(BackofficeError):
     """An outside service (Gmail, QuickBooks) is not set up, or refused our credentials. Nothing was
     done; an approved action goes back to waiting so it can be approved again once connected."""
+
+
+class ServiceError(BackofficeError):
+    """An outside service answered with an error (not a sign-in problem)."""
+
+
+class GmailError(ServiceError):
+    pass
+
+
+class QuickBooksError(ServiceError):
+    pass

@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
-from backoffice.tools.errors import ToolArgumentError
 from pydantic import BaseModel, ValidationError
+
+from backoffice.tools.errors import ToolArgumentError
 
 if TYPE_CHECKING:
     from backoffice.tools.book.store import Store

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
+
 from backoffice.agent.briefings.notifications import Notification, Notifications, report_id
 from backoffice.agent.briefings.render import digest_reply, digest_title, pipeline_reply, winloss_reply
 from backoffice.agent.reply import Reply

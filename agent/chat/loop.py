@@ -12,6 +12,9 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any
 
+from rich.console import Console
+from rich.panel import Panel
+
 from backoffice.agent import views
 from backoffice.agent.briefings.notifications import Notifications
 from backoffice.agent.briefings.schedule import KINDS, run_due
@@ -26,8 +29,6 @@ from backoffice.tools.book.storage import atomic_write_bytes
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import BackofficeError
 from backoffice.tools.registry import Tool
-from rich.console import Console
-from rich.panel import Panel
 
 QUIT = {"quit", "exit", "bye", "q", ":q"}
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from backoffice.agent.gate.gate import Outcome
-from backoffice.agent.gate.pending import Action
-from backoffice.agent.orchestrator import Orchestrator
-from backoffice.agent.reply import Reply
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
+
+from backoffice.agent.gate.gate import Outcome
+from backoffice.agent.gate.pending import Action
+from backoffice.agent.orchestrator import Orchestrator
+from backoffice.agent.reply import Reply
 
 
 # ---------------------------------------------------------------------------- rendering

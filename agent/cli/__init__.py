@@ -8,11 +8,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rich.console import Console
+
 from backoffice.tools.book.settings import data_dir
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import BackofficeError
 from backoffice.tools.services import Services
-from rich.console import Console
 
 Handler = Callable[[argparse.Namespace, Store, Console], int]
 COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None] | None]] = {}

@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Console
+from rich.table import Table
+
 from backoffice.agent.cli import command
 from backoffice.tools.book.store import Store
 from backoffice.tools.bulk.mapping import FIELDS, POLICIES, Policy
 from backoffice.tools.errors import BadInput
-from rich.console import Console
-from rich.table import Table
 
 if TYPE_CHECKING:  # every command loads this module: the importer itself is loaded only by `import`
     from backoffice.tools.bulk import importer

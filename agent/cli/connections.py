@@ -10,11 +10,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from backoffice.agent.cli import command
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import ConfigError
 from backoffice.tools.mail import gmail_account
-from rich.console import Console
 
 MARK = {
     "lead": "[green]＋[/green]",

@@ -9,10 +9,11 @@ import re
 import sys
 from typing import Any
 
+from rich.console import Console
+
 from backoffice.agent.cli import command
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import ConfigError
-from rich.console import Console
 
 
 @command("chat", "talk to your back office in the terminal (reads lines from stdin when piped)")

@@ -18,13 +18,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from pydantic import BaseModel
+
 from backoffice.agent.gate.pending import Action, PendingStore
 from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
 from backoffice.tools.book.store import Store
 from backoffice.tools.catalog import get_tool
 from backoffice.tools.errors import BackofficeError, NotConnected, ToolArgumentError
 from backoffice.tools.registry import Tool
-from pydantic import BaseModel
 
 Status = Literal["ok", "error", "declined", "pending", "already"]
 

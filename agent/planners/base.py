@@ -10,11 +10,6 @@ from backoffice.agent.gate.gate import Gate
 from backoffice.agent.procedures import Route
 from backoffice.agent.reply import Reply
 from backoffice.tools.book.store import Store
-from backoffice.tools.errors import BackofficeError
-
-
-class PlannerUnavailable(BackofficeError):
-    """The planner cannot be reached (no network, bad key, API down) and nothing has run yet."""
 
 
 class Planner(Protocol):

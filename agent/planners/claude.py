@@ -12,9 +12,11 @@ from collections import Counter
 from typing import Any
 
 import anthropic
-from backoffice.agent.planners.base import PlannerUnavailable, Turn
+
+from backoffice.agent.planners.base import Turn
 from backoffice.agent.reply import Reply
 from backoffice.tools.catalog import all_tools
+from backoffice.tools.errors import PlannerUnavailable
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 MAX_STEPS = 12  # model round-trips per owner message
@@ -45,7 +47,6 @@ def tool_definitions(guarded: set[str]) -> list[dict[str, Any]]:
 
 # most specific first: several of these are subclasses of the later ones
 FAILURES: list[tuple[type[BaseException], str]] = [
-    (TypeError, "no API key is set"),
     (anthropic.AuthenticationError, "the API key was refused"),
     (anthropic.PermissionDeniedError, "the API key may not use this model"),
     (anthropic.NotFoundError, "the model was not found; check BACKOFFICE_MODEL"),
@@ -94,7 +95,7 @@ class ClaudePlanner:
             try:
                 request: dict[str, Any] = {"system": system, "tools": tools, "messages": messages}
                 response = self.client.messages.create(model=self.model, max_tokens=2048, **request)
-            except (anthropic.APIError, TypeError) as exc:
+            except anthropic.APIError as exc:
                 if not ran:
                     raise PlannerUnavailable(describe_failure(exc)) from exc
                 reply.error(

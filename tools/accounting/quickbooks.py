@@ -23,10 +23,6 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlparse
 
 import requests
-from backoffice.tools.book import clock
-from backoffice.tools.book.storage import atomic_write_bytes
-from backoffice.tools.errors import BackofficeError, NotConnected
-from backoffice.tools.services import Services
 from intuitlib.client import AuthClient
 from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
@@ -34,6 +30,11 @@ from quickbooks import QuickBooks
 from quickbooks.exceptions import AuthorizationException, QuickbooksException
 from quickbooks.objects.base import Address, EmailAddress, PhoneNumber
 from quickbooks.objects.customer import Customer
+
+from backoffice.tools.book import clock
+from backoffice.tools.book.storage import atomic_write_bytes
+from backoffice.tools.errors import NotConnected, QuickBooksError
+from backoffice.tools.services import Services
 
 TOKEN = "quickbooks.token.json"
 MINOR_VERSION = 75
@@ -51,10 +52,6 @@ FAULTS = {
     3200: "QuickBooks refused the request (stale object): {detail}",
     5010: "QuickBooks changed the record meanwhile; try again.",
 }
-
-
-class QuickBooksError(BackofficeError):
-    pass
 
 
 def token_path(directory: Path) -> Path:

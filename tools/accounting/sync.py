@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from pydantic import model_validator
+
 from backoffice.tools.book.normalize import full_name, phone_display
 from backoffice.tools.book.store import Store
 from backoffice.tools.registry import ToolInput, tool
-from pydantic import model_validator
 
 
 class QuickBooksCustomerInput(ToolInput):

@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from backoffice.tools.book.clock import BusinessCalendar
 from backoffice.tools.errors import ConfigError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 SETTINGS_FILE = "settings.json"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from backoffice.tools.errors import StoreCorrupt, StoreError
 from tinydb.storages import Storage
+
+from backoffice.tools.errors import StoreCorrupt, StoreError
 
 Doc = dict[str, Any]
 Tables = dict[str, dict[str, Doc]]

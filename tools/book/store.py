@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from backoffice.tools.book import clock
 from backoffice.tools.book.normalize import email_key, fold, full_name, phone_e164
 from backoffice.tools.book.schemas import LAYOUT, TABLES, problems

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from backoffice.tools.book.models import RECORD_MODELS
 from backoffice.tools.book.normalize import full_name
 from backoffice.tools.book.schemas import TABLES

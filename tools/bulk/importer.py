@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
+from pydantic import ValidationError
+
 from backoffice.tools.book.models import Contact, Lead, PipelineStage, PreferredChannel, choices
 from backoffice.tools.book.normalize import email_key, email_normal, fold, full_name, phone_display, phone_e164
 from backoffice.tools.book.storage import atomic_write_bytes, file_lock, load_json_file
@@ -36,7 +38,6 @@ from backoffice.tools.crm.duplicates import company_names, name_blocks
 from backoffice.tools.crm.identity import Person, person, person_of, same_person
 from backoffice.tools.crm.leads import short_title
 from backoffice.tools.errors import BadInput, InvalidRecord, NotFound
-from pydantic import ValidationError
 
 Progress = Callable[[int], None] | None
 STAMP = "2000-01-01T00:00:00+00:00"  # placeholder timestamps for checking a record before it exists

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import phonenumbers
+
 from backoffice.tools.book.models import DisqualificationReason, LeadSource, LeadStatus
 
 # import field -> what it means (shown by --help and when --map names an unknown field)

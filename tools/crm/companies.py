@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from backoffice.tools.book.models import CompanyStatus, CompanyType
 from backoffice.tools.book.normalize import phone_e164
 from backoffice.tools.book.store import Store
 from backoffice.tools.registry import ToolInput, tool
-from pydantic import Field
 
 
 class CreateCompanyInput(ToolInput):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from backoffice.tools.book.models import LifecycleStage, PreferredChannel
 from backoffice.tools.book.normalize import (
     email_key,
@@ -17,7 +19,6 @@ from backoffice.tools.book.normalize import (
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.errors import Ambiguous, InvalidRecord, NotFound
 from backoffice.tools.registry import ToolInput, tool
-from pydantic import Field
 
 
 def contact_card(store: Store, contact: Doc) -> Doc:

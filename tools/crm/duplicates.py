@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import Field
+
 from backoffice.tools.book.normalize import phone_display
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.crm.contacts import contact_card
 from backoffice.tools.crm.identity import Person, person_of, same_person
 from backoffice.tools.registry import ToolInput, tool
-from pydantic import Field
 
 BLOCK_LIMIT = 2000  # more namesakes than this in one block are compared only with the same first name
 

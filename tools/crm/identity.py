@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz
+
 from backoffice.tools.book.normalize import email_key, fold, phone_e164
 from backoffice.tools.book.store import Doc
-from rapidfuzz import fuzz
 
 SIMILAR = 85  # percent: names and companies at least this alike count as the same (NextCRM's rule)
 

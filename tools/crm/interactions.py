@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from pydantic import Field, model_validator
+
 from backoffice.tools.book import clock
 from backoffice.tools.book.models import InteractionType, Outcome
 from backoffice.tools.book.states import check
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.errors import IllegalTransition, MissingInformation
 from backoffice.tools.registry import ToolInput, tool
-from pydantic import Field, model_validator
 
 OWNER_TOUCHES = {"phone_call", "email_outbound", "sms", "meeting"}
 

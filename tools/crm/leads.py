@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
+from pydantic import Field
+
 from backoffice.tools.book.models import DisqualificationReason, LeadSource, LeadStatus, PipelineStage
 from backoffice.tools.book.normalize import email_normal, fold, full_name, phone_e164, split_name
 from backoffice.tools.book.states import check
@@ -20,7 +22,6 @@ from backoffice.tools.crm.contacts import (
 from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction, set_lead_status, system_note
 from backoffice.tools.errors import IllegalTransition, MissingInformation
 from backoffice.tools.registry import ToolInput, tool
-from pydantic import Field
 
 SOURCE_TO_INTERACTION = {
     "phone_call": "phone_call",

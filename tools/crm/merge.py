@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
+
 from backoffice.tools.book.normalize import email_key, fold, full_name, phone_display, phone_e164
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.crm.duplicates import LIFECYCLE_RANK, history_size
 from backoffice.tools.errors import BadInput
 from backoffice.tools.registry import ToolInput, tool
-from pydantic import Field
 
 # ---------------------------------------------------------------------------- merging
 SCALARS = ("first_name", "last_name", "company_id", "address", "preferred_channel", "source", "quickbooks_customer_id")

@@ -13,13 +13,14 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any, Literal
 
+from pydantic import Field, model_validator
+
 from backoffice.tools.book.normalize import full_name
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.errors import MissingInformation
 from backoffice.tools.mail.mailers import mailer_for
 from backoffice.tools.registry import ToolInput, tool
 from backoffice.tools.reports.activity import current_work, summary
-from pydantic import Field, model_validator
 
 DraftStage = Literal["inquiry", "visit_booked", "estimate_sent", "accepted"]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
+from pydantic import Field
+
 from backoffice.tools.accounting.sync import sync_args
 from backoffice.tools.book.models import LostReason
 from backoffice.tools.book.normalize import full_name, money
@@ -14,7 +16,6 @@ from backoffice.tools.crm.contacts import FindContactsInput, find_contact_docs
 from backoffice.tools.crm.interactions import system_note
 from backoffice.tools.errors import IllegalTransition
 from backoffice.tools.registry import ToolInput, tool
-from pydantic import Field
 
 
 def opportunity_card(store: Store, opp: Doc) -> Doc:

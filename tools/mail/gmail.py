@@ -23,16 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import httplib2
-from backoffice.tools.book import clock
-from backoffice.tools.book.storage import atomic_write_bytes
-from backoffice.tools.errors import BackofficeError, NotConnected
-from backoffice.tools.mail.gmail_account import SCOPES, load_state, save_state, token_path
-from backoffice.tools.mail.outbox import Delivery
 from google.auth.exceptions import GoogleAuthError, RefreshError
 from google.oauth2.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
+
+from backoffice.tools.book import clock
+from backoffice.tools.book.storage import atomic_write_bytes
+from backoffice.tools.errors import BackofficeError, GmailError, NotConnected
+from backoffice.tools.mail.gmail_account import SCOPES, load_state, save_state, token_path
+from backoffice.tools.mail.outbox import Delivery
 
 log = logging.getLogger("backoffice.gmail")
 
@@ -48,10 +49,6 @@ def default_http() -> Any:
 
 
 RECONNECT = "Run `backoffice gmail auth --client-secrets FILE` to connect again; nothing was lost."
-
-
-class GmailError(BackofficeError):
-    pass
 
 
 # ---------------------------------------------------------------------------- storage

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from pydantic import Field
+
 from backoffice.tools.book import clock
 from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
 from backoffice.tools.book.normalize import full_name
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.registry import ToolInput, tool
-from pydantic import Field
 
 
 def local_date(store: Store, stamp: str) -> dt.date:

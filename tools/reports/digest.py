@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from pydantic import Field
+
 from backoffice.tools.book import clock
 from backoffice.tools.book.normalize import full_name
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.registry import ToolInput, tool
 from backoffice.tools.reports.activity import summary
-from pydantic import Field
 
 
 # ---------------------------------------------------------------------------- follow-ups

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from pydantic import Field
+
 from backoffice.tools.book.models import OPEN_LEAD_STATUSES
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.registry import ToolInput, tool
 from backoffice.tools.reports.activity import local_date
-from pydantic import Field
 
 # ---------------------------------------------------------------------------- win/loss
 MONTH = r"\d{4}-(0[1-9]|1[0-2])"  # "YYYY-MM"
