@@ -1,0 +1,39 @@
+"""The import log: which files were previewed or imported (by content), so the first run is a preview."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from backoffice.tools.book.storage import atomic_write_bytes, file_lock, load_json_file
+from backoffice.tools.book.store import Store
+
+# ---------------------------------------------------------------------------- the import log
+IMPORT_LOG = "imports.json"
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _log(store: Store) -> dict[str, Any]:
+    data = load_json_file(store.directory / IMPORT_LOG)
+    return data if isinstance(data, dict) else {}
+
+
+def previewed(store: Store, digest: str) -> bool:
+    """Has the owner seen the plan for this exact file before?"""
+    return digest in _log(store)
+
+
+def remember(store: Store, digest: str, path: Path, what: str, counts: dict[str, int]) -> None:
+    """Note that this file was previewed or imported (data/imports.json)."""
+    with file_lock(store.directory / ".imports.lock"):
+        log = _log(store)
+        entry = log.setdefault(digest, {"file": str(path.resolve())})
+        entry[f"{what}_at"] = store.now().isoformat(timespec="seconds")
+        entry[what] = counts
+        atomic_write_bytes(store.directory / IMPORT_LOG, orjson.dumps(log, option=orjson.OPT_INDENT_2))
