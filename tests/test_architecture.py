@@ -145,3 +145,13 @@ def test_the_error_tree_in_errors_py_is_the_real_one() -> None:
         if inspect.isclass(cls) and issubclass(cls, Exception) and cls.__module__ == errors.__name__
     }
     assert drawn == real
+
+
+def test_every_subpackage_is_listed_for_the_wheel() -> None:
+    """pyproject.toml lists packages by their installed names; a new folder left out of it would
+    work from a checkout and be missing from the wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {name for name, path in modules().items() if path.name == "__init__.py"}
+    assert on_disk | {"backoffice.schemas", "backoffice.procedures"} == listed
