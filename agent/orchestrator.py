@@ -67,8 +67,8 @@ class Orchestrator:
             return Reply("events").error(str(exc))
 
 
-def claude_configured() -> bool:
-    return bool(os.environ.get("ANTHROPIC_API_KEY"))
+def claude_configured(store: Store) -> bool:
+    return store.services.anthropic is not None or bool(os.environ.get("ANTHROPIC_API_KEY"))
 
 
 def build(
@@ -83,6 +83,6 @@ def build(
     gate = Gate(store, PendingStore(store.directory), approver, origin=origin, actor=actor, guarded=guarded)
     fallback = OfflinePlanner()
     planner: Planner = fallback
-    if not offline and claude_configured():
-        planner = ClaudePlanner()
+    if not offline and claude_configured(store):
+        planner = ClaudePlanner(client=store.services.anthropic)
     return Orchestrator(store, planner, fallback, procedures, problems, gate)

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import anthropic
+
     from backoffice.tools.mail.outbox import Mailer
 
 
@@ -27,3 +29,5 @@ class Services:
     quickbooks_api_url: str | None = None
     # where approved customer messages and emailed reports go (None: Gmail when connected, else the outbox)
     mailer: Callable[[Path], Mailer] | None = None
+    # the Messages API client the Claude planner uses (None: built from ANTHROPIC_API_KEY when it is set)
+    anthropic: anthropic.Anthropic | None = None

@@ -70,9 +70,8 @@ class ClaudePlanner:
 
     def __init__(self, client: anthropic.Anthropic | None = None, model: str | None = None) -> None:
         self.model = model or os.environ.get("BACKOFFICE_MODEL") or DEFAULT_MODEL
-        retries = int(os.environ.get("BACKOFFICE_API_RETRIES", "2"))
-        # base_url comes from ANTHROPIC_BASE_URL when set; the SDK retries 408/409/429/5xx itself
-        self.client = client or anthropic.Anthropic(max_retries=retries, timeout=60.0)
+        # the key and base_url come from ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL; the SDK retries 408/409/429/5xx
+        self.client = client or anthropic.Anthropic(max_retries=2, timeout=60.0)
         self.history: list[dict[str, Any]] = []
         self._tools: dict[frozenset[str], list[dict[str, Any]]] = {}  # the definitions only change with the hard stops
 
