@@ -35,7 +35,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from backoffice.agent.briefings.notifications import Notification
 from backoffice.agent.briefings.schedule import KINDS, run_due, triggers
-from backoffice.agent.inbound import NOTHING_NEW
+from backoffice.agent.inbound import NOTHING_NEW, counts_line, handle_inbound, poll_gmail
 from backoffice.tools.book import clock
 from backoffice.tools.book.storage import atomic_write_bytes, file_lock
 from backoffice.tools.book.store import Store
@@ -58,9 +58,6 @@ class Poller:
 
 
 def _gmail_poller(store: Store) -> Callable[[], str] | None:
-
-    from backoffice.agent.inbound import counts_line, poll_gmail
-
     if not gmail_account.connected(store.directory):
         return None
     return lambda: counts_line(poll_gmail(store))
@@ -70,8 +67,6 @@ def _folder_poller(store: Store) -> Callable[[], str] | None:
     """``<data dir>/inbox/*.eml``: for owners whose mail is not Gmail (a mail rule or script saves
     messages there). Each file is read through the same path as Gmail and moved to ``inbox/done/``
     (or ``inbox/failed/`` with the reason in the log)."""
-    from backoffice.agent.inbound import counts_line, handle_inbound
-
     folder = store.directory / "inbox"
 
     def poll() -> str:

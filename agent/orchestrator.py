@@ -15,7 +15,6 @@ from backoffice.agent.events import EVENT_HANDLERS
 from backoffice.agent.gate.gate import Approver, Gate
 from backoffice.agent.gate.pending import PendingStore
 from backoffice.agent.planners.base import Planner, Turn, business_profile
-from backoffice.agent.planners.claude import ClaudePlanner
 from backoffice.agent.planners.offline import OfflinePlanner
 from backoffice.agent.procedures import Procedure, Route, load_procedures, procedure_dirs, route_event, route_message
 from backoffice.agent.reply import Reply
@@ -84,5 +83,7 @@ def build(
     fallback = OfflinePlanner()
     planner: Planner = fallback
     if not offline and claude_configured(store):
+        from backoffice.agent.planners.claude import ClaudePlanner  # the SDK takes a second to import: only for Claude
+
         planner = ClaudePlanner(client=store.services.anthropic)
     return Orchestrator(store, planner, fallback, procedures, problems, gate)

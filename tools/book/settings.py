@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from backoffice.tools.book.clock import BusinessCalendar
+from backoffice.tools.book.storage import atomic_write_bytes
 from backoffice.tools.errors import ConfigError
 
 SETTINGS_FILE = "settings.json"
@@ -116,8 +117,6 @@ def load_settings(directory: Path) -> Settings:
 
 
 def save_settings(directory: Path, settings: Settings) -> None:
-    from backoffice.tools.book.storage import atomic_write_bytes
-
     directory.mkdir(parents=True, exist_ok=True)
     text = settings.model_dump_json(indent=2) + "\n"
     atomic_write_bytes(directory / SETTINGS_FILE, text.encode("utf-8"))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backoffice.tools.book.storage import atomic_write_bytes
 from backoffice.tools.errors import BadInput
 
 csv.field_size_limit(16 * 1024 * 1024)  # long notes fields; the default (128 KiB) refuses them
@@ -172,8 +173,6 @@ def neutralise(value: str) -> str:
 def write_csv(path: Path | None, header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     """CSV bytes (UTF-8 with a BOM, so Excel reads accents right), every cell formula-safe.
     Written atomically to ``path`` when one is given."""
-    from backoffice.tools.book.storage import atomic_write_bytes
-
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([neutralise(str(h)) for h in header])

@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 
 from backoffice.tools.book.normalize import full_name
 from backoffice.tools.book.store import Doc, Store
+from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction
 from backoffice.tools.errors import MissingInformation
 from backoffice.tools.mail.mailers import mailer_for
 from backoffice.tools.registry import ToolInput, tool
@@ -207,8 +208,6 @@ def send_message(store: Store, args: SendMessageInput) -> dict[str, Any]:
         return {"already": True, "interaction": earlier, "message": "That exact message was already handled today."}
     message = build_email(store, args, emails[0], full_name(contact), message_id)
     delivery = mailer_for(store).send(message, args.thread_id)
-    from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction
-
     kind: Literal["email_outbound", "note"] = "email_outbound" if delivery.sent else "note"
     subject = args.subject if delivery.sent else f"Saved to outbox, not sent: {args.subject}"
     interaction = add_interaction(

@@ -26,6 +26,7 @@ from backoffice.tools.accounting.sync import sync_args
 from backoffice.tools.book.models import LeadStatus, choices
 from backoffice.tools.book.normalize import full_name, money
 from backoffice.tools.book.store import Doc
+from backoffice.tools.crm.duplicates import suggest_keep
 from backoffice.tools.reports.activity import current_work
 from backoffice.tools.reports.digest import digest_data, follow_ups_due_rows, stale_lead_rows
 from backoffice.tools.reports.pipeline import pipeline_data
@@ -154,8 +155,6 @@ class Flows(Engine):
         self.flow_merge({"a": m.group("a"), "b": m.group("b"), "into": m.group("how").lower() == "into"})
 
     def flow_merge(self, d: Doc) -> None:
-        from backoffice.tools.crm.duplicates import suggest_keep
-
         d["ref"] = d["a"]
         first = self.pick("merge", d, "a_id", resolve.contacts(self.store, d["a"]), "contact", self.contact_label)
         d["ref"] = d["b"]
