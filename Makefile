@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/store_bench.py
 	$(BIN)/python bench/reports_bench.py
 	$(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/cli_bench.py --sizes 1000,10000 --runs 3
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
