@@ -1,14 +1,15 @@
 """``backoffice run``: the office that runs itself.
 
-An APScheduler 3 ``BackgroundScheduler`` in the business time zone with one cron job per report
-(``briefings.schedule.triggers``), a catch-up check every ``--check-every`` seconds, and the inbox pollers
-(``POLLERS``, e.g. Gmail) at their own intervals. Jobs run one at a time on a single worker
-thread, so they never race each other over the book; the chat and other commands are separate
-processes and share the book through its cross-process lock.
+An APScheduler 3 ``BackgroundScheduler`` in the business time zone with one cron job per entry of
+the procedures' schedule (``briefings.schedule.triggers``), a catch-up check every
+``--check-every`` seconds, and the inbox pollers (``POLLERS``, e.g. Gmail) at their own intervals.
+Jobs run one at a time on a single worker thread, so they never race each other over the book; the
+chat and other commands are separate processes and share the book through its cross-process lock.
 
 Start-up runs the catch-up at once, so a report missed while the machine was off is produced
-then, and only once (``briefings.schedule.run_due``). Jobs are re-added with ``replace_existing=True`` so a
-changed setting (a new digest time) takes effect on restart. SIGTERM and Ctrl-C stop cleanly: the
+then, and only once (``briefings.schedule.run_due``). The schedule and the settings are read at
+start-up, so a changed setting (a new digest time) or procedure file takes effect on restart; a
+procedure problem is logged and the rest of the schedule runs. SIGTERM and Ctrl-C stop cleanly: the
 job under way finishes, then the process exits 0.
 
 Only one daemon may run per data dir (``daemon.lock``); ``daemon.json`` says which process and
@@ -34,8 +35,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from backoffice.agent.briefings.notifications import Notification
-from backoffice.agent.briefings.schedule import KINDS, run_due, triggers
+from backoffice.agent.briefings.schedule import run_due, triggers
 from backoffice.agent.inbound import NOTHING_NEW, counts_line, handle_inbound, poll_gmail
+from backoffice.agent.procedure_check import load_checked
 from backoffice.tools.book import clock
 from backoffice.tools.book.storage import atomic_write_bytes, file_lock
 from backoffice.tools.book.store import Store
@@ -123,10 +125,12 @@ class Daemon:
         self.poll_every = poll_every  # overrides the mail pollers' own interval
         self.stop = threading.Event()
         self.state: dict[str, Any] = {"pid": os.getpid(), "started_at": clock.stamp(store.now())}
+        checked = load_checked(store.settings, store.directory)
+        self.schedule, self.problems = checked.schedule, checked.problems
 
     # ------------------------------------------------------------------ jobs
-    def reports(self, kinds: tuple[str, ...] = KINDS) -> list[Notification]:
-        produced = run_due(self.store, origin="daemon", kinds=kinds)
+    def reports(self, kinds: tuple[str, ...] | None = None) -> list[Notification]:
+        produced = run_due(self.store, origin="daemon", kinds=kinds, schedule=self.schedule)
         self.state["last_check"] = clock.stamp(self.store.now())
         self._save_state()
         return produced
@@ -161,10 +165,10 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600},
         )
-        for kind, trigger in triggers(settings).items():
-            scheduler.add_job(
-                self._guarded, trigger, args=[kind, lambda k=kind: self.reports((k,))], id=kind, replace_existing=True
-            )
+        report_of = {entry.name: entry.report for entry in self.schedule}
+        for name, trigger in triggers(settings, self.schedule).items():
+            job = [name, lambda k=report_of[name]: self.reports((k,))]
+            scheduler.add_job(self._guarded, trigger, args=job, id=name, replace_existing=True)
         scheduler.add_job(
             self._guarded,
             IntervalTrigger(seconds=self.check_every, timezone=settings.tz),
@@ -196,6 +200,8 @@ class Daemon:
                     "Stop it first, or use a different --data-dir."
                 )
             log.info("started for %s (pid %s)", self.store.directory, os.getpid())
+            for problem in self.problems:
+                log.warning("procedure file problem: %s", problem)
             self._guarded("catch-up", self.reports)
             if once:
                 for poller in POLLERS:

@@ -1,5 +1,9 @@
 """Event flows that run the same way whichever planner is configured.
 
+``EVENT_HANDLERS`` holds every event the code sends (an inbound email from the Gmail poller, the
+inbox folder or ``backoffice inbound``); a procedure answers one by naming it in
+``triggers.events``, and naming one that is not here is a problem reported at start-up.
+
 An inquiry's text (an email body, a web form) is data: it is stored on the lead and shown to the
 owner, and nothing in it is ever executed. Only ``record_inquiry`` runs for a new inquiry.
 """
@@ -48,6 +52,5 @@ def new_inquiry(turn: Turn, payload: dict[str, Any]) -> Reply:
 
 
 EVENT_HANDLERS: dict[str, Callable[[Turn, dict[str, Any]], Reply]] = {
-    "new_inquiry": new_inquiry,
     "inbound_email": new_inquiry,
 }

@@ -16,7 +16,8 @@ from backoffice.agent.gate.gate import Approver, Gate
 from backoffice.agent.gate.pending import PendingStore
 from backoffice.agent.planners.base import Planner, Turn, business_profile
 from backoffice.agent.planners.offline import OfflinePlanner
-from backoffice.agent.procedures import Procedure, Route, load_procedures, procedure_dirs, route_event, route_message
+from backoffice.agent.procedure_check import load_checked
+from backoffice.agent.procedures import Procedure, Route, route_event, route_message
 from backoffice.agent.reply import Reply
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import BackofficeError, PlannerUnavailable
@@ -77,7 +78,8 @@ def build(
     offline: bool = False,
     actor: str = "agent",
 ) -> Orchestrator:
-    procedures, problems = load_procedures(procedure_dirs(store.directory))
+    checked = load_checked(store.settings, store.directory)
+    procedures, problems = checked.procedures, checked.problems
     guarded = {t for p in procedures for t in p.guarded_tools}
     gate = Gate(store, PendingStore(store.directory), approver, origin=origin, actor=actor, guarded=guarded)
     fallback = OfflinePlanner()

@@ -117,7 +117,7 @@ def test_report_commands_print_and_give_json(cli, store: Store):
 # ---------------------------------------------------------------------------- when they fire
 def test_triggers_keep_local_time_across_the_dst_change():
     s = Settings(timezone="America/New_York", digest_time="07:30")
-    digest = triggers(s)["digest"]
+    digest = triggers(s)["daily_digest"]
     friday = dt.datetime(2026, 10, 30, 8, 0, tzinfo=s.tz)  # EDT, UTC-4; clocks go back Sun Nov 1
     monday = digest.get_next_fire_time(None, friday)
     assert monday.date() == dt.date(2026, 11, 2) and (monday.hour, monday.minute) == (7, 30)
@@ -128,7 +128,7 @@ def test_triggers_keep_local_time_across_the_dst_change():
     # spring forward (Sun Mar 14, 2027): Monday still at 07:30 local
     spring = digest.get_next_fire_time(None, dt.datetime(2027, 3, 12, 9, 0, tzinfo=s.tz))
     assert spring.date() == dt.date(2027, 3, 15) and spring.hour == 7 and spring.utcoffset() == dt.timedelta(hours=-4)
-    pipeline = triggers(s)["pipeline"].get_next_fire_time(None, friday)
+    pipeline = triggers(s)["weekly_pipeline"].get_next_fire_time(None, friday)
     assert pipeline == monday
 
 
@@ -139,6 +139,84 @@ def test_winloss_comes_on_the_first_business_day_of_the_month():
     assert latest_occurrence("winloss", s, dt.datetime(2027, 2, 10, 9, tzinfo=s.tz)).date() == dt.date(2027, 2, 2)
     # a digest due on a holiday does not happen
     assert latest_occurrence("digest", s, dt.datetime(2027, 2, 1, 9, tzinfo=s.tz)).date() == dt.date(2027, 1, 29)
+
+
+EARLY_DIGEST = """---
+name: early
+schedule:
+  - name: daily_digest
+    report: digest
+    when: every business day at 06:00
+---
+"""
+
+
+def test_an_owner_procedure_that_moves_the_digest_to_six_changes_when_it_is_produced(store: Store, data_dir: Path):
+    from backoffice.agent.daemon import Daemon
+
+    tuesday = _local(store, 2026, 11, 17, 6, 30)
+    assert run_due(store, "daemon", tuesday) == []  # the shipped digest comes at 07:30
+    (data_dir / "procedures").mkdir()
+    (data_dir / "procedures" / "early.md").write_text(EARLY_DIGEST)
+    assert [n.id for n in run_due(store, "daemon", tuesday)] == ["2026-11-17-digest"]
+    assert run_due(store, "daemon", _local(store, 2026, 11, 18, 5, 59)) == []
+    # the weekly pipeline stays where the shipped procedure puts it
+    assert [n.id for n in run_due(store, "daemon", _local(store, 2026, 11, 23, 6, 0))] == ["2026-11-23-digest"]
+    assert [n.id for n in run_due(store, "daemon", _local(store, 2026, 11, 23, 7, 30))] == ["2026-11-23-pipeline"]
+    # and the daemon's timer for it fires at six
+    timer = Daemon(store).scheduler().get_job("daily_digest").trigger
+    assert timer.get_next_fire_time(None, _local(store, 2026, 11, 23, 8, 0)) == _local(store, 2026, 11, 24, 6, 0)
+
+
+def test_an_owner_procedure_can_add_a_report_on_its_own_day(store: Store, data_dir: Path):
+    (data_dir / "procedures").mkdir()
+    (data_dir / "procedures" / "friday.md").write_text(
+        "---\nname: friday\nschedule:\n  - name: friday_pipeline\n    report: pipeline\n"
+        "    when: weekly on Friday at 16:00\n---\n"
+    )
+    assert [n.id for n in run_due(store, "daemon", _local(store, 2026, 11, 20, 16, 0))] == [
+        "2026-11-20-digest",
+        "2026-11-20-pipeline",
+    ]
+    # Monday's pipeline still comes too: one report per day, whichever entry makes it due
+    assert [n.id for n in run_due(store, "daemon", _local(store, 2026, 11, 23, 7, 30))] == [
+        "2026-11-23-digest",
+        "2026-11-23-pipeline",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "meaning"),
+    [
+        ("every business day at {digest_time}", "every business day at 07:30"),
+        ("Every  day at 6:05", "every day at 06:05"),
+        ("weekly on {weekly_day} at {digest_time}", "weekly on mon at 07:30"),
+        ("weekly on Thursday at 17:00", "weekly on thu at 17:00"),
+        ("first business day of the month at { digest_time }", "first business day of the month at 07:30"),
+    ],
+)
+def test_schedules_are_written_in_a_few_plain_forms_with_settings_in_braces(text: str, meaning: str):
+    from backoffice.agent.briefings.when import parse_when
+
+    assert str(parse_when(text, Settings())) == meaning
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("every morning", "is not a schedule I know"),
+        ("every day at 25:00", "'25:00' is not a time of day like 07:30"),
+        ("every day at 7", "'7' is not a time of day"),
+        ("weekly on someday at 07:00", "'someday' is not a day of the week"),
+        ("every day at {report_time}", "{report_time} is not a setting"),
+    ],
+)
+def test_a_schedule_that_is_not_understood_says_why(text: str, words: str):
+    from backoffice.agent.briefings.when import parse_when
+
+    with pytest.raises(ValueError) as caught:
+        parse_when(text, Settings())
+    assert words in str(caught.value)
 
 
 def _produced(data_dir: Path) -> list[str]:

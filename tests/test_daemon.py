@@ -69,6 +69,22 @@ def test_daemon_once_is_for_cron_and_a_restart_does_not_repeat(data_dir: Path):
     assert (data_dir / "logs" / "daemon.log").read_text().count("produced Morning digest") == 1
 
 
+def test_the_daemon_follows_an_owner_procedure_that_moves_the_digest_and_reports_a_bad_one(data_dir: Path):
+    procedures = data_dir / "procedures"
+    procedures.mkdir(parents=True)
+    (procedures / "early.md").write_text(
+        "---\nname: early\nschedule:\n  - name: daily_digest\n    report: digest\n"
+        "    when: every business day at 06:00\n  - name: nightly\n    report: digest\n    when: nightly\n---\n"
+    )
+    proc = _start(data_dir, "--once", now="2026-11-23T06:10:00")
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "Reports at 06:00, 07:30 (America/New_York)" in out
+    assert f"procedure file problem: {procedures / 'early.md'}:9: schedule 'nightly'" in out
+    # Monday 06:10: the moved digest is due, the pipeline (07:30) is not yet
+    assert sorted(p.name for p in (data_dir / "notifications").glob("*.json")) == ["2026-11-23-digest.json"]
+
+
 INQUIRY = """From: Person {i} <person{i}@example.test>
 To: office@reyesplumbing.test
 Subject: Leak number {i}

@@ -1,24 +1,29 @@
 """When the owner's reports are due, and producing them once.
 
-When each is due is written once, as APScheduler cron triggers in the business time zone
-(``triggers``); the daemon fires them, and ``run_due`` works out from the same triggers which
-report is due now and has not been produced yet. So a report is produced once for its day
-whoever gets there first: the cron job, the daemon's catch-up after downtime, or the chat opening
-in the morning when no daemon runs."""
+When each is due is written in the procedure files' ``schedule`` entries (``when.py`` has the
+words); ``schedule_of`` turns them into ``Scheduled`` reports, the daemon sets a timer for each
+(``triggers``), and ``run_due`` works out from the same entries which report is due now and has
+not been produced yet. So a report is produced once for its day whoever gets there first: the
+daemon's timer, its catch-up after downtime, or the chat opening in the morning when no daemon
+runs."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from difflib import get_close_matches
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
 from backoffice.agent.briefings.notifications import Notification, Notifications, report_id
 from backoffice.agent.briefings.render import digest_reply, digest_title, pipeline_reply, winloss_reply
+from backoffice.agent.briefings.when import When, parse_when
+from backoffice.agent.procedures import Procedure, load_procedures, procedure_dirs
 from backoffice.agent.reply import Reply
 from backoffice.tools.book import clock
 from backoffice.tools.book.settings import Settings
@@ -31,18 +36,19 @@ from backoffice.tools.reports.winloss import previous_month, winloss_data
 log = logging.getLogger("backoffice.reports")
 
 
-KINDS = ("digest", "pipeline", "winloss")
-
-
 @dataclass(frozen=True)
 class Report:
     title: Callable[[dt.date], str]
     build: Callable[[Store, dt.date], dict[str, Any]]
     render: Callable[[dict[str, Any]], Reply]
+    # A report of the book as it stands (the digest): a missed one is superseded by today's rather
+    # than produced late, and the chat may make today's before its time. A report of a period
+    # (a week, a month) is produced once, late, when it was missed.
+    current: bool = False
 
 
 REPORTS: dict[str, Report] = {
-    "digest": Report(digest_title, digest_data, digest_reply),
+    "digest": Report(digest_title, digest_data, digest_reply, current=True),
     "pipeline": Report(lambda day: f"Weekly pipeline — {day:%B} {day.day}", pipeline_data, pipeline_reply),
     "winloss": Report(
         lambda day: f"Win/loss for {dt.date.fromisoformat(previous_month(day) + '-01'):%B %Y}",
@@ -50,62 +56,107 @@ REPORTS: dict[str, Report] = {
         winloss_reply,
     ),
 }
+KINDS = tuple(REPORTS)
 
 
 # ---------------------------------------------------------------------------- when
-def triggers(settings: Settings) -> dict[str, CronTrigger]:
-    """The cron triggers, in the business time zone. The digest fires on business weekdays, the
-    pipeline on ``weekly_day``, the win/loss on the first days of a month (``wanted`` keeps only
-    the first business day)."""
-    at = settings.report_time
-    days = ",".join(settings.business_days)
-    common: dict[str, Any] = {"hour": at.hour, "minute": at.minute, "timezone": settings.tz}
-    return {
-        "digest": CronTrigger(day_of_week=days, **common),
-        "pipeline": CronTrigger(day_of_week=settings.weekly_day, **common),
-        "winloss": CronTrigger(day="1-14", day_of_week=days, **common),
-    }
+@dataclass(frozen=True)
+class Scheduled:
+    """A report on the schedule: its name (the daemon's timer), the report, when, and where it was
+    written (file:line)."""
+
+    name: str
+    report: str
+    when: When
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.report}, {self.when}"
 
 
-def wanted(kind: str, day: dt.date, calendar: clock.BusinessCalendar) -> bool:
-    """Whether a trigger's firing on ``day`` is a real occurrence (holidays are only known here)."""
-    if kind == "digest":
-        return calendar.is_business_day(day)
-    if kind == "winloss":
-        first = day.replace(day=1)
-        return calendar.is_business_day(day) and not any(
-            calendar.is_business_day(first + dt.timedelta(days=i)) for i in range((day - first).days)
-        )
-    return True
+def schedule_of(procedures: list[Procedure], settings: Settings) -> tuple[list[Scheduled], list[str]]:
+    """The procedures' schedule entries, in file order; a later entry with the name of an earlier
+    one takes its place. An entry naming no report, or with a ``when`` that is not understood, is
+    left out and reported with its file and line."""
+    entries: dict[str, Scheduled] = {}
+    problems: list[str] = []
+    for proc in procedures:
+        for i, entry in enumerate(proc.schedule):
+            if entry.report not in REPORTS:
+                hint = get_close_matches(entry.report, KINDS, 1)
+                guess = f" (did you mean {hint[0]!r}?)" if hint else ""
+                message = f"schedule {entry.name!r}: there is no report {entry.report!r}{guess}; the reports are "
+                problems.append(proc.problem(("schedule", i, "report"), message + ", ".join(KINDS)))
+                continue
+            try:
+                when = parse_when(entry.when, settings)
+            except ValueError as exc:
+                problems.append(proc.problem(("schedule", i, "when"), f"schedule {entry.name!r}: {exc}"))
+                continue
+            entries[entry.name] = Scheduled(entry.name, entry.report, when, proc.place(("schedule", i)))
+    return list(entries.values()), problems
 
 
-def latest_occurrence(kind: str, settings: Settings, now: dt.datetime) -> dt.datetime | None:
-    """The last time ``kind`` was due at or before ``now`` (within the last 40 days)."""
-    trigger = triggers(settings)[kind]
+def load_schedule(settings: Settings, directory: Path | None = None) -> list[Scheduled]:
+    """The schedule the procedure files give: the shipped ones, and the owner's in ``directory``."""
+    procedures, _ = load_procedures(procedure_dirs(directory))
+    return schedule_of(procedures, settings)[0]
+
+
+def triggers(settings: Settings, schedule: list[Scheduled] | None = None) -> dict[str, CronTrigger]:
+    """The daemon's timers, by schedule entry name, in the business time zone."""
+    entries = load_schedule(settings) if schedule is None else schedule
+    return {entry.name: entry.when.trigger(settings) for entry in entries}
+
+
+def report_times(schedule: list[Scheduled]) -> str:
+    """The times of day reports are due, for the daemon's banner: '07:30' or '06:00, 07:30'."""
+    return ", ".join(sorted({f"{entry.when.at:%H:%M}" for entry in schedule})) or "never (nothing is scheduled)"
+
+
+def occurrences(entry: Scheduled, settings: Settings, start: dt.datetime, end: dt.datetime) -> Iterator[dt.datetime]:
+    """When ``entry`` is due between ``start`` and ``end`` (both included)."""
+    trigger = entry.when.trigger(settings)
     calendar = settings.calendar
-    latest = None
-    moment = trigger.get_next_fire_time(None, now - dt.timedelta(days=40))
-    while moment is not None and moment <= now:
-        if wanted(kind, moment.date(), calendar):
-            latest = moment
+    moment = trigger.get_next_fire_time(None, start)
+    while moment is not None and moment <= end:
+        if entry.when.wanted(moment.date(), calendar):
+            yield moment
         moment = trigger.get_next_fire_time(moment, moment + dt.timedelta(seconds=1))
-    return latest
 
 
-def due_day(kind: str, store: Store, now: dt.datetime, early_digest: bool = False) -> dt.date | None:
+def latest_occurrence(
+    kind: str, settings: Settings, now: dt.datetime, schedule: list[Scheduled] | None = None
+) -> dt.datetime | None:
+    """The last time a ``kind`` report was due at or before ``now`` (within the last 40 days)."""
+    entries = load_schedule(settings) if schedule is None else schedule
+    since = now - dt.timedelta(days=40)
+    moments = [m for e in entries if e.report == kind for m in occurrences(e, settings, since, now)]
+    return max(moments, default=None)
+
+
+def due_day(
+    kind: str, store: Store, now: dt.datetime, schedule: list[Scheduled], early_digest: bool = False
+) -> dt.date | None:
     """The day whose ``kind`` report should exist by ``now``.
 
-    A missed digest is never produced late: today's replaces it. A missed pipeline or win/loss is
-    produced once, late, but only if the schedule was running before (a report of that kind
-    exists), so a fresh install does not open with last month's numbers."""
+    A missed current report (the digest) is never produced late: today's replaces it, and the chat
+    (``early_digest``) may make today's before its time. A missed report of a period is produced
+    once, late, but only if the schedule was running before (a report of that kind exists), so a
+    fresh install does not open with last month's numbers."""
+    tz = store.settings.tz
+    now = now.astimezone(tz)
     today = now.date()
-    if kind == "digest" and early_digest and store.calendar.is_business_day(today):
-        return today
-    moment = latest_occurrence(kind, store.settings, now)
+    current = REPORTS[kind].current
+    if current and early_digest:
+        start, end = (dt.datetime.combine(today, t, tzinfo=tz) for t in (dt.time.min, dt.time.max))
+        if any(next(occurrences(e, store.settings, start, end), None) for e in schedule if e.report == kind):
+            return today
+    moment = latest_occurrence(kind, store.settings, now, schedule)
     if moment is None:
         return None
     day = moment.date()
-    if day != today and (kind == "digest" or not Notifications(store.directory).any(kind)):
+    if day != today and (current or not Notifications(store.directory).any(kind)):
         return None
     return day
 
@@ -141,13 +192,16 @@ def run_due(
     origin: str,
     now: dt.datetime | None = None,
     early_digest: bool = False,
-    kinds: tuple[str, ...] = KINDS,
+    kinds: tuple[str, ...] | None = None,
+    schedule: list[Scheduled] | None = None,
 ) -> list[Notification]:
-    """Produce every report that is due by ``now`` and not produced yet, in order."""
+    """Produce every report that is due by ``now`` and not produced yet, in schedule order.
+    ``schedule`` defaults to what the procedure files (shipped and the owner's) say."""
     moment = now or store.now()
+    entries = load_schedule(store.settings, store.directory) if schedule is None else schedule
     produced = []
-    for kind in kinds:
-        day = due_day(kind, store, moment, early_digest)
+    for kind in kinds or tuple(dict.fromkeys(e.report for e in entries)):
+        day = due_day(kind, store, moment, entries, early_digest)
         if day is not None and (note := produce(store, kind, day, origin)) is not None:
             produced.append(note)
     return produced

@@ -152,9 +152,9 @@ def _quickbooks(args: argparse.Namespace, store: Store, console: Console) -> int
 
 
 # ---------------------------------------------------------------------------- doctor
-@command("doctor", "check each integration: set up or not, credentials working, last success")
+@command("doctor", "check each integration (set up, working, last success) and the procedure files")
 def _doctor(args: argparse.Namespace, store: Store, console: Console) -> int:
-    rows = [_check_gmail(store), _check_quickbooks(store), _check_claude(), _check_daemon(store)]
+    rows = [_check_gmail(store), _check_quickbooks(store), _check_claude(), _check_daemon(store), *_procedures(store)]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -225,3 +225,17 @@ def _check_daemon(store: Store) -> dict[str, object]:
         running = not free
     note = f"running (pid {state.get('pid')})" if running else "not running: the chat makes the digest itself"
     return _row("Daemon", running, True if running else None, state.get("last_check"), note)
+
+
+def _procedures(store: Store) -> list[dict[str, object]]:
+    """The procedure files as the chat and the daemon load them: each problem, and the schedule."""
+    from backoffice.agent.procedure_check import load_checked
+
+    checked = load_checked(store.settings, store.directory)
+    names = ", ".join(p.name for p in checked.procedures) or "none"
+    note = "\n".join(checked.problems) or f"{names}: no problems"
+    schedule = "\n".join(f"{entry} ({entry.source})" for entry in checked.schedule) or "nothing is scheduled"
+    return [
+        _row("Procedures", bool(checked.procedures), not checked.problems, None, note),
+        _row("Schedule", bool(checked.schedule), None, None, schedule),
+    ]

@@ -179,15 +179,17 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("run", "run the daemon: morning digest, weekly pipeline, monthly win/loss, inbox polling", _run_arguments)
 def _run(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from backoffice.agent.briefings.schedule import report_times
     from backoffice.agent.daemon import Daemon, setup_logging
 
     if args.check_every <= 0 or (args.poll_every is not None and args.poll_every <= 0):
         raise ConfigError("--check-every and --poll-every must be more than 0 seconds")
     path = setup_logging(store.directory, verbose=not args.quiet)
+    daemon = Daemon(store, check_every=args.check_every, poll_every=args.poll_every)
     if not args.quiet:
         console.print(
-            f"Back office daemon for {store.directory}. Reports at {store.settings.digest_time} "
+            f"Back office daemon for {store.directory}. Reports at {report_times(daemon.schedule)} "
             f"({store.settings.timezone}); log: {path}. Ctrl-C or SIGTERM stops it.",
             highlight=False,
         )
-    return Daemon(store, check_every=args.check_every, poll_every=args.poll_every).run(once=args.once)
+    return daemon.run(once=args.once)

@@ -8,6 +8,10 @@
   The one exception is the owner's own ``auto_send_follow_ups`` setting, which covers follow-up
   emails on an open lead or job and nothing else.
 
+The safety rules are written once, as the hard stops of the procedure files: their sentences are
+what Claude is told, their tools are ``guarded`` here. A consequential tool needs the owner even if
+no procedure names it, so a missing or edited procedure file never lets one through.
+
 The planner only ever sees the outcome. It cannot approve anything: approval comes from the
 ``Approver`` (a person at a terminal) or from ``approve()`` (the command line).
 """
