@@ -132,7 +132,8 @@ class Store:
     ):
         self.directory = Path(directory)
         self.services = services or Services()
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # the folder is made by the first write, never here: opening a book that is not there
+        # must not create an empty one (see storage.py)
         self.settings = settings or load_settings(self.directory)
         self.actor = actor
         self.indexes = Indexes(self.settings.default_phone_region)
