@@ -27,8 +27,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from backoffice.tools.book.location import ENV, locate
 from backoffice.tools.errors import ConfigError
@@ -44,8 +43,7 @@ if TYPE_CHECKING:
 PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader left
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):  # a NamedTuple: dataclasses would add inspect to every start-up
     name: str
     help: str
     run: str  # "module:function" in this package
@@ -60,7 +58,8 @@ class Command:
         return self.reads
 
     def handler(self) -> Handler:
-        return _load(self.run)  # type: ignore[no-any-return]
+        handler: Handler = _load(self.run)
+        return handler
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         if self.arguments:

@@ -13,8 +13,8 @@ of reporting an empty business. Cheap to import: ``backoffice --help`` names the
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from backoffice.tools.errors import ConfigError
 
@@ -22,8 +22,7 @@ ENV = "BACKOFFICE_DATA_DIR"
 APP = "backoffice"
 
 
-@dataclass(frozen=True)
-class BookLocation:
+class BookLocation(NamedTuple):
     path: Path
     source: str  # how it was chosen, in the owner's words
 

@@ -13,7 +13,7 @@ import copy
 import datetime as dt
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -339,7 +339,7 @@ class Store:
         with self.db.reading():
             return len(self._linked_ids(table, link, record_id))
 
-    def _linked_ids(self, table: str, link: str, record_id: str) -> Iterable[str]:
+    def _linked_ids(self, table: str, link: str, record_id: str) -> Collection[str]:
         if table == "interactions":
             return self.indexes.by_link[link].get(record_id, ())
         if table == "opportunities":
