@@ -86,7 +86,7 @@ def file_lock(path: Path, blocking: bool = True, shared: bool = False) -> Iterat
         flags = SHARED if shared else EXCLUSIVE
         try:
             portalocker.lock(handle, flags if blocking else flags | portalocker.LockFlags.NON_BLOCKING)
-        except portalocker.AlreadyLocked:
+        except portalocker.LockException:  # AlreadyLocked in recent portalockers, its base class in 2.7
             yield False
             return
         try:
