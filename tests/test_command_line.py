@@ -68,7 +68,8 @@ def test_help_and_a_typo_import_no_command_module_and_no_heavy_library(tmp_path:
         loaded = _modules_after(tmp_path, *argv)
         assert loaded, argv
         assert not {m for m in loaded if m.startswith("backoffice.agent.cli.")}, argv
-        assert not {m for m in loaded if m.split(".")[0] in ("rich", "pydantic", "jsonschema", "anthropic")}, argv
+        heavy = ("rich", "pydantic", "jsonschema", "anthropic", "argcomplete", "importlib.metadata")
+        assert not {m for m in loaded if m in heavy or m.split(".")[0] in heavy}, argv
 
 
 def test_running_a_command_imports_its_own_module_only(demo_book: Path, tmp_path: Path):
@@ -85,6 +86,19 @@ def test_a_mistyped_command_suggests_the_closest_one(cli):
     assert code == 2 and "Did you mean digest?" in screen
     code, screen = cli("zzzz")
     assert code == 2 and "not a backoffice command" in screen and "Did you mean" not in screen
+
+
+def test_tab_completion_names_commands_and_their_options(tmp_path: Path):
+    answers = tmp_path / "completions"
+
+    def complete(line: str) -> set[str]:
+        env = {"_ARGCOMPLETE": "1", "COMP_LINE": line, "COMP_POINT": str(len(line))}
+        backoffice(cwd=tmp_path, env={**env, "_ARGCOMPLETE_STDOUT_FILENAME": str(answers)})
+        return set(answers.read_text().replace("\v", " ").split())
+
+    assert complete("backoffice pip") == {"pipeline"}
+    assert complete("backoffice d") == {"digest", "doctor", "demo", "duplicates"}
+    assert {"--json", "--data-dir", "--date"} <= complete("backoffice digest --")
 
 
 def test_version_and_python_dash_m(tmp_path: Path):

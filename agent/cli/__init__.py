@@ -170,8 +170,9 @@ def book_epilog(explicit: str | None) -> str:
         return f"book: {exc}"
 
 
-def build_parser(selected: Command | None = None) -> argparse.ArgumentParser:
-    """The parser; only ``selected`` gets its own arguments (the others need only their help line)."""
+def build_parser(*selected: Command) -> argparse.ArgumentParser:
+    """The parser; only the ``selected`` commands get their own arguments (the others need only
+    their help line, so their modules are not imported)."""
     parser = argparse.ArgumentParser(
         prog="backoffice",
         description="A back office for small service businesses: customers, leads, follow-ups, pipeline.",
@@ -185,7 +186,7 @@ def build_parser(selected: Command | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for command in COMMANDS.values():
         p = sub.add_parser(command.name, help=command.help, description=command.help, allow_abbrev=False)
-        if command is selected:
+        if command in selected:
             command.add_arguments(p)
             _add_globals(p, after_command=True)
     return parser
@@ -217,10 +218,12 @@ def _not_a_command(word: str) -> str:
 
 # ---------------------------------------------------------------------------- entry point
 def main(argv: Sequence[str] | None = None, services: Services | None = None) -> int:
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (argcomplete, see the README)
+        _complete()
     argv = list(sys.argv[1:] if argv is None else argv)
     word = _command_word(argv)
     command = COMMANDS.get(word) if word is not None else None
-    parser = build_parser(command)
+    parser = build_parser(*([command] if command else []))
     if word is not None and command is None:
         parser.error(_not_a_command(word))
     args = parser.parse_args(argv)
@@ -229,6 +232,15 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
         parser.print_help()
         return 2
     return _run(command, args, services)
+
+
+def _complete() -> NoReturn:
+    # Only here are argcomplete and every command module imported: a normal start pays one
+    # environment lookup for completion, nothing more.
+    import argcomplete
+
+    argcomplete.autocomplete(build_parser(*COMMANDS.values()))
+    sys.exit(0)  # autocomplete exits itself once it has answered; this is for type checkers
 
 
 def _run(command: Command, args: argparse.Namespace, services: Services | None) -> int:
