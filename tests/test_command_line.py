@@ -150,7 +150,7 @@ def _reader_leaves_at_once(*args: str, cwd: Path) -> tuple[int, str]:
     return proc.wait(timeout=60), err
 
 
-@pytest.mark.parametrize("argv", [("export", "contacts", "-"), ("digest",), ("pipeline", "--json")])
+@pytest.mark.parametrize("argv", [("export", "contacts", "-"), ("digest",), ("pipeline", "--json"), ("--help",)])
 def test_output_into_a_pipe_that_closes_ends_quietly(demo_book: Path, tmp_path: Path, argv):
     code, err = _reader_leaves_at_once(*argv, cwd=tmp_path)
     assert code in (0, 141) and err == ""

@@ -279,7 +279,13 @@ def _run(command: Command, args: argparse.Namespace, services: Services | None) 
 
 def run() -> NoReturn:
     """The console script: ``main()``, and a quiet end when the reader of the output went away."""
-    code = main()
+    code: int | str | None
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse ends --help, --version and usage errors this way
+        code = exc.code
+    except BrokenPipeError:  # the help itself, into a closed pipe
+        code = PIPE_CLOSED
     try:
         sys.stdout.flush()
     except BrokenPipeError:
