@@ -176,6 +176,16 @@ def test_output_into_a_pipe_is_neither_wrapped_nor_padded(demo_book: Path, tmp_p
     assert table_rows and "He wants a price before the holidays; call back with a quote." in table_rows[0]
 
 
+def test_padding_is_dropped_even_when_a_line_ends_in_the_next_write():
+    from backoffice.agent.cli.output import Unpadded
+
+    out = io.StringIO()
+    stream = Unpadded(out)
+    for chunk in ("Pipeline   \nword ", "word   ", "\n", "you> ", "quit\n"):
+        stream.write(chunk)
+    assert out.getvalue() == "Pipeline\nword word\nyou> quit\n"
+
+
 def _colours(text: str) -> set[str]:
     codes = {p for params in re.findall(r"\x1b\[([0-9;]*)m", text) for p in params.split(";")}
     return {c for c in codes if c.isdigit() and (30 <= int(c) <= 38 or 90 <= int(c) <= 97)}
