@@ -3,6 +3,9 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# In a checkout the book is the repository's data/ (an installed backoffice uses the per-user
+# data folder instead; see "Where your data lives" in the README).
+BOOK ?= $(CURDIR)/data
 
 .PHONY: chat test lint bench demo clean
 
@@ -13,23 +16,29 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 chat: $(STAMP)
-	$(BIN)/backoffice chat
+	$(BIN)/backoffice --data-dir $(BOOK) chat
 
 demo: $(STAMP)
-	$(BIN)/backoffice demo
+	$(BIN)/backoffice --data-dir $(BOOK) demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# mypy cannot follow the package-dir mapping (backoffice.agent is agent/): .lint/backoffice is
+# the installed package's shape as symlinks, and mypy checks that (mypy_path in pyproject.toml).
 lint: $(STAMP)
-	$(BIN)/ruff check agent tools tests bench
+	@mkdir -p .lint/backoffice
+	@for part in __init__.py __main__.py; do ln -sfn ../../backoffice/$$part .lint/backoffice/$$part; done
+	@for part in agent tools; do ln -sfn ../../$$part .lint/backoffice/$$part; done
+	$(BIN)/ruff check backoffice agent tools tests bench
 	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/store_bench.py
 	$(BIN)/python bench/reports_bench.py
 	$(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/startup_bench.py
 	$(BIN)/python bench/cli_bench.py --sizes 1000,10000 --runs 3
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .lint build dist

@@ -11,9 +11,15 @@ The installed package is ``backoffice``; its parts live in the repository's top-
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("backoffice")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0+unknown"
+def __getattr__(name: str) -> str:
+    # ``__version__`` is looked up only when asked for: importlib.metadata costs more start-up time
+    # than the rest of ``backoffice --help`` together.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("backoffice")
+        except PackageNotFoundError:  # running from a checkout that was never installed
+            return "0+unknown"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -33,6 +33,9 @@ def services() -> Services:
 
 @pytest.fixture
 def store(data_dir: Path, services: Services) -> Store:
+    """An empty book. Its folder exists, as after a first write: commands that only read
+    refuse a book whose folder is not there at all."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     s = Store(data_dir, services=services)
     yield s
     s.close()

@@ -413,7 +413,7 @@ def test_a_model_that_never_finishes_is_stopped_after_the_step_limit(api, cli, d
     assert len(fake.requests) == MAX_STEPS
 
 
-def test_ask_prints_json_with_the_planner_and_the_answer(cli, data_dir: Path):
+def test_ask_prints_json_with_the_planner_and_the_answer(cli, store):
     import json
 
     code, out = cli("--json", "ask", "what's our pipeline?")

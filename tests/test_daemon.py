@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _start(data_dir: Path, *args: str, now: str = "2026-11-23T08:00:00") -> subprocess.Popen[str]:
+    data_dir.mkdir(parents=True, exist_ok=True)  # a book to run for: the daemon never starts an empty one
     env = {**os.environ, "BACKOFFICE_NOW": now, "BACKOFFICE_DATA_DIR": str(data_dir), "COLUMNS": "200"}
     return subprocess.Popen(
         [sys.executable, "-m", "backoffice", "run", *args],

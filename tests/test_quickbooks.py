@@ -189,7 +189,7 @@ def test_connecting_checks_the_pasted_address_and_saves_tokens_0600(
     assert code == 1 and "--client-id and --client-secret" in screen
 
 
-def test_doctor_reports_each_integration(cli, data_dir: Path, qbo: FakeQuickBooks):
+def test_doctor_reports_each_integration(cli, store, data_dir: Path, qbo: FakeQuickBooks):
     code, screen = cli("--json", "doctor")
     rows = {r["name"]: r for r in json.loads(screen)}
     assert code == 0 and rows["Gmail"]["configured"] is False and rows["QuickBooks"]["configured"] is False

@@ -168,6 +168,7 @@ def run_chat(store: Store, console: Console, stream: IO[str] | None = None, offl
     console.print(
         f"[bold]{store.settings.business_name}[/bold] back office — {clock.today():%A %B} {clock.today().day}"
     )
+    console.print(f"[dim]Book: {store.directory}[/dim]", highlight=False)
     console.print(planner_banner(orch, offline), highlight=False)
     for problem in orch.problems:
         console.print(f"[red]Procedure file problem:[/red] {problem}", highlight=False)

@@ -1,132 +1,298 @@
-"""The ``backoffice`` command. Thin: parse, call, print. Exit codes: 0 ok, 1 refused/failed, 2 usage."""
+"""The ``backoffice`` command. Thin: parse, call, print.
+
+Exit codes: 0 ok, 1 refused or failed (with a message), 2 usage, 141 the reader of the output went
+away (``| head``), said nothing.
+
+Every command is one row of ``COMMANDS``: its name, one line of help, the function that runs it
+(``module:function`` in this package) and whether it only reads the book. The table is plain data:
+``backoffice --help`` and the suggestion for a mistyped command import no command module, and
+running a command imports its own module and no other.
+
+    conversation.py   chat, ask, pending, approve, reject
+    reports.py        digest, pipeline, winloss
+    daemon.py         run
+    connections.py    inbound, gmail, quickbooks, doctor
+    book.py           demo, check, import, export, duplicates, merge
+    output.py         the consoles: a terminal, or a pipe (no wrapping, no padding)
+
+A run function is ``run(args, store, console) -> exit code``; an arguments function adds the
+command's own options to its parser. ``--data-dir``, ``--json`` and ``--offline`` are accepted
+before or after the command.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
-from rich.console import Console
+from backoffice.tools.book.location import ENV, locate
+from backoffice.tools.errors import ConfigError
 
-from backoffice.tools.book.settings import data_dir
-from backoffice.tools.book.store import Store
-from backoffice.tools.errors import BackofficeError
-from backoffice.tools.services import Services
+if TYPE_CHECKING:
+    from rich.console import Console
 
-Handler = Callable[[argparse.Namespace, Store, Console], int]
-COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None] | None]] = {}
+    from backoffice.tools.book.store import Store
+    from backoffice.tools.services import Services
 
+    Handler = Callable[[argparse.Namespace, Store, Console], int]
 
-def command(
-    name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] | None = None
-) -> Callable[[Handler], Handler]:
-    def register(func: Handler) -> Handler:
-        COMMANDS[name] = (help, func, arguments)
-        return func
-
-    return register
+PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader left
 
 
-def build_parser() -> argparse.ArgumentParser:
+class Command(NamedTuple):  # a NamedTuple: dataclasses would add inspect to every start-up
+    name: str
+    help: str
+    run: str  # "module:function" in this package
+    arguments: str | None = None  # "module:function" adding the command's own options
+    # Only reads the book (True, or the sub-actions that do): with no book there it says where it
+    # looked and exits 1, and never creates one.
+    reads: bool | tuple[str, ...] = False
+
+    def reads_only(self, args: argparse.Namespace) -> bool:
+        if isinstance(self.reads, tuple):
+            return getattr(args, "action", None) in self.reads
+        return self.reads
+
+    def handler(self) -> Handler:
+        handler: Handler = _load(self.run)
+        return handler
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        if self.arguments:
+            _load(self.arguments)(parser)
+
+
+# fmt: off
+COMMANDS = {
+    c.name: c
+    for c in (
+        Command("chat", "talk to your back office in the terminal (reads lines from stdin when piped)",
+                "conversation:chat"),
+        Command("ask", "send one message and print the answer (actions needing approval are saved as pending)",
+                "conversation:ask", "conversation:ask_arguments"),
+        Command("pending", "list actions waiting for your approval",
+                "conversation:pending", "conversation:pending_arguments", reads=True),
+        Command("approve", "approve and run a pending action (shows what it will do first)",
+                "conversation:approve", "conversation:id_argument", reads=True),
+        Command("reject", "drop a pending action without running it",
+                "conversation:reject", "conversation:id_argument", reads=True),
+        Command("digest", "the morning digest: follow-ups due (overdue marked) and leads gone quiet",
+                "reports:digest", "reports:date_argument", reads=True),
+        Command("pipeline", "the pipeline summary for the 7 days up to today",
+                "reports:pipeline", "reports:date_argument", reads=True),
+        Command("winloss", "the win/loss summary of a month: outcomes, top sources, days to close, loss reasons",
+                "reports:winloss", "reports:month_argument", reads=True),
+        Command("run", "run the daemon: morning digest, weekly pipeline, monthly win/loss, inbox polling",
+                "daemon:run", "daemon:arguments", reads=True),
+        Command("inbound", "treat saved emails as inbound mail: new inquiries become leads, replies are logged",
+                "connections:inbound", "connections:inbound_arguments"),
+        Command("gmail", "connect Gmail, see its status, or read new mail now",
+                "connections:gmail", "connections:gmail_arguments", reads=("status",)),
+        Command("quickbooks", "connect QuickBooks Online, or see its status",
+                "connections:quickbooks", "connections:quickbooks_arguments", reads=("status",)),
+        Command("doctor", "check the book, each integration (set up, working, last success) and the procedure files",
+                "connections:doctor", reads=True),
+        Command("demo", "load a small sample plumbing business into an empty book", "book:demo"),
+        Command("check", "validate every record in the book against the schemas",
+                "book:check", reads=True),
+        Command("import", "bring contacts, companies and leads in from a CSV file (shows the plan first)",
+                "book:import_file", "book:import_arguments"),
+        Command("export", "write contacts, leads, opportunities or interactions to a CSV (or --json) file",
+                "book:export", "book:export_arguments", reads=True),
+        Command("duplicates", "list contacts that look like the same person, and why",
+                "book:duplicates", "book:duplicates_arguments", reads=True),
+        Command("merge", "merge duplicate contacts into one (shows what moves, then asks)",
+                "book:merge", "book:merge_arguments", reads=True),
+    )
+}
+# fmt: on
+
+
+def _load(target: str) -> Any:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+# ---------------------------------------------------------------------------- parsing
+def _add_globals(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    # After the command the same options again, defaulting to SUPPRESS: given there they win, not
+    # given they leave alone what came before the command.
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if after_command else value
+
+    group = parser.add_argument_group("global options (before or after the command)")
+    group.add_argument(
+        "--data-dir",
+        default=default(None),
+        metavar="DIR",
+        help=f"the book's folder (env {ENV}; default: your user data folder)",
+    )
+    group.add_argument("--json", action="store_true", default=default(False), help="print the output as JSON")
+    group.add_argument(
+        "--offline",
+        action="store_true",
+        default=default(False),
+        help="use the offline planner even if Claude is configured",
+    )
+
+
+class _Help(argparse.Action):
+    """-h: the help, ending with which book is open (worked out only when help is asked for)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, *_: Any) -> NoReturn:
+        parser.epilog = book_epilog(getattr(namespace, "data_dir", None))
+        parser.print_help()
+        parser.exit()
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        import backoffice
+
+        print(f"backoffice {backoffice.__version__}")
+        parser.exit()
+
+
+def book_epilog(explicit: str | None) -> str:
+    try:
+        return f"book: {locate(explicit).describe()}"
+    except ConfigError as exc:
+        return f"book: {exc}"
+
+
+def build_parser(*selected: Command) -> argparse.ArgumentParser:
+    """The parser; only the ``selected`` commands get their own arguments (the others need only
+    their help line, so their modules are not imported)."""
     parser = argparse.ArgumentParser(
         prog="backoffice",
         description="A back office for small service businesses: customers, leads, follow-ups, pipeline.",
+        add_help=False,
+        allow_abbrev=False,  # _command_word must find the command the way argparse will
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the book's path on one line
     )
-    parser.add_argument("--data-dir", help="where the customer book lives (env BACKOFFICE_DATA_DIR, default ./data)")
-    parser.add_argument("--json", action="store_true", help="print reports as JSON")
-    parser.add_argument("--offline", action="store_true", help="use the offline planner even if Claude is configured")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (help_text, _, arguments) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        if arguments:
-            arguments(p)
+    parser.add_argument("-h", "--help", action=_Help, help="show this help, and which book is open")
+    parser.add_argument("--version", action=_Version, help="print the version")
+    _add_globals(parser, after_command=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for command in COMMANDS.values():
+        p = sub.add_parser(command.name, help=command.help, description=command.help, allow_abbrev=False)
+        if command in selected:
+            command.add_arguments(p)
+            _add_globals(p, after_command=True)
     return parser
 
 
-# ---------------------------------------------------------------------------- commands
-@command("demo", "load a small sample plumbing business into an empty data dir")
-def _demo(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.tools.demo import load_demo
-
-    counts = load_demo(store)
-    if args.json:
-        print(json.dumps(counts))
-    else:
-        console.print(
-            f"Loaded the sample business into {store.directory}: "
-            + ", ".join(f"{n} {t}" for t, n in counts.items())
-            + "."
-        )
-        console.print('Try: [bold]backoffice chat[/bold] and ask "what\'s our pipeline?"')
-    return 0
+VALUE_OPTIONS = ("--data-dir",)
 
 
-@command("check", "validate every record in the data dir against the schemas")
-def _check(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.tools.book.check import check_book
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command named in ``argv``: the first word that is neither an option nor an option's value."""
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--":
+            return next(tokens, None)
+        if token in VALUE_OPTIONS:
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return token
+    return None
 
-    problems = check_book(store)
-    if args.json:
-        print(json.dumps({"ok": not problems, "problems": problems}, indent=2))
-    elif problems:
-        for problem in problems:
-            console.print(f"[red]✗[/red] {problem}")
-    else:
-        console.print(f"[green]✓[/green] Every record in {store.directory} is valid.")
-    return 1 if problems else 0
+
+def _not_a_command(word: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, COMMANDS, n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    return f"{word!r} is not a backoffice command.{hint} (backoffice --help lists them)"
 
 
 # ---------------------------------------------------------------------------- entry point
 def main(argv: Sequence[str] | None = None, services: Services | None = None) -> int:
-    _load_command_modules()
-    parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (argcomplete, see the README)
+        _complete()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    word = _command_word(argv)
+    command = COMMANDS.get(word) if word is not None else None
+    parser = build_parser(*([command] if command else []))
+    if word is not None and command is None:
+        parser.error(_not_a_command(word))
     args = parser.parse_args(argv)
-    if not args.command:
+    if command is None:
+        parser.epilog = book_epilog(args.data_dir)
         parser.print_help()
         return 2
-    console = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    return _run(command, args, services)
+
+
+def _complete() -> NoReturn:
+    # Only here are argcomplete and every command module imported: a normal start pays one
+    # environment lookup for completion, nothing more.
+    import argcomplete
+
+    argcomplete.autocomplete(build_parser(*COMMANDS.values()))
+    sys.exit(0)  # autocomplete exits itself once it has answered; this is for type checkers
+
+
+def _run(command: Command, args: argparse.Namespace, services: Services | None) -> int:
+    # imported here, once a command is chosen: --help and usage errors stay light
+    from rich.markup import escape
+
+    from backoffice.agent.cli.output import console_for
+    from backoffice.tools.book.store import Store
+    from backoffice.tools.errors import BackofficeError
+
+    console, err = console_for(sys.stdout), console_for(sys.stderr)
     store: Store | None = None
     try:
-        store = Store(data_dir(args.data_dir), services=services)
-        handler = COMMANDS[args.command][1]
+        args.book = where = locate(args.data_dir)
+        if command.reads_only(args) and not where.exists:
+            err.print(where.missing_message(), markup=False, highlight=False)
+            return 1
+        handler = command.handler()
+        store = Store(where.path, services=services)
         return handler(args, store, console)
     except BackofficeError as exc:
-        err.print(f"[red]Error:[/red] {exc}")
+        err.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False)
         return 1
     except KeyboardInterrupt:
         err.print("Interrupted.")
         return 1
+    except BrokenPipeError:
+        return PIPE_CLOSED
     finally:
         if store is not None:
             try:
                 store.close()
             except BackofficeError as exc:
-                err.print(f"[red]Error:[/red] {exc}")
+                err.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False)
 
 
-def _load_command_modules() -> None:
-    # modules that add their own commands register them on import
-    for module in (
-        "backoffice.agent.cli.conversation",
-        "backoffice.agent.cli.connections",
-        "backoffice.agent.cli.book",
-    ):
-        try:
-            __import__(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
-def run() -> Any:
-    sys.exit(main())
-
-
-if __name__ == "__main__":
-    # `python -m agent.cli` runs this file as __main__; command modules register on `agent.cli`, so use that one
-    from backoffice.agent.cli import run as _run
-
-    _run()
+def run() -> NoReturn:
+    """The console script: ``main()``, and a quiet end when the reader of the output went away."""
+    code: int | str | None
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse ends --help, --version and usage errors this way
+        code = exc.code
+    except BrokenPipeError:  # the help itself, into a closed pipe
+        code = PIPE_CLOSED
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = PIPE_CLOSED
+    if code == PIPE_CLOSED:
+        # As Python's signal docs advise for SIGPIPE: whatever is still buffered goes to devnull, so
+        # the flush at exit raises nothing and prints no traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(code)

@@ -1,8 +1,9 @@
-"""Commands for the whole book at once: import, export, duplicates, merge."""
+"""Commands for the whole book at once: demo, check, import, export, duplicates, merge."""
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import json
 import sys
@@ -13,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from backoffice.agent.cli import command
 from backoffice.tools.book.store import Store
 from backoffice.tools.bulk.mapping import FIELDS, POLICIES, Policy
 from backoffice.tools.errors import BadInput
@@ -52,6 +52,37 @@ def counted(counts: dict[str, int]) -> str:
     return ", ".join(out)
 
 
+# ---------------------------------------------------------------------------- demo and check
+def demo(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from backoffice.tools.demo import load_demo
+
+    counts = load_demo(store)
+    if args.json:
+        print(json.dumps(counts))
+    else:
+        console.print(
+            f"Loaded the sample business into {store.directory}: "
+            + ", ".join(f"{n} {t}" for t, n in counts.items())
+            + "."
+        )
+        console.print('Try: [bold]backoffice chat[/bold] and ask "what\'s our pipeline?"')
+    return 0
+
+
+def check(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from backoffice.tools.book.check import check_book
+
+    problems = check_book(store)
+    if args.json:
+        print(json.dumps({"ok": not problems, "problems": problems}, indent=2))
+    elif problems:
+        for problem in problems:
+            console.print(f"[red]✗[/red] {problem}")
+    else:
+        console.print(f"[green]✓[/green] Every record in {store.directory} is valid.")
+    return 1 if problems else 0
+
+
 # ---------------------------------------------------------------------------- import
 def _line_choice(text: str) -> tuple[int, Policy]:
     line, sep, choice = text.partition("=")
@@ -60,7 +91,7 @@ def _line_choice(text: str) -> tuple[int, Policy]:
     return int(line), choice.strip()  # type: ignore[return-value]
 
 
-def _import_arguments(p: argparse.ArgumentParser) -> None:
+def import_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = "fields for --map:\n" + "\n".join(f"  {name:<24}{what}" for name, what in FIELDS.items())
     p.add_argument("file", type=Path, help="a CSV file: contacts, customers or leads exported from another system")
@@ -98,8 +129,7 @@ def _import_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", action="store_true", help="import without asking, even the first time (for scripts)")
 
 
-@command("import", "bring contacts, companies and leads in from a CSV file (shows the plan first)", _import_arguments)
-def _import(args: argparse.Namespace, store: Store, console: Console) -> int:
+def import_file(args: argparse.Namespace, store: Store, console: Console) -> int:
     from backoffice.agent.chat.loop import LineReader
     from backoffice.agent.planners.offline.understand import yes_no
     from backoffice.tools.bulk import importer
@@ -216,7 +246,7 @@ def _plan_json(plan: importer.Plan) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- export
-def _export_arguments(p: argparse.ArgumentParser) -> None:
+def export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "what",
         nargs="+",
@@ -225,9 +255,8 @@ def _export_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-@command("export", "write contacts, leads, opportunities or interactions to a CSV (or --json) file", _export_arguments)
-def _export(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.tools.bulk.exporter import KINDS, export
+def export(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from backoffice.tools.bulk import exporter
 
     if len(args.what) == 1:
         kind, target = "contacts", args.what[0]
@@ -235,26 +264,26 @@ def _export(args: argparse.Namespace, store: Store, console: Console) -> int:
         kind, target = args.what
     else:
         raise BadInput("Cannot export", ["give a kind and a file, e.g. backoffice export leads leads.csv"])
-    if kind not in KINDS:
+    if kind not in exporter.KINDS:
         choices = "contacts, leads, opportunities, interactions"
         raise BadInput("Cannot export", [f"{kind!r} is not something to export; choose from {choices}"])
     as_json = args.json or target.lower().endswith(".json")
-    path = None if target == "-" else Path(target)
-    count, payload = export(store, kind, path, as_json=as_json)
-    if path is None:
-        sys.stdout.buffer.write(payload.removeprefix(b"\xef\xbb\xbf"))
+    count, payload = exporter.export(store, kind, None, as_json=as_json)
+    if target == "-":
+        sys.stdout.buffer.write(payload.removeprefix(codecs.BOM_UTF8))
         return 0
-    console.print(f"Wrote {count} {KINDS[kind]} to {path} ({'JSON' if as_json else 'CSV, UTF-8'}).")
+    path = Path(target)
+    if not exporter.write_to(path, payload):  # into a stream (/dev/stdout, a FIFO) the data says it all
+        console.print(f"Wrote {count} {exporter.KINDS[kind]} to {path} ({'JSON' if as_json else 'CSV, UTF-8'}).")
     return 0
 
 
 # ---------------------------------------------------------------------------- duplicates and merge
-def _duplicates_arguments(p: argparse.ArgumentParser) -> None:
+def duplicates_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=50, help="show at most this many groups (default 50)")
 
 
-@command("duplicates", "list contacts that look like the same person, and why", _duplicates_arguments)
-def _duplicates(args: argparse.Namespace, store: Store, console: Console) -> int:
+def duplicates(args: argparse.Namespace, store: Store, console: Console) -> int:
     from backoffice.tools.crm.duplicates import FindDuplicatesInput, find_duplicates
 
     found = find_duplicates(store, FindDuplicatesInput(limit=max(1, min(args.limit, 200))))
@@ -283,7 +312,7 @@ def _duplicates(args: argparse.Namespace, store: Store, console: Console) -> int
     return 0
 
 
-def _merge_arguments(p: argparse.ArgumentParser) -> None:
+def merge_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("keep", help="the contact to keep, e.g. C-1")
     p.add_argument("others", nargs="+", help="the contacts to merge into it (archived afterwards, never deleted)")
     p.add_argument(
@@ -295,8 +324,7 @@ def _merge_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-@command("merge", "merge duplicate contacts into one (shows what moves, then asks)", _merge_arguments)
-def _merge(args: argparse.Namespace, store: Store, console: Console) -> int:
+def merge(args: argparse.Namespace, store: Store, console: Console) -> int:
     from backoffice.agent.chat.loop import ChatApprover, LineReader
     from backoffice.agent.chat.screen import show_outcome
     from backoffice.agent.orchestrator import build

@@ -12,7 +12,6 @@ from typing import Any
 
 from rich.console import Console
 
-from backoffice.agent.cli import command
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import ConfigError
 from backoffice.tools.mail import gmail_account
@@ -25,16 +24,13 @@ MARK = {
 }
 
 
-def _inbound_arguments(p: argparse.ArgumentParser) -> None:
+def inbound_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "files", nargs="+", metavar="FILE.eml", help="saved emails (.eml), e.g. exported from your mail program"
     )
 
 
-@command(
-    "inbound", "treat saved emails as inbound mail: new inquiries become leads, replies are logged", _inbound_arguments
-)
-def _inbound(args: argparse.Namespace, store: Store, console: Console) -> int:
+def inbound(args: argparse.Namespace, store: Store, console: Console) -> int:
     from backoffice.agent.inbound import handle_inbound
 
     paths = [Path(f) for f in args.files]
@@ -52,7 +48,7 @@ def _inbound(args: argparse.Namespace, store: Store, console: Console) -> int:
 
 
 # ---------------------------------------------------------------------------- Gmail
-def _gmail_arguments(p: argparse.ArgumentParser) -> None:
+def gmail_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="auth|status|poll", required=True)
     auth = sub.add_parser("auth", help="connect your Gmail (opens a browser to sign in)")
     auth.add_argument("--client-secrets", required=True, type=Path, help="the OAuth client file (Desktop app)")
@@ -61,12 +57,11 @@ def _gmail_arguments(p: argparse.ArgumentParser) -> None:
     sub.add_parser("poll", help="read new mail now (the daemon does this every few minutes)")
 
 
-@command("gmail", "connect Gmail, see its status, or read new mail now", _gmail_arguments)
-def _gmail(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.tools.mail import gmail
+def gmail(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from backoffice.tools.mail import gmail as gmail_api
 
     if args.action == "auth":
-        address = gmail.connect(store.directory, args.client_secrets, open_browser=not args.no_browser)
+        address = gmail_api.connect(store.directory, args.client_secrets, open_browser=not args.no_browser)
         console.print(
             f"[green]✓[/green] Gmail connected: {address} (token in {gmail_account.token_path(store.directory)})"
         )
@@ -95,7 +90,7 @@ def _gmail(args: argparse.Namespace, store: Store, console: Console) -> int:
 
 
 # ---------------------------------------------------------------------------- QuickBooks
-def _quickbooks_arguments(p: argparse.ArgumentParser) -> None:
+def quickbooks_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="auth|status", required=True)
     auth = sub.add_parser(
         "auth", help="connect QuickBooks Online: open the address shown, then paste back where it ends"
@@ -109,12 +104,11 @@ def _quickbooks_arguments(p: argparse.ArgumentParser) -> None:
     sub.add_parser("status", help="which company is connected and when it last worked")
 
 
-@command("quickbooks", "connect QuickBooks Online, or see its status", _quickbooks_arguments)
-def _quickbooks(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.tools.accounting import quickbooks
+def quickbooks(args: argparse.Namespace, store: Store, console: Console) -> int:
+    from backoffice.tools.accounting import quickbooks as qbo
 
     if args.action == "status":
-        tokens = quickbooks.load_tokens(store.directory)
+        tokens = qbo.load_tokens(store.directory)
         info = {k: (tokens or {}).get(k) for k in ("realm_id", "environment", "connected_at", "last_success")}
         info["connected"] = tokens is not None
         if args.json:
@@ -136,25 +130,31 @@ def _quickbooks(args: argparse.Namespace, store: Store, console: Console) -> int
     app = {
         "client_id": args.client_id,
         "client_secret": args.client_secret,
-        "redirect_uri": args.redirect_uri or quickbooks.DEFAULT_REDIRECT,
+        "redirect_uri": args.redirect_uri or qbo.DEFAULT_REDIRECT,
         "environment": "sandbox" if args.sandbox else "production",
     }
-    url, state = quickbooks.authorization_url(app, store.services)
+    url, state = qbo.authorization_url(app, store.services)
     console.print("1. Open this address, sign in to QuickBooks and pick your company:\n")
     console.print(url, markup=False, highlight=False, soft_wrap=True)
     console.print("\n2. Paste here the whole address your browser ends on (it holds code= and realmId=):")
     pasted = sys.stdin.readline().strip()
     if not pasted:
         raise ConfigError("Nothing was pasted; QuickBooks is not connected. Nothing was changed.")
-    tokens = quickbooks.finish_connect(store.directory, pasted, state, app, store.services)
+    tokens = qbo.finish_connect(store.directory, pasted, state, app, store.services)
     console.print(f"[green]✓[/green] QuickBooks company {tokens['realm_id']} connected.")
     return 0
 
 
 # ---------------------------------------------------------------------------- doctor
-@command("doctor", "check each integration (set up, working, last success) and the procedure files")
-def _doctor(args: argparse.Namespace, store: Store, console: Console) -> int:
-    rows = [_check_gmail(store), _check_quickbooks(store), _check_claude(), _check_daemon(store), *_procedures(store)]
+def doctor(args: argparse.Namespace, store: Store, console: Console) -> int:
+    rows = [
+        _check_book(args, store),
+        _check_gmail(store),
+        _check_quickbooks(store),
+        _check_claude(),
+        _check_daemon(store),
+        *_procedures(store),
+    ]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -180,30 +180,36 @@ def _row(name: str, configured: bool, ok: bool | None, last: str | None, note: s
     return {"name": name, "configured": configured, "ok": ok, "last_success": last, "note": note}
 
 
+def _check_book(args: argparse.Namespace, store: Store) -> dict[str, object]:
+    counts = store.counts()
+    held = f"{counts['contacts']} contacts, {counts['leads']} leads, {counts['opportunities']} jobs"
+    return _row("Book", True, True, None, f"{store.directory} ({args.book.source}): {held}")
+
+
 def _check_gmail(store: Store) -> dict[str, object]:
     from backoffice.tools.errors import BackofficeError
-    from backoffice.tools.mail import gmail
+    from backoffice.tools.mail import gmail as gmail_api
 
     state = gmail_account.load_state(store.directory)
     if not gmail_account.connected(store.directory):
         return _row("Gmail", False, None, None, "not connected: messages wait in data/outbox")
     try:
-        address = gmail.Gmail(store.directory, store.services.gmail_http).profile().get("emailAddress")
+        address = gmail_api.Gmail(store.directory, store.services.gmail_http).profile().get("emailAddress")
         return _row("Gmail", True, True, state.get("last_success"), f"signed in as {address}")
     except BackofficeError as exc:
         return _row("Gmail", True, False, state.get("last_success"), str(exc))
 
 
 def _check_quickbooks(store: Store) -> dict[str, object]:
-    from backoffice.tools.accounting import quickbooks
+    from backoffice.tools.accounting import quickbooks as qbo
     from backoffice.tools.errors import BackofficeError
 
     tokens: dict[str, Any] = {}
     try:
-        tokens = quickbooks.load_tokens(store.directory) or {}
+        tokens = qbo.load_tokens(store.directory) or {}
         if not tokens:
             return _row("QuickBooks", False, None, None, "not connected: syncs wait as pending actions")
-        client = quickbooks.QuickBooksClient(store.directory, store.services)
+        client = qbo.QuickBooksClient(store.directory, store.services)
         client.call(lambda qb: qb.query("SELECT COUNT(*) FROM Customer"))
         return _row("QuickBooks", True, True, client.tokens.get("last_success"), f"company {tokens['realm_id']}")
     except BackofficeError as exc:
@@ -221,7 +227,8 @@ def _check_daemon(store: Store) -> dict[str, object]:
     from backoffice.tools.book.storage import file_lock
 
     state = read_state(store.directory)
-    with file_lock(store.directory / LOCK, blocking=False) as free:
+    # the daemon holds its lock exclusively while it runs: a shared one is then refused
+    with file_lock(store.directory / LOCK, blocking=False, shared=True) as free:
         running = not free
     note = f"running (pid {state.get('pid')})" if running else "not running: the chat makes the digest itself"
     return _row("Daemon", running, True if running else None, state.get("last_check"), note)

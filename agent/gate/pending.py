@@ -79,8 +79,9 @@ class PendingStore:
 
     # ------------------------------------------------------------------ queries
     def all(self) -> list[Action]:
-        with self._locked() as state:
-            return [Action(**a) for a in state["actions"]]
+        # a reader's lock: listing never writes, and never creates a book that is not there
+        with file_lock(self.directory / ".pending.lock", shared=True):
+            return [Action(**a) for a in self._read()["actions"]]
 
     def open(self) -> list[Action]:
         return [a for a in self.all() if a.status in OPEN]

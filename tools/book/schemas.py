@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -48,17 +49,23 @@ def _validator(table: str) -> Draft202012Validator:
     return Draft202012Validator(record_schema(table), format_checker=FormatChecker())
 
 
+def _schema(error: ValidationError) -> Mapping[str, Any]:
+    # jsonschema types it as a mapping, a boolean schema or unset; ours are always mappings
+    return error.schema if isinstance(error.schema, Mapping) else {}
+
+
 def _describe(error: ValidationError) -> str:
     field = ".".join(str(p) for p in error.absolute_path)
+    schema = _schema(error)
     if error.validator == "required":
         return error.message.replace(" is a required property", " is required")
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown field(s)")
-    if error.validator == "anyOf" and error.schema.get("$comment"):
-        return str(error.schema["$comment"])
-    if error.validator in ("pattern", "format") and error.schema.get("description"):
-        return f"{field} is {error.instance!r}; expected {error.schema['description']}"
-    if error.validator == "enum":
+    if error.validator == "anyOf" and schema.get("$comment"):
+        return str(schema["$comment"])
+    if error.validator in ("pattern", "format") and schema.get("description"):
+        return f"{field} is {error.instance!r}; expected {schema['description']}"
+    if error.validator == "enum" and isinstance(error.validator_value, list):
         allowed = ", ".join("null" if v is None else str(v) for v in error.validator_value)
         return f"{field} is {error.instance!r}; allowed: {allowed}"
     return f"{field}: {error.message}" if field else error.message
@@ -72,7 +79,7 @@ def problems(table: str, record: dict[str, Any]) -> list[str]:
         return []
     found: list[str] = []
     for error in errors:
-        if error.validator == "anyOf" and not error.schema.get("$comment"):
+        if error.validator == "anyOf" and not _schema(error).get("$comment"):
             error = best_match([error]) or error
         text = _describe(error)
         if text not in found:

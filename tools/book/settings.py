@@ -1,4 +1,4 @@
-"""Where the owner's data lives and the business settings kept beside it.
+"""The business settings kept beside the book (where the book lives: ``location.py``).
 
 Settings are a small JSON file, ``settings.json`` in the data dir. Everything has a sensible
 default, so a fresh data dir works without one.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,12 +19,6 @@ from backoffice.tools.errors import ConfigError
 
 SETTINGS_FILE = "settings.json"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The data dir: ``--data-dir``, else ``$BACKOFFICE_DATA_DIR``, else ``./data``."""
-    chosen = explicit or os.environ.get("BACKOFFICE_DATA_DIR") or "data"
-    return Path(chosen).expanduser().resolve()
 
 
 class Settings(BaseModel):

@@ -5,7 +5,7 @@ Layout in the data dir::
     crm.json            TinyDB file: {"contacts": {"1": {...}}, "companies": ..., "leads": ..., ...}
     opportunity.json    TinyDB file: {"opportunities": {...}}
     journal.jsonl       committed transactions not yet folded into the files above
-    .lock               the cross-process lock (flock)
+    .lock               the cross-process lock (portalocker: flock on POSIX, LockFileEx on Windows)
 
 Why a journal: rewriting a 100,000-lead book costs about half a second (serialise ~120 MB, fsync),
 far too slow for every "log a call". So a transaction commits by appending one line to the
@@ -20,16 +20,24 @@ last journal line (a crash mid-append) was never acknowledged and is dropped. Jo
 hold whole documents, so replaying the journal over a snapshot that already contains some of it
 gives the same result: a crash anywhere during compaction loses nothing.
 
-Concurrency: readers hold a shared flock, writers an exclusive one. Before serving anything the
+Concurrency: readers hold a shared lock, writers an exclusive one. Before serving anything the
 in-memory copy is brought up to date: new journal lines written by another process are applied
 incrementally; a replaced snapshot or journal (another process compacted) means a full reload.
 Nothing is ever served from a stale cache.
+
+A book that does not exist yet: nothing creates its folder but the first write (which takes the
+exclusive lock, so it makes the folder and the lock file). A read finds no folder, so there is no
+file to lock and nothing to lock it against: no writer can be half-way through a book whose folder
+is not there, and a writer that starts the book a moment later is simply after this read. So a
+reader of a missing book sees an empty one without locking, and leaves no trace on disk.
+
+Portability: the locks are portalocker's; ``os.fchmod`` and the fsync of a directory exist only on
+POSIX and are skipped elsewhere (Windows makes a rename durable itself). Tested on Linux only.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import tempfile
@@ -38,9 +46,10 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
+import portalocker
 from tinydb.storages import Storage
 
 from backoffice.tools.errors import StoreCorrupt, StoreError
@@ -53,26 +62,44 @@ LOCKFILE = ".lock"
 # Books whose files total less than this are compacted after every transaction.
 WRITE_THROUGH_BELOW = 4 * 1024 * 1024
 JOURNAL_MIN = 1024 * 1024
+SHARED = portalocker.LockFlags.SHARED
+EXCLUSIVE = portalocker.LockFlags.EXCLUSIVE
+
+
+def _open_lock_file(path: Path) -> IO[bytes]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    return os.fdopen(fd, "r+b")
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
-    """An exclusive cross-process lock on ``path`` (created if missing). Yields False instead of
-    waiting when ``blocking`` is off and another process holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
+def file_lock(path: Path, blocking: bool = True, shared: bool = False) -> Iterator[bool]:
+    """A cross-process lock on ``path``: exclusive (the file and its folder are created if
+    missing), or ``shared`` for readers. A shared lock in a folder that does not exist creates
+    nothing and yields True: there is nothing there to read or to wait for. Yields False instead
+    of waiting when ``blocking`` is off and another process holds the lock."""
+    if shared and not path.parent.is_dir():
+        yield True
+        return
+    if not shared:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with _open_lock_file(path) as handle:
+        flags = SHARED if shared else EXCLUSIVE
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
+            portalocker.lock(handle, flags if blocking else flags | portalocker.LockFlags.NON_BLOCKING)
+        except portalocker.LockException:  # AlreadyLocked in recent portalockers, its base class in 2.7
             yield False
             return
         try:
             yield True
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            portalocker.unlock(handle)
 
 
 def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable. POSIX only: Windows has no directory handle to
+    fsync, and its renames are durable once they return."""
+    if os.name != "posix":
+        return
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -86,7 +113,7 @@ def atomic_write_bytes(path: Path, payload: bytes, mode: int | None = None) -> N
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         if mode is not None:
-            os.fchmod(fd, mode)
+            _chmod(fd, tmp, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -97,6 +124,13 @@ def atomic_write_bytes(path: Path, payload: bytes, mode: int | None = None) -> N
             os.unlink(tmp)
         raise
     fsync_dir(directory)
+
+
+def _chmod(fd: int, path: str, mode: int) -> None:
+    if hasattr(os, "fchmod"):  # POSIX: set before the first byte is written
+        os.fchmod(fd, mode)
+    else:  # Windows knows only read-only or not; the file is private to the user's profile anyway
+        os.chmod(path, mode)
 
 
 def _dumps(data: Any) -> bytes:
@@ -207,19 +241,19 @@ class Database:
         self._on_reset = on_reset
         self._on_put = on_put
         self._thread_lock = threading.RLock()
-        self._lock_fd: int | None = None
-        self._lock_mode = 0  # 0 none, fcntl.LOCK_SH or fcntl.LOCK_EX
+        self._lock_file: IO[bytes] | None = None
+        self._lock_mode: portalocker.LockFlags | None = None  # SHARED or EXCLUSIVE while held
         self._depth = 0
         self._loaded = False
         self._tx: Transaction | None = None
         self._max_key: dict[str, int] = {}
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # no mkdir here: the folder is made by the first write (see the module docstring)
 
     # ------------------------------------------------------------------ locking
     @contextlib.contextmanager
-    def _locked(self, mode: int) -> Iterator[None]:
+    def _locked(self, mode: portalocker.LockFlags) -> Iterator[None]:
         with self._thread_lock:
-            if self._depth and (self._lock_mode == fcntl.LOCK_EX or mode == fcntl.LOCK_SH):
+            if self._depth and (self._lock_mode == EXCLUSIVE or mode == SHARED):
                 self._depth += 1
                 try:
                     yield
@@ -229,22 +263,33 @@ class Database:
             if self._depth:
                 # A write inside a read: the shared lock cannot be upgraded safely.
                 raise StoreError("internal error: a write was started inside a read")
-            if self._lock_fd is None:
-                self._lock_fd = os.open(self.directory / LOCKFILE, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._lock_fd, mode)
+            handle = self._lock_handle(mode)
+            if handle is not None:
+                portalocker.lock(handle, mode)
             self._lock_mode = mode
             self._depth = 1
             try:
-                self._refresh(repair=mode == fcntl.LOCK_EX)
+                self._refresh(repair=mode == EXCLUSIVE)
                 yield
             finally:
                 self._depth = 0
-                self._lock_mode = 0
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                self._lock_mode = None
+                if handle is not None:
+                    portalocker.unlock(handle)
+
+    def _lock_handle(self, mode: portalocker.LockFlags) -> IO[bytes] | None:
+        """The open lock file; None for a read of a book whose folder does not exist (nothing to
+        lock, nothing created). A write makes the folder: it is the start of the book."""
+        if self._lock_file is None:
+            if mode == SHARED and not self.directory.is_dir():
+                return None
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._lock_file = _open_lock_file(self.directory / LOCKFILE)
+        return self._lock_file
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Tables]:
-        with self._locked(fcntl.LOCK_SH):
+        with self._locked(SHARED):
             yield self.tables
 
     @property
@@ -264,7 +309,7 @@ class Database:
             if self._tx is not None:
                 yield self._tx
                 return
-            with self._locked(fcntl.LOCK_EX):
+            with self._locked(EXCLUSIVE):
                 tx = Transaction(self)
                 self._tx = tx
                 try:
@@ -281,14 +326,13 @@ class Database:
     def close(self) -> None:
         """Fold the journal into the TinyDB files so they are complete on their own."""
         with self._thread_lock:
-            if self._lock_fd is None and not self._loaded:
+            if self._lock_file is None:  # never locked: nothing read from disk, nothing to fold in
                 return
-            with self._locked(fcntl.LOCK_EX):
+            with self._locked(EXCLUSIVE):
                 if self._state.journal_offset > self._journal_header_len():
                     self._compact()
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            self._lock_file.close()
+            self._lock_file = None
 
     # ------------------------------------------------------------------ loading
     @property

@@ -13,7 +13,7 @@ import copy
 import datetime as dt
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,8 @@ class Store:
     ):
         self.directory = Path(directory)
         self.services = services or Services()
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # the folder is made by the first write, never here: opening a book that is not there
+        # must not create an empty one (see storage.py)
         self.settings = settings or load_settings(self.directory)
         self.actor = actor
         self.indexes = Indexes(self.settings.default_phone_region)
@@ -338,7 +339,7 @@ class Store:
         with self.db.reading():
             return len(self._linked_ids(table, link, record_id))
 
-    def _linked_ids(self, table: str, link: str, record_id: str) -> Iterable[str]:
+    def _linked_ids(self, table: str, link: str, record_id: str) -> Collection[str]:
         if table == "interactions":
             return self.indexes.by_link[link].get(record_id, ())
         if table == "opportunities":

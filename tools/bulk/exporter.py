@@ -4,6 +4,9 @@ empty one it recreates the people, companies and leads."""
 
 from __future__ import annotations
 
+import codecs
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from backoffice.tools.book.schemas import TABLES
 from backoffice.tools.book.storage import atomic_write_bytes
 from backoffice.tools.book.store import Doc, Store, key_of
 from backoffice.tools.bulk.tabular import write_csv
+from backoffice.tools.errors import BadInput
 
 KINDS = {
     "contacts": "contacts",
@@ -77,12 +81,48 @@ def _cell(value: Any) -> str:
 
 
 def export(store: Store, kind: str, path: Path | None, as_json: bool = False) -> tuple[int, bytes]:
-    """Write the export to ``path`` (atomically; None: only return it). Returns (records, bytes)."""
+    """Write the export to ``path`` (see ``write_to``; None: only return it). Returns (records, bytes)."""
     columns, docs = export_records(store, kind)
     if as_json:
         payload = orjson.dumps(docs, option=orjson.OPT_INDENT_2) + b"\n"
-        if path is not None:
-            atomic_write_bytes(path, payload)
-        return len(docs), payload
-    rows = ([_cell(doc.get(c)) for c in columns] for doc in docs)
-    return len(docs), write_csv(path, columns, rows)
+    else:
+        payload = write_csv(None, columns, ([_cell(doc.get(c)) for c in columns] for doc in docs))
+    if path is not None:
+        write_to(path, payload)
+    return len(docs), payload
+
+
+def write_to(path: Path, payload: bytes) -> bool:
+    """Write ``payload`` to ``path``; True when it went into a stream rather than a file.
+
+    A file is replaced atomically (a crash leaves the old one or the new one; a symlink keeps
+    pointing where it did). Anything else, /dev/stdout, a FIFO, a terminal, is written to as it is
+    and never replaced by a file; it gets no byte-order mark, which is only for Excel opening a file."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise BadInput("Cannot export", [f"{path}: {exc.strerror}"]) from exc
+    try:
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise BadInput("Cannot export", [f"{path} is a folder; give a file name, e.g. {path / 'contacts.csv'}"])
+        if st is not None and (not stat.S_ISREG(st.st_mode) or _through_the_system(path)):
+            with open(path, "ab") as handle:  # append: a `>>` redirection keeps what it held
+                handle.write(payload if stat.S_ISREG(st.st_mode) else payload.removeprefix(codecs.BOM_UTF8))
+            return True
+        folder = path.absolute().parent
+        if not folder.is_dir():
+            raise BadInput("Cannot export", [f"there is no folder {folder}; create it, or write somewhere else"])
+        atomic_write_bytes(path.resolve(), payload)
+        return False
+    except BrokenPipeError:  # the reader of a stream left (| head): the command line ends quietly
+        raise
+    except OSError as exc:
+        raise BadInput("Cannot export", [f"{path}: {exc.strerror or exc}"]) from exc
+
+
+def _through_the_system(path: Path) -> bool:
+    # /dev/stdout (or /dev/fd/1, /proc/self/fd/1) while the shell sends stdout to a file: write
+    # through it, so the shell's `>` or `>>` gets the bytes, rather than swapping the file under it
+    return path.absolute().parts[1:2] in (("dev",), ("proc",))
