@@ -36,7 +36,6 @@ the lock and the index appear with the first write.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gc
 import logging
 import os
@@ -46,9 +45,10 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
+import portalocker
 
 from backoffice.tools.book.eventlog import EventLog
 from backoffice.tools.book.index import SPEC, Index
@@ -60,6 +60,8 @@ from backoffice.tools.errors import StoreCorrupt, StoreError
 log = logging.getLogger("backoffice.store")
 
 LOCKFILE = ".lock"
+SHARED = portalocker.LockFlags.SHARED
+EXCLUSIVE = portalocker.LockFlags.EXCLUSIVE
 # Books whose files total less than this are folded after every transaction.
 WRITE_THROUGH_BELOW = 4 * 1024 * 1024
 JOURNAL_MIN = 1024 * 1024
@@ -130,8 +132,8 @@ class FileBook:
         self.index = Index(self.directory)
         self._empty: Index | None = None  # what a data dir without a book reads as
         self._thread_lock = threading.RLock()
-        self._lock_fd: int | None = None
-        self._mode = 0  # 0, fcntl.LOCK_SH or fcntl.LOCK_EX
+        self._lock_file: IO[bytes] | None = None
+        self._mode = 0  # 0, SHARED or EXCLUSIVE
         self._depth = 0
         self._tx: Transaction | None = None
         self.on_rebuild: Callable[[int], None] | None = None  # told how many records a rebuild indexed
@@ -155,7 +157,7 @@ class FileBook:
     @contextlib.contextmanager
     def _locked(self, mode: int) -> Iterator[None]:
         with self._thread_lock:
-            if self._depth and (self._mode == fcntl.LOCK_EX or mode == fcntl.LOCK_SH):
+            if self._depth and (self._mode == EXCLUSIVE or mode == SHARED):
                 self._depth += 1
                 try:
                     yield
@@ -164,34 +166,35 @@ class FileBook:
                 return
             if self._depth:
                 raise StoreError("internal error: a write was started inside a read")
-            if self._lock_fd is None:
-                if mode == fcntl.LOCK_SH and not self.exists():
+            if self._lock_file is None:
+                if mode == SHARED and not self.exists():
                     yield  # no book: nothing to lock, nothing is created
                     return
-                self.directory.mkdir(parents=True, exist_ok=True)
-                self._lock_fd = os.open(self.directory / LOCKFILE, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._lock_fd, mode)
+                self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd = os.open(self.directory / LOCKFILE, os.O_RDWR | os.O_CREAT, 0o600)
+                self._lock_file = os.fdopen(fd, "r+b")
+            portalocker.lock(self._lock_file, mode)
             self._mode, self._depth = mode, 1
             try:
                 yield
             finally:
                 self._depth, self._mode = 0, 0
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                portalocker.unlock(self._lock_file)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Index]:
         with self._thread_lock:
             if self._depth:
-                with self._locked(fcntl.LOCK_SH):
+                with self._locked(SHARED):
                     yield self.view
                 return
             for _ in range(5):
-                with self._locked(fcntl.LOCK_SH):
-                    if self._lock_fd is None or self._current():
+                with self._locked(SHARED):
+                    if self._lock_file is None or self._current():
                         with self.view.snapshot():
                             yield self.view
                         return
-                with self._locked(fcntl.LOCK_EX):  # behind the disk: bring the index up to date, then read
+                with self._locked(EXCLUSIVE):  # behind the disk: bring the index up to date, then read
                     self._refresh()
             raise StoreError(
                 f"The book in {self.directory} keeps changing under its lock; is something else editing it?"
@@ -212,7 +215,7 @@ class FileBook:
             if self._tx is not None:
                 yield self._tx
                 return
-            with self._locked(fcntl.LOCK_EX):
+            with self._locked(EXCLUSIVE):
                 self._refresh()
                 tx = Transaction(self)
                 self._tx = tx
@@ -233,9 +236,9 @@ class FileBook:
             if self._empty is not None:
                 self._empty.close()
                 self._empty = None
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
 
     # ------------------------------------------------------------------ keeping the index current
     def _snapshot_sigs(self) -> dict[str, list[int] | None]:
@@ -398,12 +401,12 @@ class FileBook:
             snapshot_bytes + journal_bytes < self.write_through_below
             or journal_bytes > max(JOURNAL_MIN, snapshot_bytes // 4)
         ):
-            with self._locked(fcntl.LOCK_EX):
+            with self._locked(EXCLUSIVE):
                 self.fold()
 
     def fold(self) -> None:
         """Rewrite the TinyDB files from the index, then start the journal afresh."""
-        with self._locked(fcntl.LOCK_EX):
+        with self._locked(EXCLUSIVE):
             if not self.index.open():
                 return
             dirty = {self.file_of[t] for entry in self.journal.read() for t, _, _ in entry.ops}
@@ -419,7 +422,8 @@ class FileBook:
         path = self.directory / name
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
         try:
-            os.fchmod(fd, 0o600)
+            if hasattr(os, "fchmod"):  # POSIX; on Windows the file is private to the user's profile
+                os.fchmod(fd, 0o600)
             with os.fdopen(fd, "wb", buffering=1 << 20) as out:
                 out.write(b"{")
                 tables = [*self.layout[name], *(self.index.meta(f"extra:{name}") or [])]
