@@ -76,6 +76,7 @@ SPEC: dict[str, TableSpec] = {
             **_fields("lifecycle_stage", "merged_into", "company_id", "source_ref"),
             "archived": lambda d: _flag(d.get("archived")),
             "name": lambda d: fold(f"{d.get('first_name') or ''} {d.get('last_name') or ''}"),
+            "address": lambda d: fold(d.get("address")) or None,
             "updated_at": lambda d: _utc(d.get("updated_at")),
         },
         {

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rapidfuzz import fuzz, process
+
 from backoffice.tools.book import clock
 from backoffice.tools.book.filebook import WRITE_THROUGH_BELOW, FileBook
 from backoffice.tools.book.index import indexed
@@ -30,6 +32,7 @@ from backoffice.tools.errors import InvalidRecord, NotFound
 from backoffice.tools.services import Services
 
 ACTORS = ("owner", "agent", "scheduler", "email", "import")
+SIMILAR_NAME = 80  # rapidfuzz WRatio: a typo or a partial name still finds the contact
 
 
 def key_of(table: str, record_id: str) -> str:
@@ -280,6 +283,26 @@ class Store:
         """Companies whose name is ``name`` once case, accents, punctuation and '&'/'and' are ignored."""
         with self.db.reading() as ix:
             return ix.select("companies", {"name": fold(name)})
+
+    def contacts_like(self, text: str, limit: int = 6) -> list[tuple[float, Doc]]:
+        """Active contacts whose name is like ``text`` despite typos ("Dana Reys", "reyes"), or whose
+        address holds it ("Oak St"), best first, each with its score (0-100)."""
+        target = fold(text)
+        if not target:
+            return []
+        with self.db.reading() as ix:
+            names = dict(ix.column("contacts", "name", {"archived": 0}))
+            scored = {
+                key: score
+                for _, score, key in process.extract(
+                    target, names, scorer=fuzz.WRatio, score_cutoff=SIMILAR_NAME, limit=limit * 4
+                )
+            }
+            for doc in ix.select("contacts", {"archived": 0}, extra="address LIKE ?", params=(f"%{target}%",)):
+                scored[key_of("contacts", doc["contact_id"])] = 100.0
+            best = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+            docs = {key_of("contacts", d["contact_id"]): d for d in ix.docs("contacts", [int(k) for k, _ in best])}
+        return [(score, docs[str(k)]) for k, score in best if str(k) in docs]
 
     def search_tokens(self, table: str, text: str) -> list[Doc]:
         """Records whose name (contacts) or title (leads, opportunities) holds every word of ``text``
