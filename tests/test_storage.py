@@ -26,7 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_record_breaking_the_schema_is_refused_and_file_is_byte_for_byte_unchanged(store: Store, data_dir: Path):
     contact = add_contact(store, phone="555-201-7788")
-    before = {p.name: p.read_bytes() for p in data_dir.iterdir() if p.name != ".lock" and not p.name.startswith("index.sqlite")}
+    before = {
+        p.name: p.read_bytes()
+        for p in data_dir.iterdir()
+        if p.name != ".lock" and not p.name.startswith("index.sqlite")
+    }
     with pytest.raises(InvalidRecord) as err:
         store.update("contacts", contact["contact_id"], {"lifecycle_stage": "vip"})
     assert "Contact C-1" in str(err.value)
@@ -42,7 +46,11 @@ def test_record_breaking_the_schema_is_refused_and_file_is_byte_for_byte_unchang
             },
         )
     assert "at least one of contact_id, lead_id, opportunity_id" in str(err.value)
-    after = {p.name: p.read_bytes() for p in data_dir.iterdir() if p.name != ".lock" and not p.name.startswith("index.sqlite")}
+    after = {
+        p.name: p.read_bytes()
+        for p in data_dir.iterdir()
+        if p.name != ".lock" and not p.name.startswith("index.sqlite")
+    }
     assert after == before
     assert store.get("contacts", "C-1")["lifecycle_stage"] == "prospect"
 
