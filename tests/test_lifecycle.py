@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from backoffice.tools import catalog
-from backoffice.tools.book.states import LEAD_TRANSITIONS, OPPORTUNITY_TRANSITIONS
 from backoffice.tools.book.filebook import FileBook, Transaction
 from backoffice.tools.book.index import Index
+from backoffice.tools.book.states import LEAD_TRANSITIONS, OPPORTUNITY_TRANSITIONS
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import IllegalTransition, MissingInformation, ToolArgumentError
 

@@ -24,6 +24,11 @@ from .conftest import add_contact, call
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _book_files(data_dir: Path) -> dict[str, bytes]:
+    """The book's files (not the lock, not the index, which is derived from them)."""
+    return {p.name: p.read_bytes() for p in data_dir.iterdir() if p.name != ".lock" and "index.sqlite" not in p.name}
+
+
 def test_record_breaking_the_schema_is_refused_and_file_is_byte_for_byte_unchanged(store: Store, data_dir: Path):
     contact = add_contact(store, phone="555-201-7788")
     before = {
