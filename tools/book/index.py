@@ -339,6 +339,36 @@ class Index:
         """Every record as stored, by key: for writing the TinyDB file without parsing anything."""
         yield from self.conn.execute(f"SELECT key, doc FROM t_{table} ORDER BY key")
 
+    def quiet_leads(self, statuses: Iterable[str], cutoff: str) -> list[tuple[Doc, str | None]]:
+        """Leads in ``statuses`` whose last activity (their creation, or their latest interaction) is
+        before ``cutoff`` (canonical UTC text): each with the time of that latest interaction."""
+        wanted = sorted(statuses)
+        marks = ", ".join("?" * len(wanted))
+        rows = self.conn.execute(
+            f"""SELECT doc, last_ts FROM (
+                  SELECT l.doc AS doc, l.created_at AS created,
+                         (SELECT max(i.ts) FROM t_interactions i WHERE i.lead_id = 'L-' || l.key) AS last_ts
+                  FROM t_leads l WHERE l.status IN ({marks}))
+                WHERE max(created, coalesce(last_ts, created)) < ?""",
+            [*wanted, cutoff],
+        )
+        return [(orjson.loads(doc), last) for doc, last in rows]
+
+    def latest_by(self, link: str, record_ids: list[str]) -> dict[str, Doc]:
+        """The latest interaction of each record (by ``link``), in one pass per 500 records."""
+        out: dict[str, Doc] = {}
+        for i in range(0, len(record_ids), 500):
+            chunk = record_ids[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"""SELECT {link}, doc FROM (
+                      SELECT {link}, doc, row_number() OVER (PARTITION BY {link} ORDER BY ts DESC, key DESC) AS n
+                      FROM t_interactions WHERE {link} IN ({marks})) WHERE n = 1""",
+                chunk,
+            )
+            out.update((rid, orjson.loads(doc)) for rid, doc in rows)
+        return out
+
     def events_for(self, record_id: str) -> list[Doc]:
         rows = self.conn.execute("SELECT event FROM events WHERE record_id = ? ORDER BY at, rowid", (record_id,))
         return [orjson.loads(r[0]) for r in rows]

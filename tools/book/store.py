@@ -208,6 +208,11 @@ class Store:
             docs = ix.select(table, {k: _column_value(k, v) for k, v in by_index.items()})
         return [d for d in docs if all(d.get(k) in allowed for k, allowed in rest)] if rest else docs
 
+    def count_where(self, table: str, **where: Any) -> int:
+        """How many records have these indexed field values (as ``scan``, without reading them)."""
+        with self.db.reading() as ix:
+            return ix.count(table, {k: _column_value(k, v) for k, v in where.items()})
+
     def counts(self) -> dict[str, int]:
         """How many records each table holds."""
         with self.db.reading() as ix:
@@ -255,6 +260,29 @@ class Store:
                 extra="type != 'system'" if human_only else "",
             )
         return found[0] if found else None
+
+    def latest_interactions(self, link: str, record_ids: list[str]) -> dict[str, Doc]:
+        """The latest interaction of each of many records at once (the digest's last touchpoints)."""
+        self._check_link("interactions", link)
+        with self.db.reading() as ix:
+            return ix.latest_by(link, record_ids)
+
+    def many(self, table: str, record_ids: list[str]) -> dict[str, Doc]:
+        """Several records by id at once; ids that match nothing are left out."""
+        keys = []
+        for rid in record_ids:
+            with contextlib.suppress(NotFound):
+                keys.append(int(key_of(table, rid)))
+        id_field = TABLES[table][2]
+        with self.db.reading() as ix:
+            return {d[id_field]: d for d in ix.docs(table, keys)}
+
+    def quiet_leads(self, statuses: tuple[str, ...], since: dt.datetime) -> list[tuple[Doc, str | None]]:
+        """Leads in ``statuses`` with no activity (their creation counts) at or after ``since``, each
+        with the time of its latest interaction (None when nothing was ever logged)."""
+        cutoff = clock.stamp(since.astimezone(clock.UTC))
+        with self.db.reading() as ix:
+            return ix.quiet_leads(statuses, cutoff)
 
     def by_message_id(self, message_id: str) -> Doc | None:
         """The interaction that recorded an email with this Message-ID (sent or received)."""
