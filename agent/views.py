@@ -8,8 +8,13 @@ from typing import Any
 from backoffice.agent.gate.pending import Action
 from backoffice.agent.reply import Reply
 
+FOLLOW_UPS_SHOWN = 15
+HEADS_UP_SHOWN = 3  # quiet leads told as a sentence each; the next ones go in a table
 
-def follow_ups(reply: Reply, rows: list[dict[str, Any]]) -> None:
+
+def follow_ups(reply: Reply, rows: list[dict[str, Any]], shown: int = FOLLOW_UPS_SHOWN) -> None:
+    """Due follow-ups, the longest overdue first; past ``shown``, a count and how to see them all."""
+    rows = sorted(rows, key=lambda r: (-r["overdue_days"], r["interaction_id"]))
     table = [
         [
             r["name"] or "-",
@@ -17,17 +22,42 @@ def follow_ups(reply: Reply, rows: list[dict[str, Any]]) -> None:
             f"overdue {r['overdue_days']} d" if r["overdue_days"] else "today",
             r["interaction_id"],
         ]
-        for r in rows
+        for r in rows[:shown]
     ]
     reply.table("Today's follow-ups", ["who", "about", "due", "id"], table)
+    if len(rows) > shown:
+        reply.say(f"… and {len(rows) - shown} more follow-ups due. Every one: `backoffice digest --all`.")
 
 
-def stale_leads(reply: Reply, rows: list[dict[str, Any]]) -> None:
-    for r in rows:
+def stale_leads(
+    reply: Reply, rows: list[dict[str, Any]], total: int | None = None, open_leads: int = 0, quiet_after: int = 3
+) -> None:
+    """Quiet leads: the first few as the procedure's heads-up, the next in a table, then the count
+    of the rest. Very many quiet leads is a finding about the business, said in one line."""
+    total = len(rows) if total is None else total
+    if open_leads and total >= 20 and total * 4 >= open_leads:
+        reply.say(
+            f"**{total:,} of your {open_leads:,} open leads** have had no activity for {quiet_after} business days "
+            "or more: more than a quarter of the pipeline. That is a list to clear (disqualify what is dead, "
+            'say "no response") more than a list to chase one by one. The longest silent come first.'
+        )
+    for r in rows[:HEADS_UP_SHOWN]:
         reply.say(
             f"Heads up: the **{r['title']}** lead from {r['contact']} ({r['lead_id']}) has had no activity in "
             f"{r['days_since_activity']} days. Last touchpoint: {r['last_touchpoint']}"
         )
+    rest = rows[HEADS_UP_SHOWN:]
+    if rest:
+        reply.table(
+            "Also gone quiet",
+            ["lead", "who", "quiet", "last touchpoint", "id"],
+            [
+                [r["title"], r["contact"], f"{r['days_since_activity']} d", r["last_touchpoint"], r["lead_id"]]
+                for r in rest
+            ],
+        )
+    if total > len(rows):
+        reply.say(f"… and {total - len(rows):,} more quiet leads. Every one: `backoffice digest --all` (or --json).")
 
 
 def pending_actions(reply: Reply, actions: list[Action], title: str, with_status: bool = False) -> None:

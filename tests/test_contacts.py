@@ -91,3 +91,13 @@ def test_company_names_match_across_ampersand_and_and(store: Store):
     call(store, "create_company", name="Smith & Sons")
     again = call(store, "create_company", name="Smith and Sons")
     assert again["created"] is False and store.count("companies") == 1
+
+
+def test_a_mistyped_name_or_a_street_finds_the_contact(store: Store):
+    add_contact(store, name="Dana Reyes", phone="555-201-7788", address="14 Oak St")
+    add_contact(store, name="Sam Oakes", phone="555-301-2222", address="9 Elm St")
+    add_contact(store, name="Priya Shah", phone="555-401-3333")
+    assert [d["first_name"] for _, d in store.contacts_like("Dana Reys")][:1] == ["Dana"]
+    found = {d["first_name"]: score for score, d in store.contacts_like("oak")}
+    assert set(found) == {"Dana", "Sam"} and found["Dana"] == 100  # by the street, and by the name
+    assert store.contacts_like("Zebulon Quartermaine") == []

@@ -117,7 +117,7 @@ def test_merge_moves_every_link_archives_the_other_and_logs_the_choices(store: S
 def test_merge_never_runs_without_the_owners_yes(store: Store, data_dir: Path):
     dana, d = twins(store)
     with store.reading():
-        before = {t: {k: dict(v) for k, v in store.db.tables[t].items()} for t in ("contacts", "leads", "interactions")}
+        before = {t: records(store, t) for t in ("contacts", "leads", "interactions")}
     args = {"keep": dana["contact_id"], "merge": [d["contact_id"]]}
     nobody = Gate(store, PendingStore(data_dir), None)
     waiting = nobody.call("merge_contacts", args)
@@ -125,7 +125,7 @@ def test_merge_never_runs_without_the_owners_yes(store: Store, data_dir: Path):
     said_no = Gate(store, PendingStore(data_dir), Answers("no")).call("merge_contacts", args)
     assert said_no.status == "declined"
     with store.reading():
-        after = {t: {k: dict(v) for k, v in store.db.tables[t].items()} for t in ("contacts", "leads", "interactions")}
+        after = {t: records(store, t) for t in ("contacts", "leads", "interactions")}
     assert after == before
 
 

@@ -43,10 +43,7 @@ def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8") -> Pat
 
 
 def book_state(store: Store) -> dict[str, Any]:
-    with store.reading():
-        return {
-            t: {k: dict(v) for k, v in store.db.tables.get(t, {}).items()} for t in ("contacts", "companies", "leads")
-        }
+    return {t: records(store, t) for t in ("contacts", "companies", "leads")}
 
 
 # ---------------------------------------------------------------------------- the real exports

@@ -24,9 +24,18 @@ from .conftest import add_contact, call
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _book_files(data_dir: Path) -> dict[str, bytes]:
+    """The book's files (not the lock, not the index, which is derived from them)."""
+    return {p.name: p.read_bytes() for p in data_dir.iterdir() if p.name != ".lock" and "index.sqlite" not in p.name}
+
+
 def test_record_breaking_the_schema_is_refused_and_file_is_byte_for_byte_unchanged(store: Store, data_dir: Path):
     contact = add_contact(store, phone="555-201-7788")
-    before = {p.name: p.read_bytes() for p in data_dir.iterdir() if p.name != ".lock"}
+    before = {
+        p.name: p.read_bytes()
+        for p in data_dir.iterdir()
+        if p.name != ".lock" and not p.name.startswith("index.sqlite")
+    }
     with pytest.raises(InvalidRecord) as err:
         store.update("contacts", contact["contact_id"], {"lifecycle_stage": "vip"})
     assert "Contact C-1" in str(err.value)
@@ -42,7 +51,11 @@ def test_record_breaking_the_schema_is_refused_and_file_is_byte_for_byte_unchang
             },
         )
     assert "at least one of contact_id, lead_id, opportunity_id" in str(err.value)
-    after = {p.name: p.read_bytes() for p in data_dir.iterdir() if p.name != ".lock"}
+    after = {
+        p.name: p.read_bytes()
+        for p in data_dir.iterdir()
+        if p.name != ".lock" and not p.name.startswith("index.sqlite")
+    }
     assert after == before
     assert store.get("contacts", "C-1")["lifecycle_stage"] == "prospect"
 
@@ -88,8 +101,15 @@ def test_journal_mode_other_process_changes_are_seen_incrementally(data_dir: Pat
     assert [c["first_name"] for c in a.contacts_by_phone("5550001111")] == ["Sam"]
     a.close()
     b.close()
+    assert not (data_dir / "crm.json").exists()  # a large book's commands do not rewrite the files on exit
+    journal = [json.loads(line) for line in (data_dir / "journal.jsonl").read_text().splitlines()[1:]]
+    assert [op[2]["first_name"] for entry in journal for op in entry["ops"]] == ["Dana", "Sam"]
+    fresh = Store(data_dir, write_through_below=0)
+    fresh.fold()  # folding writes them, and the journal starts afresh
     data = json.loads((data_dir / "crm.json").read_text())
-    assert len(data["contacts"]) == 2  # closing folded the journal into crm.json
+    assert len(data["contacts"]) == 2 and (data_dir / "journal.jsonl").read_text().count("\n") == 1
+    assert [c["first_name"] for c in fresh.scan("contacts")] == ["Dana", "Sam"]
+    fresh.close()
 
 
 def test_damaged_file_is_reported_and_left_untouched(data_dir: Path):
@@ -190,3 +210,103 @@ def test_torn_journal_tail_is_ignored_and_repaired(data_dir: Path):
     for line in journal.read_bytes().splitlines():
         json.loads(line)  # repaired: every line parses
     os.remove(journal)
+
+
+# ---------------------------------------------------------------------------- the index and the audit log
+def _events(data_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (data_dir / "events.jsonl").read_text().splitlines()]
+
+
+def test_a_deleted_or_damaged_index_is_rebuilt_from_the_files(data_dir: Path):
+    store = Store(data_dir, write_through_below=0)
+    add_contact(store, phone="555-201-7788")
+    add_contact(store, name="Sam Lee", phone="555-000-1111")
+    store.close()
+    (data_dir / "index.sqlite").unlink()
+    assert [c["first_name"] for c in Store(data_dir).contacts_by_phone("(555) 000-1111")] == ["Sam"]
+    (data_dir / "index.sqlite").write_bytes(b"this is not a database")
+    again = Store(data_dir)
+    assert again.count("contacts") == 2 and len(again.events("C-1")) == 1
+    again.close()
+
+
+def test_an_index_behind_the_journal_catches_up_before_anything_is_read(data_dir: Path):
+    """A writer that dies after its journal line, before the index saw it, loses nothing."""
+    store = Store(data_dir, write_through_below=0)
+    add_contact(store, phone="555-201-7788")
+    store.close()
+    stale = (data_dir / "index.sqlite").read_bytes()
+    writer = Store(data_dir, write_through_below=0)
+    add_contact(writer, name="Sam Lee", phone="555-000-1111")
+    writer.close()
+    for suffix in ("-wal", "-shm"):
+        (data_dir / f"index.sqlite{suffix}").unlink(missing_ok=True)
+    (data_dir / "index.sqlite").write_bytes(stale)  # as if the commit never reached the index
+    reader = Store(data_dir)
+    assert [c["first_name"] for c in reader.search_tokens("contacts", "Sam")] == ["Sam"]
+    reader.close()
+
+
+def test_events_lost_by_a_crash_after_the_commit_are_written_by_the_next_writer(data_dir: Path):
+    store = Store(data_dir, write_through_below=0)
+    add_contact(store, phone="555-201-7788")
+    add_contact(store, name="Sam Lee", phone="555-000-1111")
+    store.close()
+    lines = (data_dir / "events.jsonl").read_text().splitlines()
+    (data_dir / "events.jsonl").write_text(lines[0] + "\n")  # the process died before appending Sam's event
+    fresh = Store(data_dir, write_through_below=0)
+    add_contact(fresh, name="Ann Lee", phone="555-000-2222")
+    assert [e["record_id"] for e in _events(data_dir)] == ["C-1", "C-2", "C-3"]
+    fresh.close()
+
+
+def test_a_torn_last_event_is_cut_off_and_never_swallows_the_next(data_dir: Path):
+    store = Store(data_dir)
+    add_contact(store, phone="555-201-7788")
+    with open(data_dir / "events.jsonl", "ab") as handle:
+        handle.write(b'{"at":"x","actor":"ow')  # a torn append
+    add_contact(store, name="Sam Lee", phone="555-000-1111")
+    assert [e["record_id"] for e in _events(data_dir)] == ["C-1", "C-2"]  # every line parses
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        (b"", "is empty"),
+        (b"[]", "top level is a list"),
+        (b'{"contacts": {}, "_default": {"1": {"x": 1}}}', "table '_default' with 1 record"),
+        (b'{"contacts": {"1": {"first_name": "Dana"}}}', "should be C-1"),
+        (b'{"contacts": {"2": {"contact_id": "C-7", "first_name": "Dana"}}}', "should be C-2"),
+        (b'\xff\xfe{"contacts"', "damaged"),
+    ],
+)
+def test_odd_book_files_are_refused_and_left_as_they_are(data_dir: Path, content: bytes, says: str):
+    data_dir.mkdir(parents=True)
+    (data_dir / "crm.json").write_bytes(content)
+    store = Store(data_dir)
+    with pytest.raises(StoreCorrupt, match=says) as err:
+        store.count("contacts")
+    assert "crm.json" in str(err.value)
+    with pytest.raises(StoreCorrupt):
+        add_contact(store, phone="555-201-7788")
+    assert (data_dir / "crm.json").read_bytes() == content
+    store.close()
+
+
+def test_an_empty_unknown_table_is_kept_when_the_file_is_rewritten(data_dir: Path):
+    data_dir.mkdir(parents=True)
+    (data_dir / "crm.json").write_text('{"_default": {}, "contacts": {}}')
+    store = Store(data_dir)
+    add_contact(store, phone="555-201-7788")
+    data = json.loads((data_dir / "crm.json").read_text())
+    assert data["_default"] == {} and len(data["contacts"]) == 1
+    store.close()
+
+
+def test_reading_a_data_dir_without_a_book_creates_nothing(tmp_path: Path):
+    missing = tmp_path / "nowhere" / "data"
+    store = Store(missing)
+    assert store.count("contacts") == 0 and store.scan("leads") == [] and store.search_tokens("contacts", "Dana") == []
+    assert not missing.exists() and not missing.parent.exists()
+    store.close()

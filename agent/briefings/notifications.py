@@ -61,8 +61,12 @@ class Notifications:
         return next(self.directory.glob(f"*-{kind}.json"), None) is not None
 
     def all(self) -> list[Notification]:
+        return self.unseen(set())
+
+    def unseen(self, seen: set[str]) -> list[Notification]:
+        """The notifications whose ids are not in ``seen``, oldest first; only those files are read."""
         notes = []
-        for path in sorted(self.directory.glob("*.json")):
+        for path in sorted(p for p in self.directory.glob("*.json") if p.stem not in seen):
             try:
                 notes.append(Notification(**json.loads(path.read_text(encoding="utf-8"))))
             except (OSError, ValueError, TypeError) as exc:

@@ -21,7 +21,9 @@ def digest_reply(d: dict[str, Any]) -> Reply:
     if d["follow_ups"]:
         views.follow_ups(reply, d["follow_ups"])
     if d["stale_leads"]:
-        views.stale_leads(reply, d["stale_leads"])
+        views.stale_leads(
+            reply, d["stale_leads"], d.get("stale_total"), d.get("open_leads", 0), d.get("quiet_after", 3)
+        )
         first = d["stale_leads"][0]["lead_id"]
         reply.say(f'Want me to draft a follow-up? Say "follow up on {first}" (nothing is sent without your yes).')
     if not d["follow_ups"] and not d["stale_leads"]:

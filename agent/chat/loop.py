@@ -34,6 +34,7 @@ QUIT = {"quit", "exit", "bye", "q", ":q"}
 
 
 STATE_FILE = "chat_state.json"
+SEEN_KEPT = 50_000  # years of reports and emails
 
 
 class LineReader:
@@ -111,7 +112,7 @@ def show_reports(store: Store, console: Console) -> None:
     state = _state(store)
     seen = set(state.get("seen_reports") or [])
     run_due(store, origin="chat", early_digest=True)
-    unseen = [n for n in Notifications(store.directory).all() if n.id not in seen]
+    unseen = Notifications(store.directory).unseen(seen)
     emails = [n for n in unseen if n.kind not in KINDS]
     reports = [n for n in unseen if n.kind in KINDS]
     newest = {n.kind: n for n in reports}  # files sort by day, so the last of a kind is its newest
@@ -129,7 +130,8 @@ def show_reports(store: Store, console: Console) -> None:
             f"{store.directory / 'notifications'}.[/dim]",
             highlight=False,
         )
-    state["seen_reports"] = sorted(seen | {n.id for n in unseen})[-400:]
+    # every id seen is kept (a few a day), so an old one never comes back as new
+    state["seen_reports"] = sorted(seen | {n.id for n in unseen})[-SEEN_KEPT:]
     atomic_write_bytes(store.directory / STATE_FILE, json.dumps(state).encode())
 
 

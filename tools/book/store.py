@@ -1,9 +1,13 @@
-"""The customer book: validated records over the crash-safe Database, with ids, timestamps,
-the event log and the lookup indexes.
+"""The customer book: validated records with ids and timestamps, every change an event, and the
+questions the tools ask of it.
 
 Every write goes through ``insert`` or ``update`` inside ``transaction()``: the record is checked
 against its JSON Schema *before* it is staged (a refused record changes nothing), the whole
-transaction commits at once, and one event per change is appended to ``events.jsonl``.
+transaction commits at once, and one event per change is committed with it.
+
+Reads are queries (``get``, ``scan``, ``contacts_by_email``, ``latest_interaction``...), each
+answered from the book's index; no caller reaches into tables or indexes. Returned documents are
+copies the caller may keep.
 """
 
 from __future__ import annotations
@@ -11,98 +15,24 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
-import os
-from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
+from rapidfuzz import fuzz, process
 
 from backoffice.tools.book import clock
+from backoffice.tools.book.filebook import WRITE_THROUGH_BELOW, FileBook
+from backoffice.tools.book.index import indexed
 from backoffice.tools.book.normalize import email_key, fold, full_name, phone_e164
 from backoffice.tools.book.schemas import LAYOUT, TABLES, problems
 from backoffice.tools.book.settings import Settings, load_settings
-from backoffice.tools.book.storage import WRITE_THROUGH_BELOW, Database, Doc, Tables
+from backoffice.tools.book.storage import Doc
 from backoffice.tools.errors import InvalidRecord, NotFound
 from backoffice.tools.services import Services
 
 ACTORS = ("owner", "agent", "scheduler", "email", "import")
-EVENTS = "events.jsonl"
-
-
-class Indexes:
-    """Lookups that must stay fast at 100,000 records. Rebuilt on a full reload, kept up to date
-    on every put (ours or, through the journal, another process's)."""
-
-    def __init__(self, region: str):
-        self.region = region
-        self.reset({})
-
-    def reset(self, tables: Tables) -> None:
-        self.email: dict[str, set[str]] = defaultdict(set)
-        self.phone: dict[str, set[str]] = defaultdict(set)
-        self.by_link: dict[str, dict[str, set[str]]] = {
-            "contact_id": defaultdict(set),
-            "lead_id": defaultdict(set),
-            "opportunity_id": defaultdict(set),
-        }
-        self.name_tokens: dict[str, set[str]] = defaultdict(set)  # contacts
-        self.title_tokens: dict[str, set[str]] = defaultdict(set)  # leads and opportunities
-        self.pending_follow_ups: set[str] = set()
-        self.message_ids: dict[str, str] = {}
-        self.lead_of_contact: dict[str, set[str]] = defaultdict(set)
-        self.lead_by_ref: dict[str, str] = {}
-        self.contact_by_ref: dict[str, str] = {}
-        self.opp_of: dict[str, dict[str, set[str]]] = {"contact_id": defaultdict(set), "lead_id": defaultdict(set)}
-        for table, docs in tables.items():
-            for key, doc in docs.items():
-                self.put(table, key, None, doc)
-
-    def put(self, table: str, key: str, before: Doc | None, after: Doc | None) -> None:
-        if before is not None:
-            self._index(table, before, add=False)
-        if after is not None:
-            self._index(table, after, add=True)
-
-    def _index(self, table: str, doc: Doc, add: bool) -> None:
-        def mark(index: dict[str, set[str]], value: str | None, rid: str) -> None:
-            if value:
-                (index[value].add if add else index[value].discard)(rid)
-
-        if table == "contacts":
-            rid = doc["contact_id"]
-            for e in doc.get("emails") or ():
-                mark(self.email, email_key(e), rid)
-            for p in doc.get("phones") or ():
-                mark(self.phone, phone_e164(p, self.region), rid)
-            for token in set(fold(f"{doc.get('first_name', '')} {doc.get('last_name', '')}").split()):
-                mark(self.name_tokens, token, rid)
-            if doc.get("source_ref") and add:
-                self.contact_by_ref[doc["source_ref"]] = rid
-        elif table == "interactions":
-            rid = doc["interaction_id"]
-            for link, index in self.by_link.items():
-                mark(index, doc.get(link), rid)
-            if doc.get("follow_up_status") == "pending" and add:
-                self.pending_follow_ups.add(rid)
-            else:
-                self.pending_follow_ups.discard(rid)
-            if doc.get("message_id") and add:
-                self.message_ids[doc["message_id"]] = rid
-        elif table == "leads":
-            rid = doc["lead_id"]
-            mark(self.lead_of_contact, doc.get("contact_id"), rid)
-            for token in set(fold(doc.get("title")).split()):
-                mark(self.title_tokens, token, rid)
-            if doc.get("source_ref") and add:
-                self.lead_by_ref[doc["source_ref"]] = rid
-        elif table == "opportunities":
-            rid = doc["opportunity_id"]
-            for link, index in self.opp_of.items():
-                mark(index, doc.get(link), rid)
-            for token in set(fold(doc.get("name")).split()):
-                mark(self.title_tokens, token, rid)
+SIMILAR_NAME = 80  # rapidfuzz WRatio: a typo or a partial name still finds the contact
 
 
 def key_of(table: str, record_id: str) -> str:
@@ -133,18 +63,10 @@ class Store:
         self.directory = Path(directory)
         self.services = services or Services()
         # the folder is made by the first write, never here: opening a book that is not there
-        # must not create an empty one (see storage.py)
+        # must not create an empty one (see filebook.py)
         self.settings = settings or load_settings(self.directory)
         self.actor = actor
-        self.indexes = Indexes(self.settings.default_phone_region)
-        self.db = Database(
-            self.directory,
-            LAYOUT,
-            write_through_below=write_through_below,
-            on_reset=self.indexes.reset,
-            on_put=self.indexes.put,
-        )
-        self._events: list[dict[str, Any]] | None = None
+        self.db = FileBook(self.directory, LAYOUT, write_through_below=write_through_below)
 
     # ------------------------------------------------------------------ time
     @property
@@ -177,6 +99,10 @@ class Store:
             self.actor = previous
 
     # ------------------------------------------------------------------ reading
+    def exists(self) -> bool:
+        """Whether the data dir holds a book at all (a read-only command never creates one)."""
+        return self.db.exists()
+
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
         """A consistent view across several queries (they all see the same state of the book)."""
@@ -185,10 +111,8 @@ class Store:
 
     def get(self, table: str, record_id: str) -> Doc | None:
         key = key_of(table, record_id)
-        with self.db.reading():
-            tx = self.db.current_tx
-            doc = tx.get(table, key) if tx else self.db.tables.get(table, {}).get(key)
-            return copy.deepcopy(doc) if doc is not None else None
+        with self.db.reading() as ix:
+            return ix.get(table, key)
 
     def require(self, table: str, record_id: str) -> Doc:
         doc = self.get(table, record_id)
@@ -197,23 +121,15 @@ class Store:
         return doc
 
     def count(self, table: str) -> int:
-        with self.db.reading():
-            return len(self.db.tables.get(table, {}))
+        with self.db.reading() as ix:
+            return ix.count(table)
 
     # ------------------------------------------------------------------ writing
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.db.writing() as tx:
-            outer = self._events is None
-            if outer:
-                self._events = []
-                events = self._events
-                tx.after_commit.append(lambda: self._append_events(events))
-            try:
-                yield
-            finally:
-                if outer:
-                    self._events = None
+        """Everything inside commits together, with its events, or not at all."""
+        with self.db.writing():
+            yield
 
     def insert(self, table: str, fields: dict[str, Any], action: str = "created") -> Doc:
         id_field, prefix, noun = TABLES[table][2], TABLES[table][3], TABLES[table][4]
@@ -256,8 +172,9 @@ class Store:
 
     # ------------------------------------------------------------------ events
     def _event(self, action: str, table: str, record_id: str, before: Doc | None, after: Doc | None) -> None:
-        assert self._events is not None
-        self._events.append(
+        tx = self.db.current_tx
+        assert tx is not None, "events are only made inside a transaction"
+        tx.events.append(
             {
                 "at": self._utc_stamp(),
                 "actor": self.actor,
@@ -274,155 +191,175 @@ class Store:
         with self.transaction():
             self._event(action, table, record_id, None, details)
 
-    def _append_events(self, events: list[dict[str, Any]]) -> None:
-        if not events:
-            return
-        payload = b"".join(orjson.dumps(e) + b"\n" for e in events)
-        fd = os.open(self.directory / EVENTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, payload)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
     def events(self, record_id: str | None = None) -> list[dict[str, Any]]:
-        path = self.directory / EVENTS
-        if not path.exists():
-            return []
-        out = []
-        with open(path, "rb") as handle:
-            for line in handle:
-                try:
-                    event = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue  # a torn last line after a crash
-                if record_id is None or event.get("record_id") == record_id:
-                    out.append(event)
-        return out
+        """The audit log, oldest first: every event, or those of one record."""
+        if record_id is None:
+            return list(self.db.events.read())
+        with self.db.reading() as ix:
+            return ix.events_for(record_id)
 
     # ------------------------------------------------------------------ queries
-    # Everything the tools, reports and intake need to find records. Callers never reach into
-    # the tables or the indexes: each question is one method here, answered from an index where
-    # the book is large. Returned documents are the caller's to read, never to change in place.
+    # Everything the tools, reports and intake need to find records, each answered from the index.
     def scan(self, table: str, **where: Any) -> list[Doc]:
         """Every record of ``table`` (oldest first) whose fields equal ``where``'s values; a tuple,
         list or set value means any of them (``status=("new", "working")``)."""
-        tests = [(k, v if isinstance(v, tuple | list | set | frozenset) else (v,)) for k, v in where.items()]
-        with self.db.reading():
-            docs = self.db.tables.get(table, {}).values()
-            if not tests:
-                return list(docs)
-            return [d for d in docs if all(d.get(k) in allowed for k, allowed in tests)]
+        by_index = {k: v for k, v in where.items() if indexed(table, k)}
+        rest = [(k, v if isinstance(v, tuple | list | set | frozenset) else (v,)) for k, v in where.items()
+                if k not in by_index]  # fmt: skip
+        with self.db.reading() as ix:
+            docs = ix.select(table, {k: _column_value(k, v) for k, v in by_index.items()})
+        return [d for d in docs if all(d.get(k) in allowed for k, allowed in rest)] if rest else docs
+
+    def count_where(self, table: str, **where: Any) -> int:
+        """How many records have these indexed field values (as ``scan``, without reading them)."""
+        with self.db.reading() as ix:
+            return ix.count(table, {k: _column_value(k, v) for k, v in where.items()})
 
     def counts(self) -> dict[str, int]:
         """How many records each table holds."""
-        with self.db.reading():
-            return {table: len(self.db.tables.get(table, {})) for table in TABLES}
+        with self.db.reading() as ix:
+            return {table: ix.count(table) for table in TABLES}
 
     def contacts_by_email(self, email: str) -> list[Doc]:
         key = email_key(email)
-        with self.db.reading():
-            return self._docs("contacts", self.indexes.email.get(key, ()) if key else ())
+        return self._by_multi("contacts", "email", [key] if key else [])
 
     def contacts_by_phone(self, phone: str) -> list[Doc]:
         key = phone_e164(phone, self.settings.default_phone_region)
-        with self.db.reading():
-            return self._docs("contacts", self.indexes.phone.get(key, ()) if key else ())
+        return self._by_multi("contacts", "phone", [key] if key else [])
+
+    def _by_multi(self, table: str, name: str, values: list[str]) -> list[Doc]:
+        with self.db.reading() as ix:
+            return ix.docs(table, ix.by_multi(table, name, values)) if values else []
 
     def linked(self, table: str, link: str, record_id: str) -> list[Doc]:
-        """Records of ``table`` ("interactions" or "opportunities" or "leads") pointing at ``record_id``."""
-        with self.db.reading():
-            return self._docs(table, self._linked_ids(table, link, record_id))
+        """Records of ``table`` pointing at ``record_id`` through ``link`` (e.g. a lead's interactions)."""
+        self._check_link(table, link)
+        with self.db.reading() as ix:
+            return ix.select(table, {link: record_id})
 
     def count_linked(self, table: str, link: str, record_id: str) -> int:
-        """How many records of ``table`` point at ``record_id`` (no copies made)."""
-        with self.db.reading():
-            return len(self._linked_ids(table, link, record_id))
+        """How many records of ``table`` point at ``record_id``."""
+        self._check_link(table, link)
+        with self.db.reading() as ix:
+            return ix.count(table, {link: record_id})
 
-    def _linked_ids(self, table: str, link: str, record_id: str) -> Collection[str]:
-        if table == "interactions":
-            return self.indexes.by_link[link].get(record_id, ())
-        if table == "opportunities":
-            return self.indexes.opp_of[link].get(record_id, ())
-        if table == "leads" and link == "contact_id":
-            return self.indexes.lead_of_contact.get(record_id, ())
-        raise ValueError(f"no index for {table}.{link}")
+    @staticmethod
+    def _check_link(table: str, link: str) -> None:
+        if not indexed(table, link):
+            raise ValueError(f"no index for {table}.{link}")
 
     def latest_interaction(self, link: str, record_id: str, human_only: bool = False) -> Doc | None:
         """The most recent interaction pointing at a record; ``human_only`` skips the agent's own
         system notes."""
-        with self.db.reading():
-            table = self.db.tables.get("interactions", {})
-            docs = (table[key_of("interactions", i)] for i in self.indexes.by_link[link].get(record_id, ()))
-            if human_only:
-                docs = (d for d in docs if d["type"] != "system")
-            return copy.deepcopy(max(docs, key=lambda d: _utc(d["timestamp"]), default=None))
+        self._check_link("interactions", link)
+        with self.db.reading() as ix:
+            found = ix.select(
+                "interactions",
+                {link: record_id},
+                order="ts DESC, key DESC",
+                limit=1,
+                extra="type != 'system'" if human_only else "",
+            )
+        return found[0] if found else None
+
+    def latest_interactions(self, link: str, record_ids: list[str]) -> dict[str, Doc]:
+        """The latest interaction of each of many records at once (the digest's last touchpoints)."""
+        self._check_link("interactions", link)
+        with self.db.reading() as ix:
+            return ix.latest_by(link, record_ids)
+
+    def many(self, table: str, record_ids: list[str]) -> dict[str, Doc]:
+        """Several records by id at once; ids that match nothing are left out."""
+        keys = []
+        for rid in record_ids:
+            with contextlib.suppress(NotFound):
+                keys.append(int(key_of(table, rid)))
+        id_field = TABLES[table][2]
+        with self.db.reading() as ix:
+            return {d[id_field]: d for d in ix.docs(table, keys)}
+
+    def quiet_leads(self, statuses: tuple[str, ...], since: dt.datetime) -> list[tuple[Doc, str | None]]:
+        """Leads in ``statuses`` with no activity (their creation counts) at or after ``since``, each
+        with the time of its latest interaction (None when nothing was ever logged)."""
+        cutoff = clock.stamp(since.astimezone(clock.UTC))
+        with self.db.reading() as ix:
+            return ix.quiet_leads(statuses, cutoff)
 
     def by_message_id(self, message_id: str) -> Doc | None:
         """The interaction that recorded an email with this Message-ID (sent or received)."""
-        with self.db.reading():
-            rid = self.indexes.message_ids.get(message_id)
-            return self._one("interactions", rid)
+        with self.db.reading() as ix:
+            found = ix.select("interactions", {"message_id": message_id}, limit=1)
+        return found[0] if found else None
 
     def by_source_ref(self, table: str, ref: str) -> Doc | None:
         """The lead or contact captured from ``ref`` (an email's Message-ID, an import row's key)."""
-        with self.db.reading():
-            index = self.indexes.lead_by_ref if table == "leads" else self.indexes.contact_by_ref
-            return self._one(table, index.get(ref))
+        with self.db.reading() as ix:
+            found = ix.select(table, {"source_ref": ref}, limit=1)
+        return found[0] if found else None
 
     def pending_follow_ups(self, due_by: dt.date | None = None) -> list[Doc]:
         """Interactions whose follow-up is pending, due on ``due_by`` or earlier (all when None)."""
-        limit = due_by.isoformat() if due_by else None
-        with self.db.reading():
-            table = self.db.tables.get("interactions", {})
-            docs = [table[key_of("interactions", rid)] for rid in self.indexes.pending_follow_ups]
-            return sorted(
-                (d for d in docs if limit is None or d["follow_up_date"] <= limit),
-                key=lambda d: (d["follow_up_date"], d["interaction_id"]),
+        with self.db.reading() as ix:
+            return ix.select(
+                "interactions",
+                {"follow_up_status": "pending"},
+                order="follow_up_date, key",
+                extra="follow_up_date <= ?" if due_by else "",
+                params=(due_by.isoformat(),) if due_by else (),
             )
 
     def companies_named(self, name: str) -> list[Doc]:
         """Companies whose name is ``name`` once case, accents, punctuation and '&'/'and' are ignored."""
-        target = fold(name)
-        return [c for c in self.scan("companies") if fold(c["name"]) == target]
+        with self.db.reading() as ix:
+            return ix.select("companies", {"name": fold(name)})
+
+    def contacts_like(self, text: str, limit: int = 6) -> list[tuple[float, Doc]]:
+        """Active contacts whose name is like ``text`` despite typos ("Dana Reys", "reyes"), or whose
+        address holds it ("Oak St"), best first, each with its score (0-100)."""
+        target = fold(text)
+        if not target:
+            return []
+        with self.db.reading() as ix:
+            names = dict(ix.column("contacts", "name", {"archived": 0}))
+            scored = {
+                key: score
+                for _, score, key in process.extract(
+                    target, names, scorer=fuzz.WRatio, score_cutoff=SIMILAR_NAME, limit=limit * 4
+                )
+            }
+            for doc in ix.select("contacts", {"archived": 0}, extra="address LIKE ?", params=(f"%{target}%",)):
+                scored[int(key_of("contacts", doc["contact_id"]))] = 100.0
+            best = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+            docs = {int(key_of("contacts", d["contact_id"])): d for d in ix.docs("contacts", [k for k, _ in best])}
+        return [(score, docs[k]) for k, score in best if k in docs]
 
     def search_tokens(self, table: str, text: str) -> list[Doc]:
         """Records whose name (contacts) or title (leads, opportunities) holds every word of ``text``
         (a word may be the start of a longer one: "Rey" finds "Reyes")."""
-        prefix = TABLES[table][3] + "-"
         words = fold(text).split()
         if not words:
             return []
-        with self.db.reading():
-            # only now: the first read of a fresh process loads the book and rebuilds the indexes
-            index = self.indexes.name_tokens if table == "contacts" else self.indexes.title_tokens
-            found: set[str] | None = None
+        with self.db.reading() as ix:
+            found: set[int] | None = None
             for word in words:
-                ids = set(index.get(word, ()))
-                if not ids and len(word) >= 3:
-                    ids = {i for token, members in index.items() if token.startswith(word) for i in members}
-                ids = {i for i in ids if i.startswith(prefix)}
-                found = ids if found is None else found & ids
+                keys = ix.by_multi(table, "word", [word])
+                if not keys and len(word) >= 3:
+                    keys = ix.by_multi(table, "word", [word], prefix=True)
+                found = keys if found is None else found & keys
                 if not found:
                     return []
-            return self._docs(table, found or ())
-
-    def _one(self, table: str, record_id: str | None) -> Doc | None:
-        if record_id is None:
-            return None
-        doc = self.db.tables.get(table, {}).get(key_of(table, record_id))
-        return copy.deepcopy(doc) if doc is not None else None
-
-    def _docs(self, table: str, ids: Iterable[str]) -> list[Doc]:
-        docs = self.db.tables.get(table, {})
-        out = [copy.deepcopy(d) for rid in ids if (d := docs.get(key_of(table, rid))) is not None]
-        out.sort(key=lambda d: d[TABLES[table][2]])
-        return out
+            return ix.docs(table, found or ())
 
     def label(self, table: str, doc: Doc) -> str:
         if table == "contacts":
             return full_name(doc)
         return str(doc.get("title") or doc.get("name") or doc.get("subject") or doc[TABLES[table][2]])
+
+    def fold(self) -> None:
+        """Write the journal's changes into the TinyDB files now (they are otherwise folded when the
+        journal grows), so the files are complete on their own: before a backup, say."""
+        self.db.fold()
 
     def close(self) -> None:
         self.db.close()
@@ -431,12 +368,13 @@ class Store:
 _MISSING = object()
 
 
-def _utc(stamp: str) -> str:
-    """A stored timestamp as canonical UTC text, so instants compare as strings. Our own writes
-    are already canonical; anything else (an import with an offset) is converted."""
-    if len(stamp) == 25 and stamp.endswith("+00:00"):
-        return stamp
-    return clock.stamp(clock.parse_stamp(stamp).astimezone(clock.UTC))
+def _column_value(column: str, value: Any) -> Any:
+    """How a field's value is stored in its index column (flags are 0/1)."""
+    if column == "archived":
+        if isinstance(value, tuple | list | set | frozenset):
+            return tuple(1 if v else 0 for v in value)
+        return 1 if value else 0
+    return value
 
 
 def _clean(fields: dict[str, Any], keep_none: bool = False) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import Field
@@ -37,6 +38,9 @@ def contact_card(store: Store, contact: Doc) -> Doc:
 
 
 # ---------------------------------------------------------------------------- finding
+LOOKS_LIKE_PHONE = re.compile(r"\+?[\d\s().\-/]+(?:\s*(?:x|ext\.?)\s*\d+)?", re.I)  # a name with digits is not
+
+
 class FindContactsInput(ToolInput):
     query: str | None = Field(default=None, description="a name, phone number or email, as the owner said it")
     name: str | None = None
@@ -58,7 +62,9 @@ def find_contact_docs(store: Store, args: FindContactsInput) -> list[tuple[Doc, 
 
     query = (args.query or "").strip()
     email = args.email or (query if "@" in query else None)
-    phone = args.phone or (query if query and sum(c.isdigit() for c in query) >= 7 else None)
+    phone = args.phone or (
+        query if LOOKS_LIKE_PHONE.fullmatch(query) and sum(c.isdigit() for c in query) >= 7 else None
+    )
     name = args.name or (query if query and not email and not phone else None)
     if email:
         add(store.contacts_by_email(email), "same email")

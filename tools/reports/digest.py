@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from backoffice.tools.book import clock
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES
 from backoffice.tools.book.normalize import full_name
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.registry import ToolInput, tool
@@ -69,40 +70,53 @@ def quiet_since(store: Store, day: dt.date) -> dt.date:
     return edge
 
 
-def stale_lead_rows(store: Store, as_of: dt.date | None = None) -> list[Doc]:
+QUIET_STATUSES = ("new", "working")
+SHOWN = 10  # quiet leads drawn in the digest; the rest are counted (``--all`` or the data lists every one)
+
+
+def stale_lead_rows(store: Store, as_of: dt.date | None = None, limit: int | None = None) -> list[Doc]:
     """Leads in status new or working with no interaction in the last N business days (N is the
-    ``stale_after_business_days`` setting, 3 by default). A lead's own creation counts as activity."""
-    day = as_of or store.today()
+    ``stale_after_business_days`` setting, 3 by default), longest silence first, then the most
+    valuable. A lead's own creation counts as activity. ``limit`` keeps the first ones only."""
+    return _quiet(store, as_of or store.today(), limit)[0]
+
+
+def _quiet(store: Store, day: dt.date, limit: int | None) -> tuple[list[Doc], int]:
     edge = quiet_since(store, day)
     # activity at or after the start of the day after ``edge`` (business time zone) is recent
     cutoff = dt.datetime.combine(edge + dt.timedelta(days=1), dt.time(), store.tz)
-    rows = []
     with store.reading():
-        for lead in store.scan("leads", status=("new", "working")):
-            last = store.latest_interaction("lead_id", lead["lead_id"])
+        quiet = []
+        for lead, last_ts in store.quiet_leads(QUIET_STATUSES, cutoff):
             latest = clock.parse_stamp(lead["created_at"])
-            if last is not None and clock.parse_stamp(last["timestamp"]) >= latest:
-                latest = clock.parse_stamp(last["timestamp"])
+            if last_ts and clock.parse_stamp(last_ts) >= latest:
+                latest = clock.parse_stamp(last_ts)
             else:
-                last = None
-            if latest >= cutoff:
-                continue
-            touched = latest.astimezone(store.tz).date()
-            contact = store.get("contacts", lead["contact_id"]) if lead.get("contact_id") else None
-            rows.append(
-                {
-                    "lead_id": lead["lead_id"],
-                    "title": lead["title"],
-                    "contact": full_name(contact) if contact else (lead.get("email") or lead.get("phone") or "unknown"),
-                    "contact_id": lead.get("contact_id"),
-                    "status": lead["status"],
-                    "pipeline_stage": lead["pipeline_stage"],
-                    "days_since_activity": (day - touched).days,
-                    "last_touchpoint": summary(last) if last else "lead created, nothing logged since",
-                }
-            )
-    rows.sort(key=lambda r: -r["days_since_activity"])
-    return rows
+                last_ts = None  # logged before the lead existed (imported history): not a touchpoint on it
+            quiet.append(((day - latest.astimezone(store.tz).date()).days, lead, last_ts))
+        quiet.sort(key=lambda q: (-q[0], -float(q[1].get("estimated_value") or 0), q[1]["lead_id"]))
+        total = len(quiet)
+        shown = quiet if limit is None else quiet[:limit]
+        contacts = store.many("contacts", [q[1]["contact_id"] for q in shown if q[1].get("contact_id")])
+        lasts = store.latest_interactions("lead_id", [q[1]["lead_id"] for q in shown if q[2]])
+    rows = []
+    for days, lead, _ in shown:
+        contact = contacts.get(lead.get("contact_id") or "")
+        last = lasts.get(lead["lead_id"])
+        rows.append(
+            {
+                "lead_id": lead["lead_id"],
+                "title": lead["title"],
+                "contact": full_name(contact) if contact else (lead.get("email") or lead.get("phone") or "unknown"),
+                "contact_id": lead.get("contact_id"),
+                "status": lead["status"],
+                "pipeline_stage": lead["pipeline_stage"],
+                "estimated_value": lead.get("estimated_value"),
+                "days_since_activity": days,
+                "last_touchpoint": summary(last) if last else "lead created, nothing logged since",
+            }
+        )
+    return rows, total
 
 
 @tool("read")
@@ -112,14 +126,22 @@ def stale_leads(store: Store, args: StaleLeadsInput) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- morning digest
-def digest_data(store: Store, day: dt.date | None = None) -> Doc:
-    """The morning digest: follow-ups due (overdue ones marked) and leads gone quiet."""
+def digest_data(store: Store, day: dt.date | None = None, limit: int | None = SHOWN) -> Doc:
+    """The morning digest: follow-ups due (overdue ones marked) and leads gone quiet. Quiet leads
+    beyond ``limit`` are counted in ``stale_total``, not listed (None lists every one)."""
     day = day or store.today()
+    with store.reading():
+        follow_ups = follow_ups_due_rows(store, day)
+        stale, total = _quiet(store, day, limit)
+        open_leads = store.count_where("leads", status=OPEN_LEAD_STATUSES)
     return {
         "date": day.isoformat(),
         "business_day": store.calendar.is_business_day(day),
-        "follow_ups": follow_ups_due_rows(store, day),
-        "stale_leads": stale_lead_rows(store, day),
+        "follow_ups": follow_ups,
+        "stale_leads": stale,
+        "stale_total": total,
+        "open_leads": open_leads,
+        "quiet_after": store.settings.stale_after_business_days,
     }
 
 
@@ -129,6 +151,6 @@ class DigestInput(ToolInput):
 
 @tool("read")
 def morning_digest(store: Store, args: DigestInput) -> dict[str, Any]:
-    """The morning digest: today's follow-ups (overdue ones marked) and every new or working lead
-    with no activity in the past 3 business days."""
+    """The morning digest: today's follow-ups (overdue ones marked) and the new or working leads
+    with no activity in the past 3 business days (the first ten, and how many there are)."""
     return digest_data(store, args.on)

@@ -3,11 +3,9 @@ street names. Returns candidates; the offline planner asks when there is more th
 
 from __future__ import annotations
 
-import difflib
-
 from backoffice.agent.planners.offline.understand import clean_ref
 from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
-from backoffice.tools.book.normalize import fold, full_name
+from backoffice.tools.book.normalize import fold
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.crm.contacts import FindContactsInput, find_contact_docs
 from backoffice.tools.crm.leads import FindLeadsInput, find_lead_docs
@@ -29,24 +27,12 @@ def contacts(store: Store, ref: str) -> list[Doc]:
 
 
 def _fuzzy_contacts(store: Store, ref: str) -> list[Doc]:
-    """Typos and partial names: 'Dana Reys', 'reyes'. Compares with whole names and with each name."""
-    target = fold(ref)
-    scored: list[tuple[float, Doc]] = []
-    with store.reading():
-        docs = [dict(d) for d in store.scan("contacts") if not d.get("archived")]
-    for doc in docs:
-        name = fold(full_name(doc))
-        parts = [name, *name.split()]
-        if doc.get("address") and target in fold(doc["address"]):
-            scored.append((1.0, doc))
-            continue
-        best = max(difflib.SequenceMatcher(None, target, p).ratio() for p in parts if p) if name else 0
-        if best >= 0.8:
-            scored.append((best, doc))
-    scored.sort(key=lambda s: -s[0])
-    if scored and scored[0][0] >= 0.95:
-        return [d for s, d in scored if s >= 0.95]
-    return [d for _, d in scored[:6]]
+    """Typos and partial names ('Dana Reys', 'reyes') and street names: near-certain matches alone
+    when there are any, else the best few to choose from."""
+    scored = store.contacts_like(ref)
+    if scored and scored[0][0] >= 95:
+        return [d for s, d in scored if s >= 95]
+    return [d for _, d in scored]
 
 
 def leads(store: Store, ref: str, statuses: tuple[str, ...] = OPEN_LEAD_STATUSES) -> list[Doc]:
