@@ -157,7 +157,7 @@ def test_chat_finds_duplicates_and_merges_on_yes(store: Store, data_dir: Path):
 
     from rich.console import Console
 
-    from backoffice.agent.chat.loop import ChatApprover, LineReader
+    from backoffice.agent.chat.prompts import ChatApprover, LineReader
 
     dana, d = twins(store)
     stdin = io.StringIO("yes\n")

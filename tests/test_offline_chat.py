@@ -93,7 +93,7 @@ def test_an_ambiguous_name_is_asked_about(cli, data_dir: Path):
     add_contact(store, name="Dana Smith", phone="555-201-9999")
     store.close()
     code, screen = cli("chat", stdin=lines("log a note on Dana: prefers mornings", "2"))
-    assert "Several contacts match 'Dana'. Which one?" in screen and "2 Dana Smith (C-2), (555) 201-9999" in screen
+    assert "Several contacts match 'Dana'. Which one?" in screen and "2. Dana Smith (C-2), (555) 201-9999" in screen
     [item] = records(reopen(data_dir), "interactions")
     assert item["contact_id"] == "C-2" and item["type"] == "note"
 

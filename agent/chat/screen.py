@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.markdown import Markdown
+import re
+
+from rich.console import Console, RenderableType
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from backoffice.agent.gate.gate import Outcome
 from backoffice.agent.gate.pending import Action
@@ -18,7 +20,7 @@ def render(reply: Reply, console: Console, start: int = 0) -> int:
     """Show blocks from ``start``; returns how many are shown now."""
     for block in reply.blocks[start:]:
         if block.kind == "text":
-            console.print(Markdown(block.text))
+            console.print(markdown(block.text))
         elif block.kind == "notice":
             console.print(f"[yellow]ⓘ {block.text}[/yellow]", highlight=False)
         elif block.kind == "error":
@@ -31,6 +33,49 @@ def render(reply: Reply, console: Console, start: int = 0) -> int:
                 table.add_row(*row)
             console.print(table)
     return len(reply.blocks)
+
+
+# What the offline planner and the reports write: bold, code, bullets, quotes, headings. Anything
+# richer (a table, fenced code, a link: Claude may write them) goes to rich's full Markdown, which
+# takes a tenth of a second to import and is loaded only then.
+_RICH_MARKDOWN = re.compile(r"^\s*\|.*\||^\s*```|\]\(|^\s*[-*_]{3,}\s*$", re.M)
+_INLINE = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`")
+
+
+def markdown(text: str) -> RenderableType:
+    """A text block as the terminal shows it: line breaks kept, light markdown styled."""
+    if _RICH_MARKDOWN.search(text):
+        from rich.markdown import Markdown
+
+        return Markdown(text)
+    out = Text()
+    for n, line in enumerate(text.split("\n")):
+        if n:
+            out.append("\n")
+        stripped = line.lstrip()
+        if stripped.startswith(("- ", "* ")):
+            out.append(line[: len(line) - len(stripped)] + " • ")
+            line = stripped[2:]
+        elif stripped.startswith(">"):
+            out.append("▌ " + stripped.lstrip("> "), style="dim italic")
+            continue
+        elif stripped.startswith("#"):
+            out.append(stripped.lstrip("# "), style="bold")
+            continue
+        _inline(out, line)
+    return out
+
+
+def _inline(out: Text, line: str) -> None:
+    at = 0
+    for m in _INLINE.finditer(line):
+        out.append(line[at : m.start()])
+        if m.group(1) is not None:
+            out.append(m.group(1), style="bold")
+        else:
+            out.append(m.group(2), style="bold cyan")
+        at = m.end()
+    out.append(line[at:])
 
 
 def show_outcome(outcome: Outcome, console: Console) -> None:

@@ -130,7 +130,7 @@ def import_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def import_file(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.agent.chat.loop import LineReader
+    from backoffice.agent.chat.prompts import LineReader
     from backoffice.agent.planners.offline.understand import yes_no
     from backoffice.tools.bulk import importer
 
@@ -325,7 +325,7 @@ def merge_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def merge(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.agent.chat.loop import ChatApprover, LineReader
+    from backoffice.agent.chat.prompts import ChatApprover, LineReader
     from backoffice.agent.chat.screen import show_outcome
     from backoffice.agent.orchestrator import build
 

@@ -22,7 +22,7 @@ def ask_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def ask(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.agent.chat.loop import ChatApprover, LineReader
+    from backoffice.agent.chat.prompts import ChatApprover, LineReader
     from backoffice.agent.chat.screen import planner_banner, render
     from backoffice.agent.cli.output import console_for
     from backoffice.agent.orchestrator import build

@@ -48,18 +48,19 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-import portalocker
 
+from backoffice.tools.book import locks
 from backoffice.tools.book.eventlog import EventLog
 from backoffice.tools.book.index import SPEC, Index
 from backoffice.tools.book.journal import Entry, Journal, Position
 from backoffice.tools.book.schemas import TABLES
-from backoffice.tools.book.storage import EXCLUSIVE, SHARED, Doc, fsync_dir
+from backoffice.tools.book.storage import Doc, fsync_dir
 from backoffice.tools.errors import StoreCorrupt, StoreError
 
 log = logging.getLogger("backoffice.store")
 
 LOCKFILE = ".lock"
+SHARED, EXCLUSIVE = "shared", "exclusive"
 # Books whose files total less than this are folded after every transaction.
 WRITE_THROUGH_BELOW = 4 * 1024 * 1024
 JOURNAL_MIN = 1024 * 1024
@@ -131,7 +132,7 @@ class FileBook:
         self._empty: Index | None = None  # what a data dir without a book reads as
         self._thread_lock = threading.RLock()
         self._lock_file: IO[bytes] | None = None
-        self._mode: portalocker.LockFlags | None = None  # SHARED or EXCLUSIVE while held
+        self._mode: str | None = None  # SHARED or EXCLUSIVE while held
         self._depth = 0
         self._tx: Transaction | None = None
         self.on_rebuild: Callable[[int], None] | None = None  # told how many records a rebuild indexed
@@ -153,7 +154,7 @@ class FileBook:
 
     # ------------------------------------------------------------------ locking
     @contextlib.contextmanager
-    def _locked(self, mode: portalocker.LockFlags) -> Iterator[None]:
+    def _locked(self, mode: str) -> Iterator[None]:
         with self._thread_lock:
             if self._depth and (self._mode == EXCLUSIVE or mode == SHARED):
                 self._depth += 1
@@ -171,13 +172,13 @@ class FileBook:
                 self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
                 fd = os.open(self.directory / LOCKFILE, os.O_RDWR | os.O_CREAT, 0o600)
                 self._lock_file = os.fdopen(fd, "r+b")
-            portalocker.lock(self._lock_file, mode)
+            locks.lock(self._lock_file, shared=mode == SHARED)
             self._mode, self._depth = mode, 1
             try:
                 yield
             finally:
                 self._depth, self._mode = 0, None
-                portalocker.unlock(self._lock_file)
+                locks.unlock(self._lock_file)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Index]:

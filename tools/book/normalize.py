@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import phonenumbers
-
 _DIGITS = re.compile(r"\D+")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_NANP = re.compile(r"\+1[2-9][0-9]{2}[0-9]{7}")  # a North American number, shown (555) 201-7788 at home
+NANP = {"US", "CA"}
 
 
 def phone_e164(raw: str | None, region: str = "US") -> str | None:
@@ -25,6 +25,8 @@ def phone_e164(raw: str | None, region: str = "US") -> str | None:
     digits = _DIGITS.sub("", text)
     if len(digits) < 3:
         return None
+    import phonenumbers  # its metadata takes a while to load; stored phones never need it
+
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -39,6 +41,10 @@ def phone_display(e164: str | None, region: str = "US") -> str:
         return ""
     if not e164.startswith("+"):
         return e164
+    if region in NANP and _NANP.fullmatch(e164):  # the common case, without loading phonenumbers
+        return f"({e164[2:5]}) {e164[5:8]}-{e164[8:]}"
+    import phonenumbers
+
     try:
         parsed = phonenumbers.parse(e164, region)
     except phonenumbers.NumberParseException:

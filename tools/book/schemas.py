@@ -6,10 +6,11 @@ import json
 from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, best_match
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 
 def schema_names() -> list[str]:
@@ -46,6 +47,9 @@ def record_schema(table: str) -> dict[str, Any]:
 
 @cache
 def _validator(table: str) -> Draft202012Validator:
+    # jsonschema is a tenth of a second to import: loaded by the first write, never by a read
+    from jsonschema import Draft202012Validator, FormatChecker
+
     return Draft202012Validator(record_schema(table), format_checker=FormatChecker())
 
 
@@ -77,6 +81,8 @@ def problems(table: str, record: dict[str, Any]) -> list[str]:
     errors = list(validator.iter_errors(record))
     if not errors:
         return []
+    from jsonschema.exceptions import best_match  # loaded with the validator
+
     found: list[str] = []
     for error in errors:
         if error.validator == "anyOf" and not _schema(error).get("$comment"):

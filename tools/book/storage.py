@@ -3,7 +3,7 @@ JSON file that may be damaged, and a TinyDB storage class that never rewrites a 
 
 How the book itself is kept (snapshots, journal, index) is ``filebook``'s concern.
 
-Portability: the locks are portalocker's (flock on POSIX, LockFileEx on Windows); ``os.fchmod``
+Portability: the locks are ``locks``' (flock on POSIX, portalocker's LockFileEx on Windows); ``os.fchmod``
 and the fsync of a directory exist only on POSIX and are skipped elsewhere (Windows makes a
 rename durable itself). Tested on Linux only.
 """
@@ -19,15 +19,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-import portalocker
 from tinydb.storages import Storage
 
+from backoffice.tools.book import locks
 from backoffice.tools.errors import StoreCorrupt
 
 Doc = dict[str, Any]
-
-SHARED = portalocker.LockFlags.SHARED
-EXCLUSIVE = portalocker.LockFlags.EXCLUSIVE
 
 
 def _open_lock_file(path: Path) -> IO[bytes]:
@@ -47,16 +44,13 @@ def file_lock(path: Path, blocking: bool = True, shared: bool = False) -> Iterat
     if not shared:
         path.parent.mkdir(parents=True, exist_ok=True)
     with _open_lock_file(path) as handle:
-        flags = SHARED if shared else EXCLUSIVE
-        try:
-            portalocker.lock(handle, flags if blocking else flags | portalocker.LockFlags.NON_BLOCKING)
-        except portalocker.LockException:  # AlreadyLocked in recent portalockers, its base class in 2.7
+        if not locks.lock(handle, shared=shared, blocking=blocking):
             yield False
             return
         try:
             yield True
         finally:
-            portalocker.unlock(handle)
+            locks.unlock(handle)
 
 
 def fsync_dir(directory: Path) -> None:
