@@ -16,9 +16,7 @@ from dataclasses import asdict, dataclass
 from difflib import get_close_matches
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
-
-from apscheduler.triggers.cron import CronTrigger
+from typing import TYPE_CHECKING, Any
 
 from backoffice.agent.briefings.notifications import Notification, Notifications, report_id
 from backoffice.agent.briefings.render import digest_reply, digest_title, pipeline_reply, winloss_reply
@@ -32,6 +30,9 @@ from backoffice.tools.mail.mailers import mailer_for
 from backoffice.tools.reports.digest import digest_data
 from backoffice.tools.reports.pipeline import pipeline_data
 from backoffice.tools.reports.winloss import previous_month, winloss_data
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 log = logging.getLogger("backoffice.reports")
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from apscheduler.triggers.cron import CronTrigger
+from typing import TYPE_CHECKING, Any, Literal
 
 from backoffice.tools.book.clock import BusinessCalendar
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 from backoffice.tools.book.settings import WEEKDAYS, Settings
 
 FORMS = (
@@ -58,6 +59,9 @@ class When:
 
     def trigger(self, settings: Settings) -> CronTrigger:
         """When the daemon's timer fires; ``wanted`` then drops the firings the calendar rules out."""
+        # APScheduler (and the asyncio it brings) loads only when a report's times are worked out
+        from apscheduler.triggers.cron import CronTrigger
+
         common: dict[str, Any] = {"hour": self.at.hour, "minute": self.at.minute, "timezone": settings.tz}
         business = ",".join(settings.business_days)
         if self.every == "business day":
