@@ -30,7 +30,12 @@ def follow_ups(reply: Reply, rows: list[dict[str, Any]], shown: int = FOLLOW_UPS
 
 
 def stale_leads(
-    reply: Reply, rows: list[dict[str, Any]], total: int | None = None, open_leads: int = 0, quiet_after: int = 3
+    reply: Reply,
+    rows: list[dict[str, Any]],
+    total: int | None = None,
+    open_leads: int = 0,
+    quiet_after: int = 3,
+    heads_up: int = HEADS_UP_SHOWN,
 ) -> None:
     """Quiet leads: the first few as the procedure's heads-up, the next in a table, then the count
     of the rest. Very many quiet leads is a finding about the business, said in one line."""
@@ -41,12 +46,12 @@ def stale_leads(
             "or more: more than a quarter of the pipeline. That is a list to clear (disqualify what is dead, "
             'say "no response") more than a list to chase one by one. The longest silent come first.'
         )
-    for r in rows[:HEADS_UP_SHOWN]:
+    for r in rows[:heads_up]:
         reply.say(
             f"Heads up: the **{r['title']}** lead from {r['contact']} ({r['lead_id']}) has had no activity in "
             f"{r['days_since_activity']} days. Last touchpoint: {r['last_touchpoint']}"
         )
-    rest = rows[HEADS_UP_SHOWN:]
+    rest = rows[heads_up:]
     if rest:
         reply.table(
             "Also gone quiet",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 
 import pytest
 
@@ -157,3 +159,25 @@ def test_business_calendar_counts_weekdays_and_skips_holidays():
     assert cal.business_days_between(FRI, FRI + dt.timedelta(days=14)) == 9
     assert cal.business_days_between(FRI, FRI) == 0
     assert cal.add_business_days(FRI, 1) == dt.date(2026, 11, 23)
+
+
+def test_a_long_quiet_list_is_a_finding_with_the_first_ten_shown_and_the_rest_counted(store: Store, cli):
+    with _at(store, FRI - dt.timedelta(days=14)):
+        for i in range(30):
+            c = add_contact(store, name=f"Quiet Person{i}", phone=f"555-300-{i:04d}")
+            call(store, "create_lead", title=f"Job {i}", contact_id=c["contact_id"], estimated_value=100 * i)
+    with _at(store, FRI):
+        c = add_contact(store, name="Busy Bee", phone="555-999-0000")
+        call(store, "create_lead", title="Fresh job", contact_id=c["contact_id"])
+    code, screen = cli("digest")
+    assert code == 0
+    assert "30 of your 31 open leads" in screen and "more than a quarter" in screen
+    assert screen.count("Heads up:") == 3 and "Also gone quiet" in screen
+    assert "… and 20 more quiet leads" in screen and "Fresh job" not in screen
+    assert screen.index("Job 29") < screen.index("Job 28")  # equally quiet: the most valuable first
+    code, out = cli("digest", "--json")
+    data = json.loads(out)
+    assert data["stale_total"] == 30 and len(data["stale_leads"]) == 30
+    code, screen = cli("digest", "--all")
+    assert code == 0 and all(re.search(rf"\bJob {i}\b", screen) for i in range(30))
+    assert "more quiet leads" not in screen

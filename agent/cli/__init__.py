@@ -81,7 +81,7 @@ COMMANDS = {
         Command("reject", "drop a pending action without running it",
                 "conversation:reject", "conversation:id_argument", reads=True),
         Command("digest", "the morning digest: follow-ups due (overdue marked) and leads gone quiet",
-                "reports:digest", "reports:date_argument", reads=True),
+                "reports:digest", "reports:digest_arguments", reads=True),
         Command("pipeline", "the pipeline summary for the 7 days up to today",
                 "reports:pipeline", "reports:date_argument", reads=True),
         Command("winloss", "the win/loss summary of a month: outcomes, top sources, days to close, loss reasons",

@@ -17,6 +17,13 @@ def date_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--date", type=_iso_date, help="report as of this day (YYYY-MM-DD), default today")
 
 
+def digest_arguments(p: argparse.ArgumentParser) -> None:
+    date_argument(p)
+    p.add_argument(
+        "--all", action="store_true", help="list every quiet lead and follow-up (--json always lists every one)"
+    )
+
+
 def month_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--month", type=_month, help="the month, YYYY-MM (default last month)")
 
@@ -48,9 +55,21 @@ def _show(args: argparse.Namespace, console: Console, kind: str, data: dict[str,
 
 
 def digest(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.tools.reports.digest import digest_data
+    from backoffice.tools.reports.digest import SHOWN, digest_data
 
-    return _show(args, console, "digest", digest_data(store, args.date))
+    every = args.json or args.all
+    data = digest_data(store, args.date, limit=None if every else SHOWN)
+    if every and not args.json:
+        from backoffice.agent import views
+        from backoffice.agent.chat.screen import render
+        from backoffice.agent.reply import Reply
+
+        reply = Reply(planner="reports")
+        views.follow_ups(reply, data["follow_ups"], shown=len(data["follow_ups"]))
+        views.stale_leads(reply, data["stale_leads"], data["stale_total"], heads_up=0)
+        render(reply, console)
+        return 0
+    return _show(args, console, "digest", data)
 
 
 def pipeline(args: argparse.Namespace, store: Store, console: Console) -> int:
