@@ -130,15 +130,16 @@ WRITER = textwrap.dedent("""
     store = Store(Path(sys.argv[1]), write_through_below=int(sys.argv[2]), actor=sys.argv[4])
     tool = get_tool("log_interaction")
     for i in range(int(sys.argv[3])):
-        result = tool.func(store, tool.parse({"type": "note", "contact_id": "C-1", "body": f"{sys.argv[4]} {i}"}))
+        body = f"{sys.argv[4]} {sys.argv[5]}{i}"
+        result = tool.func(store, tool.parse({"type": "note", "contact_id": "C-1", "body": body}))
         print(result["interaction"]["body"], flush=True)   # acknowledged
     store.close()
 """)
 
 
-def _writer(data_dir: Path, count: int, write_through_below: int, tag: str) -> subprocess.Popen[str]:
+def _writer(data_dir: Path, count: int, write_through_below: int, tag: str, run: str = "") -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(data_dir), str(write_through_below), str(count), tag],
+        [sys.executable, "-c", WRITER, str(data_dir), str(write_through_below), str(count), tag, run],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
@@ -162,13 +163,15 @@ def test_writer_killed_at_random_points_never_corrupts_or_loses_acknowledged_wri
     rng = random.Random(write_through_below)
     acknowledged: set[str] = set()
     for round_ in range(6):
-        proc = _writer(data_dir, 10_000, write_through_below, "owner" if round_ % 2 else "agent")
+        proc = _writer(data_dir, 10_000, write_through_below, "owner" if round_ % 2 else "agent", f"r{round_}-")
         assert proc.stdout is not None
-        first = proc.stdout.readline()  # started and writing: kill it at a random point from here
-        time.sleep(0.1 + rng.random() * 0.5)
+        # let it acknowledge a few writes (however slow the machine), then kill it at a random
+        # point of whatever it is doing next: mid-commit, mid-fold, mid-index update
+        seen = {proc.stdout.readline().strip() for _ in range(rng.randint(4, 12))}
+        time.sleep(rng.random() * 0.05)
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate()
-        acknowledged |= {first.strip(), *out.splitlines()} - {""}
+        acknowledged |= (seen | set(out.splitlines())) - {""}
         assert json.loads((data_dir / "crm.json").read_text())  # the TinyDB file always parses on its own
         present = _bodies(data_dir)
         missing = acknowledged - present

@@ -290,7 +290,7 @@ class FileBook:
     def _rebuild(self, pos: Position) -> None:
         """Index everything from the files: the snapshots, then the journal, then the audit log."""
         log.info("indexing the book in %s", self.directory)
-        self.index.create()
+        self.index.create(indexes=False)
         count = 0
         gc_was = gc.isenabled()
         gc.disable()  # a big book is millions of small objects the collector would walk for nothing
@@ -299,12 +299,14 @@ class FileBook:
                 for name, tables in self.layout.items():
                     data = self._read_snapshot(name)
                     for table in tables:
-                        for key, doc in (data.get(table) or {}).items():
+                        records = data.pop(table, None) or {}
+                        for key, doc in records.items():
                             self._check_record(name, table, key, doc)
-                            self.index.put(table, key, doc)
-                            count += 1
-                    self.index.set_meta(f"extra:{name}", sorted(set(data) - set(tables)))
+                        count += self.index.load(table, records.items())
+                        del records
+                    self.index.set_meta(f"extra:{name}", sorted(data))
                     del data
+                self.index.add_indexes()
                 entries_end = pos.offset
                 for entry in self.journal.read():
                     for table, key, doc in entry.ops:

@@ -125,26 +125,34 @@ INDEXES = {
 }
 
 
-def _schema() -> list[str]:
+def _tables() -> list[str]:
     statements = [
         "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         "CREATE TABLE multi (tbl TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, key INTEGER NOT NULL)",
-        "CREATE INDEX multi_lookup ON multi (tbl, name, value)",
-        "CREATE INDEX multi_key ON multi (tbl, key)",
         "CREATE TABLE events (tx TEXT NOT NULL, n INTEGER NOT NULL, record_id TEXT, at TEXT, event BLOB NOT NULL,"
         " PRIMARY KEY (tx, n))",
-        "CREATE INDEX events_record ON events (record_id)",
-        "CREATE INDEX events_at ON events (at)",
     ]
     for table, spec in SPEC.items():
         columns = "".join(f", {c}" for c in spec.columns)
         statements.append(f"CREATE TABLE t_{table} (key INTEGER PRIMARY KEY, doc BLOB NOT NULL{columns})")
+    return statements
+
+
+def _indexes() -> list[str]:
+    statements = [
+        "CREATE INDEX multi_lookup ON multi (tbl, name, value)",
+        "CREATE INDEX multi_key ON multi (tbl, key)",
+        "CREATE INDEX events_record ON events (record_id)",
+        "CREATE INDEX events_at ON events (at)",
+    ]
+    for table in SPEC:
         for i, cols in enumerate(INDEXES[table]):
             statements.append(f"CREATE INDEX t_{table}_{i} ON t_{table} ({cols})")
     return statements
 
 
-SCHEMA = _schema()
+TABLE_SCHEMA, INDEX_SCHEMA = _tables(), _indexes()
+SCHEMA = TABLE_SCHEMA + INDEX_SCHEMA
 # a changed SPEC means a different index: it is rebuilt rather than migrated
 VERSION = hashlib.sha256("\n".join([*SCHEMA, "3"]).encode()).hexdigest()[:16]
 
@@ -193,8 +201,9 @@ class Index:
         db.execute("PRAGMA temp_store = MEMORY")
         return db
 
-    def create(self) -> None:
-        """A new, empty index (any old one is removed first)."""
+    def create(self, indexes: bool = True) -> None:
+        """A new, empty index (any old one is removed first). ``indexes=False`` leaves the lookup
+        indexes out, to be made by ``add_indexes`` once a bulk load is in: much faster."""
         self.close()
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
@@ -203,7 +212,7 @@ class Index:
         os.close(fd)
         db = self._connect()
         db.execute("BEGIN")
-        for statement in SCHEMA:
+        for statement in SCHEMA if indexes else TABLE_SCHEMA:
             db.execute(statement)
         db.execute("INSERT INTO meta VALUES ('version', ?)", (VERSION,))
         db.execute("COMMIT")
@@ -255,6 +264,31 @@ class Index:
             self.conn.execute("COMMIT")
 
     # ------------------------------------------------------------------ writing
+    def add_indexes(self) -> None:
+        for statement in INDEX_SCHEMA:
+            self.conn.execute(statement)
+
+    def load(self, table: str, records: Iterable[tuple[str, Doc]]) -> int:
+        """Bulk-insert records into a table that does not hold them yet (a rebuild)."""
+        spec = SPEC[table]
+        marks = ", ".join("?" * (2 + len(spec.columns)))
+        multi: list[tuple[str, str, str, int]] = []
+        rows = []
+        for key, doc in records:
+            k = int(key)
+            rows.append((k, orjson.dumps(doc), *(_cell(f(doc)) for f in spec.columns.values())))
+            multi.extend((table, name, v, k) for name, f in spec.multi.items() for v in f(doc))
+            if len(rows) >= 5000:
+                self._flush(table, marks, rows, multi)
+        self._flush(table, marks, rows, multi)
+        return self.count(table)
+
+    def _flush(self, table: str, marks: str, rows: list[Any], multi: list[Any]) -> None:
+        self.conn.executemany(f"INSERT OR REPLACE INTO t_{table} VALUES ({marks})", rows)
+        self.conn.executemany("INSERT INTO multi VALUES (?, ?, ?, ?)", multi)
+        rows.clear()
+        multi.clear()
+
     def put(self, table: str, key: str, doc: Doc) -> None:
         spec = SPEC[table]
         k = int(key)
