@@ -46,8 +46,11 @@ def pipeline_reply(d: dict[str, Any]) -> Reply:
         lines.append(f"\nOldest open lead: {o['title']} ({o['contact']}) — {o['age_days']} days, stage: {o['stage']}")
     reply.say("\n".join(lines))
     if d["past_expected_close"]:
-        rows = [[r["title"], r["contact"], r["expected_close_date"]] for r in d["past_expected_close"]]
-        reply.table("Past their expected close date", ["lead or job", "contact", "expected"], rows)
+        rows = [[r["title"], r["contact"], r["expected_close_date"], r["id"]] for r in d["past_expected_close"]]
+        reply.table("Past their expected close date", ["lead or job", "contact", "expected", "id"], rows)
+        more = d.get("past_expected_close_total", len(rows)) - len(rows)
+        if more > 0:
+            reply.say(f"… and {more:,} more past their expected close date. Every one: `backoffice pipeline --all`.")
     return reply
 
 

@@ -83,7 +83,7 @@ COMMANDS = {
         Command("digest", "the morning digest: follow-ups due (overdue marked) and leads gone quiet",
                 "reports:digest", "reports:digest_arguments", reads=True),
         Command("pipeline", "the pipeline summary for the 7 days up to today",
-                "reports:pipeline", "reports:date_argument", reads=True),
+                "reports:pipeline", "reports:pipeline_arguments", reads=True),
         Command("winloss", "the win/loss summary of a month: outcomes, top sources, days to close, loss reasons",
                 "reports:winloss", "reports:month_argument", reads=True),
         Command("run", "run the daemon: morning digest, weekly pipeline, monthly win/loss, inbox polling",

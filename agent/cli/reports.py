@@ -24,6 +24,13 @@ def digest_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def pipeline_arguments(p: argparse.ArgumentParser) -> None:
+    date_argument(p)
+    p.add_argument(
+        "--all", action="store_true", help="list everything past its expected close date (--json lists every one)"
+    )
+
+
 def month_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--month", type=_month, help="the month, YYYY-MM (default last month)")
 
@@ -73,9 +80,10 @@ def digest(args: argparse.Namespace, store: Store, console: Console) -> int:
 
 
 def pipeline(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.tools.reports.pipeline import pipeline_data
+    from backoffice.tools.reports.pipeline import SHOWN, pipeline_data
 
-    return _show(args, console, "pipeline", pipeline_data(store, args.date))
+    every = args.json or args.all
+    return _show(args, console, "pipeline", pipeline_data(store, args.date, limit=None if every else SHOWN))
 
 
 def winloss(args: argparse.Namespace, store: Store, console: Console) -> int:

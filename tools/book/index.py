@@ -89,7 +89,9 @@ SPEC: dict[str, TableSpec] = {
     "leads": TableSpec(
         {
             **_fields("status", "pipeline_stage", "contact_id", "company_id", "source", "source_ref"),
+            **_fields("estimated_value", "expected_close_date"),
             "created_at": lambda d: _utc(d.get("created_at")),
+            "updated_at": lambda d: _utc(d.get("updated_at")),
         },
         {"word": lambda d: _words(d.get("title"))},
     ),
@@ -103,7 +105,7 @@ SPEC: dict[str, TableSpec] = {
     ),
     "opportunities": TableSpec(
         {
-            **_fields("stage", "contact_id", "lead_id", "company_id", "close_date"),
+            **_fields("stage", "contact_id", "lead_id", "company_id", "close_date", "amount", "expected_close_date"),
             "created_at": lambda d: _utc(d.get("created_at")),
         },
         {"word": lambda d: _words(d.get("name"))},
@@ -336,6 +338,13 @@ class Index:
         sql = f"SELECT key, {column} FROM t_{table}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         return list(self.conn.execute(sql + " ORDER BY key", values))
 
+    def rows(self, table: str, columns: list[str], where: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """(key, *columns) of every matching record: indexed fields only, no document is read."""
+        clauses, values = _where(where or {})
+        sql = f"SELECT key, {', '.join(columns)} FROM t_{table}"
+        sql += (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY key"
+        return list(self.conn.execute(sql, values))
+
     def count(self, table: str, where: dict[str, Any] | None = None) -> int:
         clauses, values = _where(where or {})
         sql = f"SELECT count(*) FROM t_{table}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
@@ -373,20 +382,23 @@ class Index:
         """Every record as stored, by key: for writing the TinyDB file without parsing anything."""
         yield from self.conn.execute(f"SELECT key, doc FROM t_{table} ORDER BY key")
 
-    def quiet_leads(self, statuses: Iterable[str], cutoff: str) -> list[tuple[Doc, str | None]]:
-        """Leads in ``statuses`` whose last activity (their creation, or their latest interaction) is
-        before ``cutoff`` (canonical UTC text): each with the time of that latest interaction."""
+    def quiet_leads(self, statuses: Iterable[str], cutoff: str) -> list[tuple[int, str, str | None, Any]]:
+        """Leads in ``statuses`` whose last activity (their creation, or their latest interaction
+        since) is before ``cutoff`` (canonical UTC text): (key, created_at, that interaction's time or
+        None, estimated value) of each, without reading a document. An interaction older than the
+        lead (imported history) is not activity on it."""
         wanted = sorted(statuses)
         marks = ", ".join("?" * len(wanted))
         rows = self.conn.execute(
-            f"""SELECT doc, last_ts FROM (
-                  SELECT l.doc AS doc, l.created_at AS created,
-                         (SELECT max(i.ts) FROM t_interactions i WHERE i.lead_id = 'L-' || l.key) AS last_ts
-                  FROM t_leads l WHERE l.status IN ({marks}))
-                WHERE max(created, coalesce(last_ts, created)) < ?""",
+            f"""SELECT key, created, touched, value FROM (
+                  SELECT key, created, value, CASE WHEN last_ts >= created THEN last_ts END AS touched FROM (
+                    SELECT l.key AS key, l.created_at AS created, l.estimated_value AS value,
+                           (SELECT max(i.ts) FROM t_interactions i WHERE i.lead_id = 'L-' || l.key) AS last_ts
+                    FROM t_leads l WHERE l.status IN ({marks})))
+                WHERE coalesce(touched, created) < ?""",
             [*wanted, cutoff],
         )
-        return [(orjson.loads(doc), last) for doc, last in rows]
+        return list(rows)
 
     def latest_by(self, link: str, record_ids: list[str]) -> dict[str, Doc]:
         """The latest interaction of each record (by ``link``), in one pass per 500 records."""

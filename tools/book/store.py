@@ -210,6 +210,17 @@ class Store:
             docs = ix.select(table, {k: _column_value(k, v) for k, v in by_index.items()})
         return [d for d in docs if all(d.get(k) in allowed for k, allowed in rest)] if rest else docs
 
+    def fields(self, table: str, names: list[str], **where: Any) -> list[dict[str, Any]]:
+        """Some indexed fields of every matching record (with its id), without reading the
+        records: what a report over the whole book needs ("id", then ``names``; timestamps are UTC)."""
+        unknown = [n for n in [*names, *where] if not indexed(table, n)]
+        if unknown:
+            raise ValueError(f"{table} has no indexed field {', '.join(unknown)}")
+        prefix = TABLES[table][3]
+        with self.db.reading() as ix:
+            found = ix.rows(table, names, {k: _column_value(k, v) for k, v in where.items()})
+        return [{"id": f"{prefix}-{row[0]}", **dict(zip(names, row[1:], strict=True))} for row in found]
+
     def count_where(self, table: str, **where: Any) -> int:
         """How many records have these indexed field values (as ``scan``, without reading them)."""
         with self.db.reading() as ix:
@@ -279,12 +290,14 @@ class Store:
         with self.db.reading() as ix:
             return {d[id_field]: d for d in ix.docs(table, keys)}
 
-    def quiet_leads(self, statuses: tuple[str, ...], since: dt.datetime) -> list[tuple[Doc, str | None]]:
-        """Leads in ``statuses`` with no activity (their creation counts) at or after ``since``, each
-        with the time of its latest interaction (None when nothing was ever logged)."""
+    def quiet_leads(self, statuses: tuple[str, ...], since: dt.datetime) -> list[dict[str, Any]]:
+        """Leads in ``statuses`` with no activity (their creation counts) at or after ``since``: the
+        id, ``created_at``, ``last_ts`` (the latest interaction, None when nothing was logged) and
+        ``estimated_value`` of each, without reading the leads."""
         cutoff = clock.stamp(since.astimezone(clock.UTC))
         with self.db.reading() as ix:
-            return ix.quiet_leads(statuses, cutoff)
+            found = ix.quiet_leads(statuses, cutoff)
+        return [{"id": f"L-{k}", "created_at": c, "last_ts": t, "estimated_value": v} for k, c, t, v in found]
 
     def by_message_id(self, message_id: str) -> Doc | None:
         """The interaction that recorded an email with this Message-ID (sent or received)."""

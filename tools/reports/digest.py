@@ -25,11 +25,13 @@ def follow_ups_due_rows(store: Store, on: dt.date | None = None, include_overdue
     day = on or store.today()
     rows = []
     with store.reading():
-        for item in store.pending_follow_ups(due_by=day):
+        due_items = [
+            i for i in store.pending_follow_ups(due_by=day) if include_overdue or i["follow_up_date"] >= day.isoformat()
+        ]
+        contacts = store.many("contacts", [i["contact_id"] for i in due_items if i.get("contact_id")])
+        for item in due_items:
             due = dt.date.fromisoformat(item["follow_up_date"])
-            if due < day and not include_overdue:
-                continue
-            contact = store.get("contacts", item["contact_id"]) if item.get("contact_id") else None
+            contact = contacts.get(item.get("contact_id") or "")
             rows.append(
                 {
                     "interaction_id": item["interaction_id"],
@@ -86,23 +88,21 @@ def _quiet(store: Store, day: dt.date, limit: int | None) -> tuple[list[Doc], in
     # activity at or after the start of the day after ``edge`` (business time zone) is recent
     cutoff = dt.datetime.combine(edge + dt.timedelta(days=1), dt.time(), store.tz)
     with store.reading():
-        quiet = []
-        for lead, last_ts in store.quiet_leads(QUIET_STATUSES, cutoff):
-            latest = clock.parse_stamp(lead["created_at"])
-            if last_ts and clock.parse_stamp(last_ts) >= latest:
-                latest = clock.parse_stamp(last_ts)
-            else:
-                last_ts = None  # logged before the lead existed (imported history): not a touchpoint on it
-            quiet.append(((day - latest.astimezone(store.tz).date()).days, lead, last_ts))
-        quiet.sort(key=lambda q: (-q[0], -float(q[1].get("estimated_value") or 0), q[1]["lead_id"]))
+        quiet = store.quiet_leads(QUIET_STATUSES, cutoff)
+        # longest silence first (UTC text sorts as time), then the most valuable
+        quiet.sort(key=lambda q: (q["last_ts"] or q["created_at"], -float(q["estimated_value"] or 0), int(q["id"][2:])))
         total = len(quiet)
         shown = quiet if limit is None else quiet[:limit]
-        contacts = store.many("contacts", [q[1]["contact_id"] for q in shown if q[1].get("contact_id")])
-        lasts = store.latest_interactions("lead_id", [q[1]["lead_id"] for q in shown if q[2]])
+        leads = store.many("leads", [q["id"] for q in shown])
+        contacts = store.many("contacts", [d["contact_id"] for d in leads.values() if d.get("contact_id")])
+        lasts = store.latest_interactions("lead_id", [q["id"] for q in shown if q["last_ts"]])
     rows = []
-    for days, lead, _ in shown:
+    for found in shown:
+        latest = clock.parse_stamp(found["last_ts"] or found["created_at"])
+        days = (day - latest.astimezone(store.tz).date()).days
+        lead = leads[found["id"]]
         contact = contacts.get(lead.get("contact_id") or "")
-        last = lasts.get(lead["lead_id"])
+        last = lasts.get(lead["lead_id"]) if found["last_ts"] else None
         rows.append(
             {
                 "lead_id": lead["lead_id"],

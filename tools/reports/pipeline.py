@@ -21,26 +21,29 @@ class PipelineInput(ToolInput):
     )
 
 
-def pipeline_data(store: Store, as_of: dt.date | None = None) -> Doc:
+SHOWN = 10  # past-due rows drawn in the report; the data of --json / --all lists every one
+
+
+def pipeline_data(store: Store, as_of: dt.date | None = None, limit: int | None = SHOWN) -> Doc:
     """Numbers for the pipeline summary. "This week" is the seven days ending on ``as_of``, so the
-    Monday-morning report covers the week just finished."""
+    Monday-morning report covers the week just finished. Leads and jobs past their expected close
+    date are listed longest overdue first, ``limit`` of them (None: all), and counted."""
     end = as_of or store.today()
     start = end - dt.timedelta(days=6)
-    new_leads = 0
+    day = end.isoformat()
+    lo, hi = start.isoformat(), end.isoformat()
+    new_leads = disqualified = lost = 0
     open_ages: list[int] = []
     proposals: list[float] = []
-    oldest: Doc | None = None
-    past_due: list[Doc] = []
     won: list[float] = []
-    lost = 0
-    disqualified = 0
+    oldest: dict[str, Any] | None = None
+    past_due: list[dict[str, Any]] = []
     with store.reading():
-
-        def who(doc: Doc) -> str:
-            c = store.get("contacts", doc["contact_id"]) if doc.get("contact_id") else None
-            return full_name(c) if c else "unknown"
-
-        for lead in store.scan("leads"):
+        leads = store.fields(
+            "leads", ["created_at", "updated_at", "status", "pipeline_stage", "estimated_value", "expected_close_date"]
+        )
+        jobs = store.fields("opportunities", ["stage", "close_date", "amount", "expected_close_date"])
+        for lead in leads:
             created = local_date(store, lead["created_at"])
             if start <= created <= end:
                 new_leads += 1
@@ -48,55 +51,50 @@ def pipeline_data(store: Store, as_of: dt.date | None = None) -> Doc:
                 disqualified += 1
             if lead["status"] not in OPEN_LEAD_STATUSES:
                 continue
-            age = (end - created).days
-            open_ages.append(age)
+            open_ages.append((end - created).days)
             if lead["pipeline_stage"] == "estimate_sent":
-                proposals.append(float(lead.get("estimated_value") or 0))
+                proposals.append(float(lead["estimated_value"] or 0))
             if oldest is None or lead["created_at"] < oldest["created_at"]:
                 oldest = lead
-            if lead.get("expected_close_date") and lead["expected_close_date"] < end.isoformat():
-                past_due.append(
-                    {
-                        "id": lead["lead_id"],
-                        "title": lead["title"],
-                        "contact": who(lead),
-                        "expected_close_date": lead["expected_close_date"],
-                    }
-                )
-        for opp in store.scan("opportunities"):
-            closed = opp.get("close_date")
-            if opp["stage"] == "won" and closed and start.isoformat() <= closed <= end.isoformat():
-                won.append(float(opp.get("amount") or 0))
-            elif opp["stage"] == "lost" and closed and start.isoformat() <= closed <= end.isoformat():
+            if lead["expected_close_date"] and lead["expected_close_date"] < day:
+                past_due.append(lead)
+        for job in jobs:
+            closed = job["close_date"]
+            if job["stage"] == "won" and closed and lo <= closed <= hi:
+                won.append(float(job["amount"] or 0))
+            elif job["stage"] == "lost" and closed and lo <= closed <= hi:
                 lost += 1
-            elif opp["stage"] == "proposal_sent":
-                proposals.append(float(opp.get("amount") or 0))
-            if (
-                opp["stage"] not in ("won", "lost")
-                and opp.get("expected_close_date")
-                and opp["expected_close_date"] < end.isoformat()
-            ):
-                past_due.append(
-                    {
-                        "id": opp["opportunity_id"],
-                        "title": opp["name"],
-                        "contact": who(opp),
-                        "expected_close_date": opp["expected_close_date"],
-                    }
-                )
-        oldest_row = None
+            elif job["stage"] == "proposal_sent":
+                proposals.append(float(job["amount"] or 0))
+            if job["stage"] not in ("won", "lost") and job["expected_close_date"] and job["expected_close_date"] < day:
+                past_due.append(job)
+        past_due.sort(key=lambda r: (r["expected_close_date"], r["id"]))
+        shown = past_due if limit is None else past_due[:limit]
+        records = {
+            **store.many("leads", [r["id"] for r in shown if r["id"].startswith("L-")]),
+            **store.many("opportunities", [r["id"] for r in shown if r["id"].startswith("O-")]),
+        }
         if oldest is not None:
-            oldest_row = {
-                "lead_id": oldest["lead_id"],
-                "title": oldest["title"],
-                "contact": who(oldest),
-                "age_days": (end - local_date(store, oldest["created_at"])).days,
-                "stage": oldest["pipeline_stage"],
-            }
-    past_due.sort(key=lambda r: r["expected_close_date"])
+            records.update(store.many("leads", [oldest["id"]]))
+        contacts = store.many("contacts", [d["contact_id"] for d in records.values() if d.get("contact_id")])
+
+    def who(doc: Doc) -> str:
+        contact = contacts.get(doc.get("contact_id") or "")
+        return full_name(contact) if contact else "unknown"
+
+    oldest_row = None
+    if oldest is not None:
+        lead = records[oldest["id"]]
+        oldest_row = {
+            "lead_id": lead["lead_id"],
+            "title": lead["title"],
+            "contact": who(lead),
+            "age_days": (end - local_date(store, lead["created_at"])).days,
+            "stage": lead["pipeline_stage"],
+        }
     return {
-        "from": start.isoformat(),
-        "to": end.isoformat(),
+        "from": lo,
+        "to": hi,
         "new_leads": new_leads,
         "in_follow_up": len(open_ages),
         "in_follow_up_avg_age_days": round(sum(open_ages) / len(open_ages), 1) if open_ages else 0,
@@ -107,7 +105,16 @@ def pipeline_data(store: Store, as_of: dt.date | None = None) -> Doc:
         "lost": lost,
         "disqualified": disqualified,
         "oldest_open_lead": oldest_row,
-        "past_expected_close": past_due,
+        "past_expected_close": [
+            {
+                "id": r["id"],
+                "title": records[r["id"]].get("title") or records[r["id"]].get("name"),
+                "contact": who(records[r["id"]]),
+                "expected_close_date": r["expected_close_date"],
+            }
+            for r in shown
+        ],
+        "past_expected_close_total": len(past_due),
     }
 
 
