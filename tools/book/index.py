@@ -76,6 +76,8 @@ SPEC: dict[str, TableSpec] = {
             **_fields("lifecycle_stage", "merged_into", "company_id", "source_ref"),
             "archived": lambda d: _flag(d.get("archived")),
             "name": lambda d: fold(f"{d.get('first_name') or ''} {d.get('last_name') or ''}"),
+            "first": lambda d: fold(d.get("first_name")),
+            "last": lambda d: fold(d.get("last_name")),
             "address": lambda d: fold(d.get("address")) or None,
             "updated_at": lambda d: _utc(d.get("updated_at")),
         },
@@ -344,6 +346,17 @@ class Index:
         sql = f"SELECT key, {', '.join(columns)} FROM t_{table}"
         sql += (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY key"
         return list(self.conn.execute(sql, values))
+
+    def shared(self, table: str, name: str, where: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+        """(value, comma-separated keys) of every ``name`` value (email, phone...) that more than one
+        matching record holds."""
+        clauses, values = _where(where or {})
+        sql = (
+            f"SELECT m.value, group_concat(m.key) FROM multi m JOIN t_{table} r ON r.key = m.key "
+            "WHERE m.tbl = ? AND m.name = ?" + "".join(f" AND r.{c}" for c in clauses)
+        )
+        sql += " GROUP BY m.value HAVING count(DISTINCT m.key) > 1 ORDER BY m.value"
+        return list(self.conn.execute(sql, [table, name, *values]))
 
     def count(self, table: str, where: dict[str, Any] | None = None) -> int:
         clauses, values = _where(where or {})

@@ -221,6 +221,14 @@ class Store:
             found = ix.rows(table, names, {k: _column_value(k, v) for k, v in where.items()})
         return [{"id": f"{prefix}-{row[0]}", **dict(zip(names, row[1:], strict=True))} for row in found]
 
+    def shared_values(self, table: str, name: str, **where: Any) -> dict[str, list[str]]:
+        """Values of a multi-valued lookup (``email``, ``phone``) that several records share, each
+        with the ids sharing it: the first step of a duplicate scan."""
+        prefix = TABLES[table][3]
+        with self.db.reading() as ix:
+            found = ix.shared(table, name, {k: _column_value(k, v) for k, v in where.items()})
+        return {value: [f"{prefix}-{k}" for k in sorted(map(int, keys.split(",")))] for value, keys in found}
+
     def count_where(self, table: str, **where: Any) -> int:
         """How many records have these indexed field values (as ``scan``, without reading them)."""
         with self.db.reading() as ix:

@@ -12,7 +12,7 @@ from pydantic import Field
 from backoffice.tools.book.normalize import phone_display
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.crm.contacts import contact_card
-from backoffice.tools.crm.identity import Person, person_of, same_person
+from backoffice.tools.crm.identity import Person, block_of, person_of, same_person
 from backoffice.tools.registry import ToolInput, tool
 
 BLOCK_LIMIT = 2000  # more namesakes than this in one block are compared only with the same first name
@@ -47,17 +47,45 @@ def _num(record_id: str) -> int:
     return int(record_id.rpartition("-")[2])
 
 
-def name_blocks(store: Store, names: dict[str, str]) -> dict[tuple[str, str], list[tuple[str, Person]]]:
-    """Active (not merged) contacts by name block. Call inside ``store.reading()``."""
-    region = store.settings.default_phone_region
-    blocks: dict[tuple[str, str], list[tuple[str, Person]]] = defaultdict(list)
-    for doc in store.scan("contacts"):
-        if doc.get("merged_into"):
-            continue
-        p = person_of(doc, names, region)
-        if any(p.block):
-            blocks[p.block].append((doc["contact_id"], p))
-    return blocks
+class NameBlocks:
+    """Contacts by name block, read from the index's folded names; the people of a block are built
+    (their records read) only when that block is asked for, so a scan of 100,000 contacts reads
+    only the records that share a block."""
+
+    def __init__(self, store: Store, names: dict[str, str], **where: Any):
+        self.store, self.names = store, names
+        self.ids: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for row in store.fields("contacts", ["first", "last"], **where):
+            block = block_of(row["first"] or "", row["last"] or "")
+            if any(block):
+                self.ids[block].append(row["id"])
+        self._people: dict[tuple[str, str], list[tuple[str, Person]]] = {}
+
+    def get(
+        self, block: tuple[str, str], default: list[tuple[str, Person]] | tuple[()] = ()
+    ) -> list[tuple[str, Person]] | tuple[()]:
+        if block not in self.ids:
+            return default
+        if block not in self._people:
+            self._build([block])
+        return self._people[block]
+
+    def crowded(self) -> list[list[tuple[str, Person]]]:
+        """Every block of two people or more (read in one pass)."""
+        blocks = [b for b, ids in self.ids.items() if len(ids) > 1]
+        self._build([b for b in blocks if b not in self._people])
+        return [self._people[b] for b in blocks]
+
+    def _build(self, blocks: list[tuple[str, str]]) -> None:
+        region = self.store.settings.default_phone_region
+        docs = self.store.many("contacts", [cid for b in blocks for cid in self.ids[b]])
+        for b in blocks:
+            self._people[b] = [(cid, person_of(docs[cid], self.names, region)) for cid in self.ids[b] if cid in docs]
+
+
+def name_blocks(store: Store, names: dict[str, str]) -> NameBlocks:
+    """Active (not merged) contacts by name block."""
+    return NameBlocks(store, names, merged_into=None)
 
 
 def company_names(store: Store) -> dict[str, str]:
@@ -79,29 +107,14 @@ def duplicate_clusters(store: Store) -> list[Cluster]:
 
     with store.reading():
         names = company_names(store)
-        by_email: dict[str, list[str]] = defaultdict(list)
-        by_phone: dict[str, list[str]] = defaultdict(list)
-        blocks: dict[tuple[str, str], list[tuple[str, Person]]] = defaultdict(list)
-        for doc in store.scan("contacts"):
-            if doc.get("archived"):
-                continue
-            cid = doc["contact_id"]
-            p = person_of(doc, names, region)
-            for e in p.emails:
-                by_email[e].append(cid)
-            for ph in p.phones:
-                by_phone[ph].append(cid)
-            if any(p.block):
-                blocks[p.block].append((cid, p))
+        by_email = store.shared_values("contacts", "email", archived=False)
+        by_phone = store.shared_values("contacts", "phone", archived=False)
+        blocks = NameBlocks(store, names, archived=False).crowded()
     for email, ids in by_email.items():
-        if len(ids) > 1:
-            link(ids, f"same email {email}")
+        link(ids, f"same email {email}")
     for phone, ids in by_phone.items():
-        if len(ids) > 1:
-            link(ids, f"same phone {phone_display(phone, region)}")
-    for members in blocks.values():
-        if len(members) < 2:
-            continue
+        link(ids, f"same phone {phone_display(phone, region)}")
+    for members in blocks:
         groups: Iterable[list[tuple[str, Person]]] = [members]
         if len(members) > BLOCK_LIMIT:
             by_first: dict[str, list[tuple[str, Person]]] = defaultdict(list)

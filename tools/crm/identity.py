@@ -30,8 +30,15 @@ class Person:
 
     @property
     def block(self) -> tuple[str, str]:
-        """Only people in the same block are compared by name: same last name and first initial."""
-        return (self.last, self.first[:1]) if self.last else ("", self.first)
+        return block_of(self.first, self.last)
+
+
+def block_of(first: str, last: str) -> tuple[str, str]:
+    """Only people in the same block are compared by name: same last name and first initial
+    (folded names; a full name in the first-name field is split as ``person`` splits it)."""
+    if not last and " " in first:
+        first, _, last = first.rpartition(" ")
+    return (last, first[:1]) if last else ("", first)
 
 
 def person(

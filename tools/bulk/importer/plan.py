@@ -13,7 +13,7 @@ from backoffice.tools.bulk.importer.rows import Candidate, RowBuilder
 from backoffice.tools.bulk.importer.source import Source
 from backoffice.tools.bulk.mapping import Policy
 from backoffice.tools.bulk.tabular import Row
-from backoffice.tools.crm.duplicates import company_names, name_blocks
+from backoffice.tools.crm.duplicates import NameBlocks, company_names, name_blocks
 from backoffice.tools.crm.identity import Person, person, person_of, same_person
 from backoffice.tools.errors import InvalidRecord, NotFound
 
@@ -273,9 +273,7 @@ def _follow_merges(store: Store, contact_id: str) -> Doc | None:
     return doc
 
 
-def _book_match(
-    store: Store, p: Person, blocks: dict[tuple[str, str], list[tuple[str, Person]]]
-) -> tuple[Doc, str] | None:
+def _book_match(store: Store, p: Person, blocks: NameBlocks) -> tuple[Doc, str] | None:
     region = store.settings.default_phone_region
     for e in sorted(p.emails):
         for found in store.contacts_by_email(e):
