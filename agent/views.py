@@ -8,12 +8,12 @@ from typing import Any
 from backoffice.agent.gate.pending import Action
 from backoffice.agent.reply import Reply
 
-FOLLOW_UPS_SHOWN = 15
 HEADS_UP_SHOWN = 3  # quiet leads told as a sentence each; the next ones go in a table
 
 
-def follow_ups(reply: Reply, rows: list[dict[str, Any]], shown: int = FOLLOW_UPS_SHOWN) -> None:
-    """Due follow-ups, the longest overdue first; past ``shown``, a count and how to see them all."""
+def follow_ups(reply: Reply, rows: list[dict[str, Any]], total: int | None = None) -> None:
+    """Due follow-ups, the longest overdue first; when ``total`` says there are more than the rows
+    given, a count and how to see them all."""
     rows = sorted(rows, key=lambda r: (-r["overdue_days"], r["interaction_id"]))
     table = [
         [
@@ -22,11 +22,11 @@ def follow_ups(reply: Reply, rows: list[dict[str, Any]], shown: int = FOLLOW_UPS
             f"overdue {r['overdue_days']} d" if r["overdue_days"] else "today",
             r["interaction_id"],
         ]
-        for r in rows[:shown]
+        for r in rows
     ]
     reply.table("Today's follow-ups", ["who", "about", "due", "id"], table)
-    if len(rows) > shown:
-        reply.say(f"… and {len(rows) - shown} more follow-ups due. Every one: `backoffice digest --all`.")
+    if total is not None and total > len(rows):
+        reply.say(f"… and {total - len(rows):,} more follow-ups due. Every one: `backoffice digest --all`.")
 
 
 def stale_leads(

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from backoffice.agent.reply import Block, Reply
 from backoffice.tools.book.storage import atomic_write_bytes, file_lock
 
@@ -54,7 +56,7 @@ class Notifications:
         with file_lock(self.directory / ".lock"):
             if path.exists():
                 return False
-            atomic_write_bytes(path, json.dumps(asdict(note), indent=1, default=str).encode("utf-8"))
+            atomic_write_bytes(path, orjson.dumps(asdict(note), default=str, option=orjson.OPT_INDENT_2))
         return True
 
     def any(self, kind: str) -> bool:

@@ -19,7 +19,7 @@ def digest_reply(d: dict[str, Any]) -> Reply:
     day = dt.date.fromisoformat(d["date"])
     reply = Reply(planner="reports").say(f"**{digest_title(day)}**")
     if d["follow_ups"]:
-        views.follow_ups(reply, d["follow_ups"])
+        views.follow_ups(reply, d["follow_ups"], d.get("follow_ups_total"))
     if d["stale_leads"]:
         views.stale_leads(
             reply, d["stale_leads"], d.get("stale_total"), d.get("open_leads", 0), d.get("quiet_after", 3)

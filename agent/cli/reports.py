@@ -72,7 +72,7 @@ def digest(args: argparse.Namespace, store: Store, console: Console) -> int:
         from backoffice.agent.reply import Reply
 
         reply = Reply(planner="reports")
-        views.follow_ups(reply, data["follow_ups"], shown=len(data["follow_ups"]))
+        views.follow_ups(reply, data["follow_ups"])
         views.stale_leads(reply, data["stale_leads"], data["stale_total"], heads_up=0)
         render(reply, console)
         return 0

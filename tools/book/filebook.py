@@ -307,6 +307,7 @@ class FileBook:
                     self.index.set_meta(f"extra:{name}", sorted(data))
                     del data
                 self.index.add_indexes()
+                self.index.touch_all()
                 entries_end = pos.offset
                 for entry in self.journal.read():
                     for table, key, doc in entry.ops:

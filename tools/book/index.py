@@ -94,6 +94,9 @@ SPEC: dict[str, TableSpec] = {
             **_fields("estimated_value", "expected_close_date"),
             "created_at": lambda d: _utc(d.get("created_at")),
             "updated_at": lambda d: _utc(d.get("updated_at")),
+            # derived from the interactions, kept by ``_touch``: the latest interaction on the lead
+            # since it was created, so "gone quiet" is one indexed range, not a query per lead
+            "last_ts": lambda d: None,
         },
         {"word": lambda d: _words(d.get("title"))},
     ),
@@ -117,7 +120,7 @@ LINKED_SORT = {"interactions": "ts"}  # what "latest" means for linked records
 INDEXES = {
     "contacts": ["lifecycle_stage", "company_id", "source_ref", "merged_into"],
     "companies": ["name", "primary_contact_id"],
-    "leads": ["status", "contact_id", "source_ref", "company_id"],
+    "leads": ["status, coalesce(last_ts, created_at)", "contact_id", "source_ref", "company_id"],
     "interactions": [
         "contact_id, ts",
         "lead_id, ts",
@@ -127,6 +130,11 @@ INDEXES = {
     ],
     "opportunities": ["stage", "contact_id", "lead_id", "company_id"],
 }
+
+
+# an interaction is activity on its lead only from the lead's creation on (imported history is not)
+_SINCE = " AND ts >= t_leads.created_at"
+_LATEST = "SELECT max(ts) FROM t_interactions"
 
 
 def _tables() -> list[str]:
@@ -296,6 +304,10 @@ class Index:
     def put(self, table: str, key: str, doc: Doc) -> None:
         spec = SPEC[table]
         k = int(key)
+        before = None
+        if table == "interactions":
+            row = self.conn.execute("SELECT lead_id FROM t_interactions WHERE key = ?", (k,)).fetchone()
+            before = row[0] if row else None
         values = [k, orjson.dumps(doc), *(_cell(f(doc)) for f in spec.columns.values())]
         marks = ", ".join("?" * len(values))
         self.conn.execute(f"INSERT OR REPLACE INTO t_{table} VALUES ({marks})", values)
@@ -303,6 +315,24 @@ class Index:
             self.conn.execute("DELETE FROM multi WHERE tbl = ? AND key = ?", (table, k))
             rows = [(table, name, v, k) for name, f in spec.multi.items() for v in f(doc)]
             self.conn.executemany("INSERT INTO multi VALUES (?, ?, ?, ?)", rows)
+        if table == "leads":
+            self._touch(f"L-{k}")
+        elif table == "interactions":
+            for lead_id in {before, doc.get("lead_id")}:
+                if lead_id:
+                    self._touch(str(lead_id))
+
+    def _touch(self, lead_id: str) -> None:
+        """Bring a lead's ``last_ts`` up to date from its interactions."""
+        key = int(lead_id[2:]) if lead_id[:2] == "L-" and lead_id[2:].isdigit() else -1
+        self.conn.execute(
+            f"UPDATE t_leads SET last_ts = ({_LATEST} WHERE lead_id = ?{_SINCE}) WHERE key = ?",
+            (lead_id, key),
+        )
+
+    def touch_all(self) -> None:
+        """Every lead's ``last_ts`` at once (after a bulk load)."""
+        self.conn.execute(f"UPDATE t_leads SET last_ts = ({_LATEST} WHERE lead_id = 'L-' || t_leads.key{_SINCE})")
 
     def add_events(self, tx: str, events: list[Doc], start: int = 0) -> None:
         """Events of transaction ``tx``, numbered from ``start``; adding the same ones again changes nothing."""
@@ -358,8 +388,13 @@ class Index:
         sql += " GROUP BY m.value HAVING count(DISTINCT m.key) > 1 ORDER BY m.value"
         return list(self.conn.execute(sql, [table, name, *values]))
 
-    def count(self, table: str, where: dict[str, Any] | None = None) -> int:
+    def count(
+        self, table: str, where: dict[str, Any] | None = None, extra: str = "", params: tuple[Any, ...] = ()
+    ) -> int:
         clauses, values = _where(where or {})
+        if extra:
+            clauses.append(extra)
+            values.extend(params)
         sql = f"SELECT count(*) FROM t_{table}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         return int(self.conn.execute(sql, values).fetchone()[0])
 
@@ -395,23 +430,25 @@ class Index:
         """Every record as stored, by key: for writing the TinyDB file without parsing anything."""
         yield from self.conn.execute(f"SELECT key, doc FROM t_{table} ORDER BY key")
 
-    def quiet_leads(self, statuses: Iterable[str], cutoff: str) -> list[tuple[int, str, str | None, Any]]:
+    def quiet_leads(
+        self, statuses: Iterable[str], cutoff: str, limit: int | None = None
+    ) -> tuple[list[tuple[int, str, str | None, Any]], int]:
         """Leads in ``statuses`` whose last activity (their creation, or their latest interaction
         since) is before ``cutoff`` (canonical UTC text): (key, created_at, that interaction's time or
-        None, estimated value) of each, without reading a document. An interaction older than the
-        lead (imported history) is not activity on it."""
+        None, estimated value) of the first ``limit`` (None: all), longest silence first, and how
+        many there are; from the index alone."""
         wanted = sorted(statuses)
         marks = ", ".join("?" * len(wanted))
+        where = f"status IN ({marks}) AND coalesce(last_ts, created_at) < ?"
+        total = self.conn.execute(f"SELECT count(*) FROM t_leads WHERE {where}", [*wanted, cutoff]).fetchone()[0]
+        # the longest silence first (UTC text sorts as time), then the most valuable
         rows = self.conn.execute(
-            f"""SELECT key, created, touched, value FROM (
-                  SELECT key, created, value, CASE WHEN last_ts >= created THEN last_ts END AS touched FROM (
-                    SELECT l.key AS key, l.created_at AS created, l.estimated_value AS value,
-                           (SELECT max(i.ts) FROM t_interactions i WHERE i.lead_id = 'L-' || l.key) AS last_ts
-                    FROM t_leads l WHERE l.status IN ({marks})))
-                WHERE coalesce(touched, created) < ?""",
+            f"""SELECT key, created_at, last_ts, estimated_value FROM t_leads WHERE {where}
+                ORDER BY coalesce(last_ts, created_at), coalesce(estimated_value, 0) DESC, key"""
+            + (f" LIMIT {int(limit)}" if limit is not None else ""),
             [*wanted, cutoff],
         )
-        return list(rows)
+        return list(rows), int(total)
 
     def latest_by(self, link: str, record_ids: list[str]) -> dict[str, Doc]:
         """The latest interaction of each record (by ``link``), in one pass per 500 records."""

@@ -298,14 +298,18 @@ class Store:
         with self.db.reading() as ix:
             return {d[id_field]: d for d in ix.docs(table, keys)}
 
-    def quiet_leads(self, statuses: tuple[str, ...], since: dt.datetime) -> list[dict[str, Any]]:
-        """Leads in ``statuses`` with no activity (their creation counts) at or after ``since``: the
-        id, ``created_at``, ``last_ts`` (the latest interaction, None when nothing was logged) and
-        ``estimated_value`` of each, without reading the leads."""
+    def quiet_leads(
+        self, statuses: tuple[str, ...], since: dt.datetime, limit: int | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Leads in ``statuses`` with no activity (their creation counts) at or after ``since``, the
+        longest silence first then the most valuable: the id, ``created_at``, ``last_ts`` (the latest
+        interaction since, None when nothing was logged) and ``estimated_value`` of the first
+        ``limit`` (None: all), without reading the leads; and how many there are."""
         cutoff = clock.stamp(since.astimezone(clock.UTC))
         with self.db.reading() as ix:
-            found = ix.quiet_leads(statuses, cutoff)
-        return [{"id": f"L-{k}", "created_at": c, "last_ts": t, "estimated_value": v} for k, c, t, v in found]
+            found, total = ix.quiet_leads(statuses, cutoff, limit)
+        rows = [{"id": f"L-{k}", "created_at": c, "last_ts": t, "estimated_value": v} for k, c, t, v in found]
+        return rows, total
 
     def by_message_id(self, message_id: str) -> Doc | None:
         """The interaction that recorded an email with this Message-ID (sent or received)."""
@@ -319,15 +323,27 @@ class Store:
             found = ix.select(table, {"source_ref": ref}, limit=1)
         return found[0] if found else None
 
-    def pending_follow_ups(self, due_by: dt.date | None = None) -> list[Doc]:
-        """Interactions whose follow-up is pending, due on ``due_by`` or earlier (all when None)."""
+    def pending_follow_ups(self, due_by: dt.date | None = None, limit: int | None = None) -> list[Doc]:
+        """Interactions whose follow-up is pending, due on ``due_by`` or earlier (all when None), the
+        longest overdue first; the first ``limit`` of them (None: all)."""
         with self.db.reading() as ix:
             return ix.select(
                 "interactions",
                 {"follow_up_status": "pending"},
                 order="follow_up_date, key",
+                limit=limit,
                 extra="follow_up_date <= ?" if due_by else "",
                 params=(due_by.isoformat(),) if due_by else (),
+            )
+
+    def count_follow_ups(self, due_by: dt.date) -> int:
+        """How many pending follow-ups are due on ``due_by`` or earlier."""
+        with self.db.reading() as ix:
+            return ix.count(
+                "interactions",
+                {"follow_up_status": "pending"},
+                extra="follow_up_date <= ?",
+                params=(due_by.isoformat(),),
             )
 
     def companies_named(self, name: str) -> list[Doc]:

@@ -21,13 +21,16 @@ class FollowUpsDueInput(ToolInput):
     include_overdue: bool = True
 
 
-def follow_ups_due_rows(store: Store, on: dt.date | None = None, include_overdue: bool = True) -> list[Doc]:
+def follow_ups_due_rows(
+    store: Store, on: dt.date | None = None, include_overdue: bool = True, limit: int | None = None
+) -> list[Doc]:
+    """Pending follow-ups due on ``on`` (default today) or, with ``include_overdue``, before: the
+    longest overdue first, the first ``limit`` of them (None: all)."""
     day = on or store.today()
     rows = []
     with store.reading():
-        due_items = [
-            i for i in store.pending_follow_ups(due_by=day) if include_overdue or i["follow_up_date"] >= day.isoformat()
-        ]
+        found = store.pending_follow_ups(due_by=day, limit=limit if include_overdue else None)
+        due_items = [i for i in found if include_overdue or i["follow_up_date"] >= day.isoformat()]
         contacts = store.many("contacts", [i["contact_id"] for i in due_items if i.get("contact_id")])
         for item in due_items:
             due = dt.date.fromisoformat(item["follow_up_date"])
@@ -73,6 +76,7 @@ def quiet_since(store: Store, day: dt.date) -> dt.date:
 
 
 QUIET_STATUSES = ("new", "working")
+FOLLOW_UPS_SHOWN = 15  # follow-ups listed in the digest; the rest are counted
 SHOWN = 10  # quiet leads drawn in the digest; the rest are counted (``--all`` or the data lists every one)
 
 
@@ -88,11 +92,7 @@ def _quiet(store: Store, day: dt.date, limit: int | None) -> tuple[list[Doc], in
     # activity at or after the start of the day after ``edge`` (business time zone) is recent
     cutoff = dt.datetime.combine(edge + dt.timedelta(days=1), dt.time(), store.tz)
     with store.reading():
-        quiet = store.quiet_leads(QUIET_STATUSES, cutoff)
-        # longest silence first (UTC text sorts as time), then the most valuable
-        quiet.sort(key=lambda q: (q["last_ts"] or q["created_at"], -float(q["estimated_value"] or 0), int(q["id"][2:])))
-        total = len(quiet)
-        shown = quiet if limit is None else quiet[:limit]
+        shown, total = store.quiet_leads(QUIET_STATUSES, cutoff, limit)
         leads = store.many("leads", [q["id"] for q in shown])
         contacts = store.many("contacts", [d["contact_id"] for d in leads.values() if d.get("contact_id")])
         lasts = store.latest_interactions("lead_id", [q["id"] for q in shown if q["last_ts"]])
@@ -127,17 +127,20 @@ def stale_leads(store: Store, args: StaleLeadsInput) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- morning digest
 def digest_data(store: Store, day: dt.date | None = None, limit: int | None = SHOWN) -> Doc:
-    """The morning digest: follow-ups due (overdue ones marked) and leads gone quiet. Quiet leads
-    beyond ``limit`` are counted in ``stale_total``, not listed (None lists every one)."""
+    """The morning digest: follow-ups due (overdue ones marked; the longest overdue first) and
+    leads gone quiet. Beyond ``limit`` quiet leads (and ``FOLLOW_UPS_SHOWN`` follow-ups) the rest
+    are counted in ``stale_total`` / ``follow_ups_total``, not listed; None lists every one."""
     day = day or store.today()
     with store.reading():
-        follow_ups = follow_ups_due_rows(store, day)
+        follow_ups = follow_ups_due_rows(store, day, limit=None if limit is None else FOLLOW_UPS_SHOWN)
+        follow_ups_total = store.count_follow_ups(day)
         stale, total = _quiet(store, day, limit)
         open_leads = store.count_where("leads", status=OPEN_LEAD_STATUSES)
     return {
         "date": day.isoformat(),
         "business_day": store.calendar.is_business_day(day),
         "follow_ups": follow_ups,
+        "follow_ups_total": follow_ups_total,
         "stale_leads": stale,
         "stale_total": total,
         "open_leads": open_leads,
