@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
+from backoffice.agent.untrusted import safe_line, safe_text
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import ConfigError
 from backoffice.tools.mail import gmail_account
@@ -43,8 +45,10 @@ def inbound(args: argparse.Namespace, store: Store, console: Console) -> int:
     else:
         for path, result in zip(paths, results, strict=True):
             mark = MARK.get(result.status, "[red]✗[/red]")
-            console.print(f"{mark} {path.name}: {result.message}", highlight=False)
-    return 1 if any(r.status == "error" for r in results) else 0
+            console.print(
+                f"{mark} {escape(safe_line(path.name))}: {escape(safe_text(result.message))}", highlight=False
+            )
+    return 1 if any(r.status in ("error", "failed") for r in results) else 0
 
 
 # ---------------------------------------------------------------------------- Gmail
