@@ -195,7 +195,7 @@ class GmailMailer:
     connected = True
 
     def __init__(self, directory: Path, http: HttpFactory | None = None, sleep: Callable[[float], None] | None = None):
-        self.directory, self.http = directory, http
+        self.directory, self.http, self.sleep = directory, http, sleep
 
     def send(self, message: EmailMessage, thread_id: str | None = None) -> Delivery:
         gmail = Gmail(self.directory, self.http, self.sleep)
