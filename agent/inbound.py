@@ -104,7 +104,7 @@ def handle_inbound(store: Store, raw: bytes, thread_id: str | None = None) -> In
 
 def _handle(store: Store, raw: bytes, thread_id: str | None) -> InboundResult:
     mail = parse_email(raw, thread_id, now=store.now())
-    if not mail.sender_email and mail.form is None:
+    if not mail.sender_email:
         raise BadInput("The email", ["it has no sender address, so it cannot be answered or matched to anyone"])
     reason = automated_reason(mail, owner_addresses(store))
     if reason:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import stat
 from pathlib import Path
@@ -189,7 +190,10 @@ def test_polling_makes_leads_once_and_skips_what_it_has_read(cli, store: Store, 
 def _history(newest: str, ids: list[str], token: str | None = None, labels: list[str] | None = None):
     page = {
         "history": [
-            {"id": newest, "messagesAdded": [{"message": {"id": i, "threadId": f"t-{i}", "labelIds": labels or ["INBOX"]}}]}
+            {
+                "id": newest,
+                "messagesAdded": [{"message": {"id": i, "threadId": f"t-{i}", "labelIds": labels or ["INBOX"]}}],
+            }
             for i in ids
         ],
         "historyId": newest,
@@ -313,3 +317,67 @@ def test_status_and_sends_without_gmail(cli, store: Store, data_dir: Path):
     action = orch.gate.call("send_message", _send_args(lead_id)).action
     outcome = orch.gate.execute(action.id, by="owner")
     assert outcome.status == "ok" and "Not sent" in outcome.message and list((data_dir / "outbox").glob("*.eml"))
+
+
+def test_doctor_warns_before_a_testing_mode_sign_in_ends_and_when_mail_is_set_aside(
+    cli, store: Store, data_dir: Path, http
+):
+    connect(data_dir)
+    gmail_account.save_state(
+        data_dir, {"email": "office@reyesplumbing.test", "connected_at": "2026-11-14T10:00:00", "last_success": None}
+    )
+    http([(OK, json.dumps({"emailAddress": "office@reyesplumbing.test"}))])
+    code, screen = cli("--json", "doctor")
+    rows = {r["name"]: r for r in json.loads(screen)}
+    assert code == 1 and rows["Gmail"]["ok"] is False
+    assert "2026-11-21" in rows["Gmail"]["note"] and "--published" in rows["Gmail"]["note"]
+    # declared published: no warning
+    gmail_account.save_state(data_dir, {**gmail_account.load_state(data_dir), "published": True})
+    http([(OK, json.dumps({"emailAddress": "office@reyesplumbing.test"}))])
+    code, screen = cli("--json", "doctor")
+    rows = {r["name"]: r for r in json.loads(screen)}
+    assert rows["Gmail"]["ok"] is True and rows["Mail intake"]["ok"] is True
+    # a message Gmail handed us that cannot be read: set aside, counted, and status is not healthy
+    gmail_account.save_state(data_dir, {**gmail_account.load_state(data_dir), "history_id": "5"})
+    http([_history("6", ["bad"]), _message("bad", "hostile/two_from_headers.eml")])
+    code, screen = cli("gmail", "poll")
+    assert code == 0 and "1 set aside" in screen
+    assert (data_dir / "inbox" / "failed" / "gmail-bad.eml.reason").exists()
+    assert gmail_account.load_state(data_dir)["history_id"] == "6"  # the rest of the mail goes on
+    code, screen = cli("gmail", "status")
+    assert code == 1 and "1 message(s) could not be read" in screen
+    http([(OK, json.dumps({"emailAddress": "office@reyesplumbing.test"}))])
+    code, screen = cli("--json", "doctor")
+    rows = {r["name"]: r for r in json.loads(screen)}
+    assert code == 1 and rows["Mail intake"]["ok"] is False and "1 message(s) set aside" in rows["Mail intake"]["note"]
+
+
+def test_gmail_auth_takes_a_fixed_port_for_a_headless_server(cli, data_dir: Path, monkeypatch, http):
+    import google_auth_oauthlib.flow as oauth_flow
+    from google.oauth2.credentials import Credentials
+
+    ports: list[int] = []
+
+    class Flow:
+        def run_local_server(self, port: int, open_browser: bool) -> Credentials:
+            ports.append(port)
+            return Credentials(
+                "tok",
+                refresh_token="r",
+                client_id="c",
+                client_secret="s",
+                token_uri="https://oauth2.googleapis.com/token",
+                scopes=gmail_account.SCOPES,
+                expiry=dt.datetime(2099, 1, 1),
+            )
+
+    monkeypatch.setattr(oauth_flow.InstalledAppFlow, "from_client_secrets_file", lambda *a, **k: Flow())
+    secrets = data_dir.parent / "client.json"
+    secrets.write_text("{}")
+    http([(OK, json.dumps({"emailAddress": "office@reyesplumbing.test", "historyId": "1"}))])
+    code, screen = cli("gmail", "auth", "--client-secrets", str(secrets), "--no-browser", "--port", "8765")
+    assert code == 0, screen
+    assert ports == [8765] and "ssh -L 8765:localhost:8765" in screen
+    assert "ends this sign-in after 7 days" in screen
+    code, screen = cli("gmail", "auth", "--client-secrets", str(secrets), "--port", "70000")
+    assert code == 1 and "not a port number" in screen and ports == [8765]

@@ -279,7 +279,9 @@ def _to_read(gmail: Gmail, state: dict[str, Any]) -> tuple[list[dict[str, str]],
     return gmail.list_all(f"in:inbox {FIRST_LOOK}"), newest, "first"
 
 
-def connect(directory: Path, client_secrets: Path, open_browser: bool = True) -> str:
+def connect(
+    directory: Path, client_secrets: Path, open_browser: bool = True, port: int = 0, http: HttpFactory | None = None
+) -> str:
     """The installed-app flow: a browser window asks the owner to allow access; returns the address."""
     from google_auth_oauthlib.flow import InstalledAppFlow
 
@@ -292,9 +294,9 @@ def connect(directory: Path, client_secrets: Path, open_browser: bool = True) ->
         flow = InstalledAppFlow.from_client_secrets_file(str(client_secrets), SCOPES)
     except ValueError as exc:
         raise NotConnected(f"{client_secrets} is not a Google OAuth client file: {exc}") from exc
-    creds = flow.run_local_server(port=0, open_browser=open_browser)
+    creds = flow.run_local_server(port=port, open_browser=open_browser)
     save_credentials(directory, creds)
-    address = str(Gmail(directory).profile().get("emailAddress", ""))
+    address = str(Gmail(directory, http).profile().get("emailAddress", ""))
     state = load_state(directory)
     state.update(email=address, connected_at=clock.stamp(clock.now()))
     save_state(directory, state)

@@ -116,7 +116,10 @@ def _parse(raw: bytes, thread_id: str | None, now: dt.datetime | None) -> Inboun
     from_values = headers.get("from", [])
     if len(from_values) > 1:
         raise BadInput("The email", ["it has two From lines, so who sent it cannot be told"])
-    name, address = parseaddr(one_line(decode_words(from_values[0] if from_values else "")))
+    # the address is taken from the header as sent; only the name is decoded (a decoded name may hold
+    # anything, "Evil\r\nBcc: x@y" included, and must never be parsed as addresses)
+    name, address = parseaddr(one_line(from_values[0][:MAX_HEADER] if from_values else ""))
+    name = one_line(decode_words(name))
     sender = email_normal(address) or ""
     if sender and "@" not in address:
         sender = ""
