@@ -288,3 +288,34 @@ def test_one_bad_file_in_the_inbox_folder_never_stops_the_rest(store: Store, dat
     assert "Email set aside" in screen and "Wendell Price" in screen  # the set-aside text is readable
     code, screen = cli("doctor")
     assert "2 message(s) set aside" in screen and code == 1
+
+
+# ---------------------------------------------------------------------------- escape codes never reach the screen
+def test_terminal_escape_codes_in_mail_are_shown_inert_everywhere(store: Store, cli, data_dir: Path):
+    path = MAIL / "hostile/terminal_escapes.eml"
+    code, inbound_screen = cli("inbound", str(path))
+    assert code == 0
+    lead = store.require("leads", "L-1")
+    contact = store.require("contacts", lead["contact_id"])
+    [item] = store.linked("interactions", "lead_id", "L-1")
+    assert "\x1b[2J" in item["subject"]  # the book keeps what arrived; only showing it is made safe
+    from backoffice.agent.orchestrator import build
+
+    orch = build(store, None, origin="ask", offline=True)
+    orch.gate.call(
+        "send_message", {"contact_id": contact["contact_id"], "subject": "Re: " + item["subject"], "body": item["body"]}
+    )
+    screens = {
+        "inbound": inbound_screen,
+        "chat notifications": cli("chat", stdin=lines("quit"))[1],
+        "pending table": cli("pending")[1],
+        "approval panel": cli("approve", "P-1", stdin="no\n")[1],
+        "contacts table": cli("ask", "find sam.ortega@attacker.example")[1],
+    }
+    for where, screen in screens.items():
+        for code_ in ("\x1b", "\x07", "\x9b"):
+            assert code_ not in screen, f"{code_!r} reached the screen in the {where}"
+    assert "␛[2J" in screens["inbound"] or "␛]0;" in screens["inbound"]
+    assert "␛[8m" in screens["approval panel"] and "␛]8;;https://pay.attacker.example" in screens["approval panel"]
+    assert "␛[2J" in screens["chat notifications"] and "␛]52;c;" in screens["chat notifications"]
+    assert "sam.ortega@attacker.example" in screens["contacts table"]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from rich.console import Console
-from rich.panel import Panel
+from rich.text import Text
 
 from backoffice.agent import views
 from backoffice.agent.briefings.notifications import Notifications
@@ -24,6 +24,7 @@ from backoffice.agent.gate.pending import Action
 from backoffice.agent.orchestrator import Orchestrator, build
 from backoffice.agent.planners.offline.understand import yes_no
 from backoffice.agent.reply import Reply
+from backoffice.agent.untrusted import safe_line
 from backoffice.tools.book import clock
 from backoffice.tools.book.storage import atomic_write_bytes
 from backoffice.tools.book.store import Store
@@ -67,9 +68,7 @@ class ChatApprover:
 
     def decide(self, action: Action, tool: Tool) -> Decision:
         self.before_asking()
-        self.console.print(
-            Panel(action.preview, title=f"[bold]{action.title}[/bold]", subtitle=action.id, expand=False)
-        )
+        self.console.print(action_panel(action))
         editable = tool.name == "send_message"
         question = "Send this? [yes/no/edit] " if editable else "Go ahead? [yes/no] "
         for _ in range(3):
@@ -122,7 +121,7 @@ def show_reports(store: Store, console: Console) -> None:
         if note.origin == "daemon":
             console.print(f"[dim]From the daemon, {when}:[/dim]", highlight=False)
         elif note.kind == "email":
-            console.print(f"[bold]{note.title}[/bold] [dim]{when}[/dim]")
+            console.print(Text(safe_line(note.title), style="bold"), Text(when, style="dim"))
         render(note.reply(), console)
     if len(unseen) > len(shown):
         console.print(

@@ -62,7 +62,7 @@ def gmail_arguments(p: argparse.ArgumentParser) -> None:
         "--port",
         type=int,
         default=0,
-        help="the local port Google sends you back to (fixed, for a server: forward it with ssh -L PORT:localhost:PORT)",
+        help="the local port Google sends you back to (fixed, for a server: forward it: ssh -L PORT:localhost:PORT)",
     )
     auth.add_argument(
         "--published",
