@@ -319,3 +319,50 @@ def test_terminal_escape_codes_in_mail_are_shown_inert_everywhere(store: Store, 
     assert "␛[8m" in screens["approval panel"] and "␛]8;;https://pay.attacker.example" in screens["approval panel"]
     assert "␛[2J" in screens["chat notifications"] and "␛]52;c;" in screens["chat notifications"]
     assert "sam.ortega@attacker.example" in screens["contacts table"]
+
+
+def test_the_same_reply_read_by_20_processes_at_once_is_recorded_once(store: Store, data_dir: Path):
+    import os
+    import subprocess
+    import sys
+
+    entry = ENTRIES["replies/threaded_gmail_quoted.eml"]
+    ids = given(store, entry)
+    env = {**os.environ, "BACKOFFICE_DATA_DIR": str(data_dir)}
+    path = str(MAIL / entry["file"])
+    with store.transaction():  # hold the book while they start, so all 20 reach it at the same moment
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "backoffice", "inbound", path],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(20)
+        ]
+        waiting_for(data_dir / ".lock", 20)
+    store.close()
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0] * 20, outputs
+    said = [out.decode() for out, _ in outputs]
+    assert sum("logged on it" in s for s in said) == 1 and sum("Already handled" in s for s in said) == 19
+    again = Store(data_dir)
+    replies = [
+        i
+        for i in again.linked("interactions", "lead_id", ids["Water heater replacement"])
+        if i["type"] == "email_inbound"
+    ]
+    assert len(replies) == 1 and again.count("leads") == 1
+    again.close()
+
+
+def waiting_for(lock: Path, count: int, limit: float = 180.0) -> None:
+    """Until ``count`` processes are blocked on ``lock`` (Linux /proc/locks lists each waiter with ->)."""
+    inode = f":{lock.stat().st_ino} "
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        waiting = [line for line in Path("/proc/locks").read_text().splitlines() if "->" in line and inode in line]
+        if len(waiting) >= count:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"only {len(waiting)} of {count} processes reached the lock")
