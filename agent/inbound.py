@@ -215,8 +215,9 @@ def _log_on(store: Store, mail: InboundEmail, target: Target) -> InboundResult:
             contact = store.require("contacts", target.contact_id)
             before = set(contact.get("emails") or []) | set(contact.get("phones") or [])
             region = store.settings.default_phone_region
-            for phone in [m.group(0) for m in PHONE_IN_TEXT.finditer(mail.text)] or [None]:
-                contact = add_details(store, contact, mail.sender_email, phone_e164(phone, region) if phone else None)
+            contact = add_details(store, contact, mail.sender_email, None)
+            for m in PHONE_IN_TEXT.finditer(mail.text):  # a number they wrote this time, not their signature's
+                contact = add_details(store, contact, None, phone_e164(m.group(0), region))
             added = (set(contact.get("emails") or []) | set(contact.get("phones") or [])) - before
             if added:
                 learned = f" Added to {full_name(contact)}: {', '.join(sorted(added))}."

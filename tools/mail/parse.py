@@ -109,8 +109,16 @@ def parse_email(raw: bytes, thread_id: str | None = None, now: dt.datetime | Non
         raise BadInput("The email", [f"it could not be read ({type(exc).__name__}: {str(exc)[:200]})"]) from exc
 
 
+MAX_CONTAINERS = 100  # multipart parts inside one message; real mail has a handful
+CONTAINER = re.compile(rb"(?im)^content-type:[ \t]*multipart/")
+
+
 def _parse(raw: bytes, thread_id: str | None, now: dt.datetime | None) -> InboundEmail:
     cut = len(raw) > MAX_PARSED
+    if len(CONTAINER.findall(raw[:MAX_PARSED])) > MAX_CONTAINERS:
+        # decided before parsing: Python's parser recurses per level, and whether it runs out of stack
+        # depends on where it is called from, so the answer would not be the same every time
+        raise BadInput("The email", ["its parts are nested too deeply to read"])
     msg = message_from_bytes(raw[:MAX_PARSED], policy=policy.compat32)
     headers = _raw_headers(msg)
     from_values = headers.get("from", [])
@@ -227,8 +235,9 @@ def _date(value: str, now: dt.datetime | None) -> dt.datetime | None:
         parts = parsedate_tz(value)
         if parts is None:
             return None
-        *fields, offset = parts
-        stamp = dt.datetime(*fields[:6], tzinfo=dt.timezone(dt.timedelta(seconds=offset or 0)))
+        year, month, day, hour, minute, second = parts[:6]
+        zone = dt.timezone(dt.timedelta(seconds=parts[9] or 0))
+        stamp = dt.datetime(year, month, day, hour, minute, second, tzinfo=zone)
         stamp = stamp.astimezone(dt.UTC)
     except (ValueError, OverflowError, TypeError):
         return None
