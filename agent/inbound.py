@@ -209,6 +209,7 @@ def _log_on(store: Store, mail: InboundEmail, target: Target) -> InboundResult:
                 thread_id=mail.thread_id,
             ),
             inbound=True,
+            references=mail.in_reply_to,
         )
         learned = ""
         if target.learn and target.contact_id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from email import message_from_bytes
 import stat
 from pathlib import Path
 
@@ -381,3 +382,31 @@ def test_gmail_auth_takes_a_fixed_port_for_a_headless_server(cli, data_dir: Path
     assert "ends this sign-in after 7 days" in screen
     code, screen = cli("gmail", "auth", "--client-secrets", str(secrets), "--port", "70000")
     assert code == 1 and "not a port number" in screen and ports == [8765]
+
+
+def test_a_reply_to_the_customer_keeps_their_subject_and_the_whole_references_chain(store: Store, data_dir: Path, http):
+    from .test_mail_intake import ENTRIES, given, raw
+
+    entry = ENTRIES["replies/threaded_gmail_quoted.eml"]
+    ids = given(store, entry)
+    from backoffice.agent.inbound import handle_inbound
+
+    theirs = handle_inbound(store, raw(entry["file"]))
+    assert theirs.status == "logged"
+    draft = call(store, "draft_follow_up", lead_id=ids["Water heater replacement"])
+    assert draft["subject"] == "Re: Your water heater estimate" and draft["in_reply_to"] == theirs.message_id
+    connect(data_dir)
+    seq = http([(OK, "{}"), (OK, "{}"), (OK, json.dumps({"id": "gm-9", "threadId": "t"}))])
+    orch = build(store, None, origin="ask", offline=True)
+    args = {k: draft[k] for k in ("contact_id", "subject", "body", "lead_id", "in_reply_to", "thread_id") if draft[k]}
+    action = orch.gate.call("send_message", args).action
+    assert orch.gate.execute(action.id, by="owner").status == "ok"
+    mime = base64.urlsafe_b64decode(json.loads(seq.request_sequence[2][2])["raw"]).decode()
+    sent = message_from_bytes(mime.encode())
+    assert sent["Subject"] == "Re: Your water heater estimate" and sent["In-Reply-To"] == theirs.message_id
+    chain = " ".join(str(sent["References"]).split())
+    # their own chain (an earlier message we never had, then ours), then their message
+    assert (
+        chain
+        == f"<CAuxamYz4B8fUhS-wZbp1kAhbmSnokGssvE-li5ti1=@mail.gmail.com> <bo-3f2a9c1e7d4b@backoffice.local> {theirs.message_id}"
+    )

@@ -190,10 +190,10 @@ def build_email(store: Store, args: SendMessageInput, to: str, name: str, messag
 
 
 def references(store: Store, answered: str) -> list[str]:
-    """The References of a reply to ``answered``: every message of that conversation the book holds
-    (the emails in and out on the same lead or job, oldest first), ending with ``answered``. Mail
-    clients thread by this chain; Gmail needs it, and a matching subject, to keep the reply in the
-    customer's thread."""
+    """The References of a reply to ``answered``: the chain their email carried, then every message of
+    that conversation the book holds (the emails in and out on the same lead or job, oldest first),
+    ending with ``answered``. Mail clients thread by this chain; Gmail needs it, and a matching
+    subject, to keep the reply in the customer's thread."""
     theirs = store.by_message_id(answered)
     if theirs is None:
         return [answered]
@@ -205,8 +205,11 @@ def references(store: Store, answered: str) -> list[str]:
         (d for d in docs if d.get("message_id") and d["timestamp"] <= theirs["timestamp"]),
         key=lambda d: d["timestamp"],
     )
-    ids = [d["message_id"] for d in chain if d["message_id"] != answered and MESSAGE_ID.fullmatch(d["message_id"])]
-    return list(dict.fromkeys(ids))[-20:] + [answered]
+    ids = [*(theirs.get("references") or []), *(d["message_id"] for d in chain)]
+    ids = [i for i in dict.fromkeys(ids) if i != answered and MESSAGE_ID.fullmatch(i)]
+    if len(ids) > 19:  # a very long thread: the first message and the most recent ones are what clients use
+        ids = [ids[0], *ids[-18:]]
+    return [*ids, answered]
 
 
 def _preview(store: Store, args: dict[str, Any]) -> tuple[str, str]:

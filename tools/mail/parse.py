@@ -136,7 +136,7 @@ def _parse(raw: bytes, thread_id: str | None, now: dt.datetime | None) -> Inboun
     if len(plain) > MAX_TEXT:
         plain, cut = plain[:MAX_TEXT], True
     first = {k: one_line(decode_words(v[0]))[:MAX_HEADER] for k, v in headers.items()}
-    ids = MESSAGE_ID.findall(f"{first.get('in-reply-to', '')} {first.get('references', '')}")
+    ids = MESSAGE_ID.findall(f"{first.get('references', '')} {first.get('in-reply-to', '')}")  # oldest first
     message_id = (MESSAGE_ID.findall(first.get("message-id", "")) or [""])[0]
     if not message_id:  # some forms and old mailers send none: derive a stable one from the content
         message_id = f"<no-id-{hashlib.sha256(raw).hexdigest()[:24]}@backoffice.local>"
