@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from email import message_from_bytes
 import stat
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
