@@ -92,10 +92,8 @@ def test_a_web_form_is_a_lead_for_the_visitor_named_in_its_fields(store: Store, 
         assert lead["estimated_value"] == expect["estimated_value"]
     [item] = store.linked("interactions", "lead_id", lead["lead_id"])
     assert item["contact_id"] == contact["contact_id"] and item["message_id"] == result.message_id
-    words = [w for w in expect["topic"].split() if len(w) > 5][:1]
     assert person["name"] in item["body"] or (person.get("phone") or "")[-4:] in item["body"]
     assert item["body"].count(":") >= 2, "the form's labelled text is kept"
-    assert words  # the topic has a word to look for in the lead
     # the same notification read again: nothing new
     assert handle_inbound(store, raw(name)).status == "duplicate"
     assert (store.count("contacts"), store.count("leads")) == (1, 1)
@@ -141,12 +139,11 @@ def test_a_reply_is_logged_on_the_work_it_answers(store: Store, name: str):
     result = handle_inbound(store, raw(name))
     assert result.status == "logged", result.message
     assert store.count("leads") == leads_before  # no new lead
-    work = [t for t in ids if t in expect["belongs_to"] and (t.startswith(("L-", "O-")) is False)]
-    titles = [t for t in work if ids[t].startswith(("L-", "O-"))]
+    titles = [t for t, i in ids.items() if i.startswith(("L-", "O-")) and t in expect["belongs_to"]]
     if titles:
         assert ids[titles[0]] in (result.lead_id, result.opportunity_id)
-    elif entry["given"].get("read_first"):
-        assert result.lead_id == "L-1"  # the lead the form made
+    else:
+        assert entry["given"]["read_first"] and result.lead_id == "L-1"  # the lead the form made
     contact = store.require("contacts", result.contact_id)
     if expect.get("adds_email"):
         assert expect["adds_email"] in contact["emails"] and len(contact["emails"]) == 2
