@@ -36,7 +36,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from backoffice.agent.briefings.notifications import Notification
 from backoffice.agent.briefings.schedule import run_due, triggers
-from backoffice.agent.inbound import NOTHING_NEW, counts_line, handle_inbound, poll_gmail
+from backoffice.agent.inbound import NOTHING_NEW, counts_line, handle_inbound, poll_gmail, set_aside
 from backoffice.agent.procedure_check import load_checked
 from backoffice.tools.book import clock
 from backoffice.tools.book.storage import atomic_write_bytes, file_lock
@@ -67,22 +67,29 @@ def _gmail_poller(store: Store) -> Callable[[], str] | None:
 
 def _folder_poller(store: Store) -> Callable[[], str] | None:
     """``<data dir>/inbox/*.eml``: for owners whose mail is not Gmail (a mail rule or script saves
-    messages there). Each file is read through the same path as Gmail and moved to ``inbox/done/``
-    (or ``inbox/failed/`` with the reason in the log)."""
+    messages there). Each file is read through the same path as Gmail and moved to ``inbox/done/``;
+    one that cannot be read goes to ``inbox/failed/`` with a ``.reason`` file beside it, and the
+    files after it are still read."""
     folder = store.directory / "inbox"
 
     def poll() -> str:
         counts: dict[str, int] = {}
         for path in sorted(folder.glob("*.eml")):
             try:
-                status = handle_inbound(store, path.read_bytes()).status
-            except BackofficeError as exc:
+                raw = path.read_bytes()
+            except OSError as exc:
                 log.error("inbox/%s: %s", path.name, exc)
-                status = "error"
-            target = folder / ("failed" if status == "error" else "done")
+                continue
+            result = handle_inbound(store, raw)
+            if result.status in ("failed", "error"):
+                log.error("inbox/%s: %s", path.name, result.message)
+                set_aside(folder / "failed", path.name, None, result.message)
+                target = folder / "failed"
+            else:
+                target = folder / "done"
             target.mkdir(exist_ok=True)
             path.replace(target / path.name)
-            counts[status] = counts.get(status, 0) + 1
+            counts[result.status] = counts.get(result.status, 0) + 1
         return counts_line(counts)
 
     return poll if folder.is_dir() else None

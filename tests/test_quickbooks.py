@@ -187,6 +187,9 @@ def test_connecting_checks_the_pasted_address_and_saves_tokens_0600(
     assert "QuickBooks company 9130 (sandbox)" in screen
     code, screen = cli("quickbooks", "auth")
     assert code == 1 and "--client-id and --client-secret" in screen
+    keys = ("--client-id", "app-id", "--client-secret", "s", "--redirect-uri", "https://office.example/qbo")
+    code, screen = cli("quickbooks", "auth", *keys, stdin="\n")
+    assert "must list this exact redirect URI" in screen and "https://office.example/qbo" in screen
 
 
 def test_doctor_reports_each_integration(cli, store, data_dir: Path, qbo: FakeQuickBooks):

@@ -15,6 +15,7 @@ TOOLS: tuple[Tool, ...] = (
     contacts.find_contacts,
     contacts.create_contact,
     contacts.create_contact_anyway,
+    contacts.attach_inquiry,
     contacts.update_contact,
     companies.create_company,
     companies.update_company,

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 class Services:
     # makes the httplib2.Http-like object Gmail is reached through (HttpMockSequence in tests)
     gmail_http: Callable[[], Any] | None = None
+    # how a retried Gmail read waits between tries (None: time.sleep; tests pass a recorder)
+    gmail_sleep: Callable[[float], None] | None = None
     # Intuit's OpenID discovery document and Accounting API base (None: Intuit's own for the
     # environment the owner connected, sandbox or production)
     quickbooks_discovery_url: str | None = None

@@ -12,6 +12,7 @@ import sys
 from typing import IO, Any
 
 from rich.console import Console
+from rich.text import Text
 
 from backoffice.agent import views
 from backoffice.agent.briefings.notifications import Notifications
@@ -20,6 +21,7 @@ from backoffice.agent.chat.prompts import ChatApprover, LineReader
 from backoffice.agent.chat.screen import action_panel, planner_banner, render, show_outcome
 from backoffice.agent.orchestrator import Orchestrator, build
 from backoffice.agent.reply import Reply
+from backoffice.agent.untrusted import safe_line
 from backoffice.tools.book import clock
 from backoffice.tools.book.storage import atomic_write_bytes
 from backoffice.tools.book.store import Store
@@ -57,7 +59,7 @@ def show_reports(store: Store, console: Console) -> None:
         if note.origin == "daemon":
             console.print(f"[dim]From the daemon, {when}:[/dim]", highlight=False)
         elif note.kind == "email":
-            console.print(f"[bold]{note.title}[/bold] [dim]{when}[/dim]")
+            console.print(Text(safe_line(note.title), style="bold"), Text(when, style="dim"))
         render(note.reply(), console)
     if len(unseen) > len(shown):
         console.print(

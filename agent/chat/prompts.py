@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import IO
 
 from rich.console import Console
-from rich.panel import Panel
 
+from backoffice.agent.chat.screen import action_panel
 from backoffice.agent.gate.gate import Decision
 from backoffice.agent.gate.pending import Action
 from backoffice.agent.planners.offline.understand import yes_no
@@ -47,9 +47,7 @@ class ChatApprover:
 
     def decide(self, action: Action, tool: Tool) -> Decision:
         self.before_asking()
-        self.console.print(
-            Panel(action.preview, title=f"[bold]{action.title}[/bold]", subtitle=action.id, expand=False)
-        )
+        self.console.print(action_panel(action))
         editable = tool.name == "send_message"
         question = "Send this? [yes/no/edit] " if editable else "Go ahead? [yes/no] "
         for _ in range(3):

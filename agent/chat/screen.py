@@ -13,24 +13,26 @@ from backoffice.agent.gate.gate import Outcome
 from backoffice.agent.gate.pending import Action
 from backoffice.agent.orchestrator import Orchestrator
 from backoffice.agent.reply import Reply
+from backoffice.agent.untrusted import safe_line, safe_text
 
 
 # ---------------------------------------------------------------------------- rendering
 def render(reply: Reply, console: Console, start: int = 0) -> int:
-    """Show blocks from ``start``; returns how many are shown now."""
+    """Show blocks from ``start``; returns how many are shown now. Every piece of text passes
+    ``safe_text`` (it may come from an email) and is never read as rich markup."""
     for block in reply.blocks[start:]:
         if block.kind == "text":
-            console.print(markdown(block.text))
+            console.print(markdown(safe_text(block.text)))
         elif block.kind == "notice":
-            console.print(f"[yellow]ⓘ {block.text}[/yellow]", highlight=False)
+            console.print(Text(f"ⓘ {safe_text(block.text)}", style="yellow"))
         elif block.kind == "error":
-            console.print(f"[red]✗ {block.text}[/red]", highlight=False)
+            console.print(Text(f"✗ {safe_text(block.text)}", style="red"))
         else:
-            table = Table(title=block.title, title_justify="left")
+            table = Table(title=Text(safe_line(block.title or "")), title_justify="left")
             for column in block.columns:
-                table.add_column(column)
+                table.add_column(Text(safe_line(column)))
             for row in block.rows:
-                table.add_row(*row)
+                table.add_row(*(Text(safe_text(cell)) for cell in row))
             console.print(table)
     return len(reply.blocks)
 
@@ -80,7 +82,7 @@ def _inline(out: Text, line: str) -> None:
 
 def show_outcome(outcome: Outcome, console: Console) -> None:
     colour = {"ok": "green", "already": "green", "error": "red", "declined": "yellow", "pending": "yellow"}
-    console.print(f"[{colour[outcome.status]}]{outcome.message}[/]", highlight=False)
+    console.print(Text(safe_text(outcome.message), style=colour[outcome.status]))
 
 
 def planner_banner(orch: Orchestrator, offline_forced: bool) -> str:
@@ -93,4 +95,10 @@ def planner_banner(orch: Orchestrator, offline_forced: bool) -> str:
 
 
 def action_panel(action: Action) -> Panel:
-    return Panel(action.preview, title=f"[bold]{action.title}[/bold]", subtitle=action.id, expand=False)
+    """What the owner approves: the preview exactly, with any control character made visible."""
+    return Panel(
+        Text(safe_text(action.preview)),
+        title=Text(safe_line(action.title), style="bold"),
+        subtitle=Text(safe_line(action.id)),
+        expand=False,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
@@ -11,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
+from backoffice.agent.untrusted import safe_line, safe_text
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import ConfigError
 from backoffice.tools.mail import gmail_account
@@ -43,8 +46,10 @@ def inbound(args: argparse.Namespace, store: Store, console: Console) -> int:
     else:
         for path, result in zip(paths, results, strict=True):
             mark = MARK.get(result.status, "[red]✗[/red]")
-            console.print(f"{mark} {path.name}: {result.message}", highlight=False)
-    return 1 if any(r.status == "error" for r in results) else 0
+            console.print(
+                f"{mark} {escape(safe_line(path.name))}: {escape(safe_text(result.message))}", highlight=False
+            )
+    return 1 if any(r.status in ("error", "failed") for r in results) else 0
 
 
 # ---------------------------------------------------------------------------- Gmail
@@ -53,6 +58,17 @@ def gmail_arguments(p: argparse.ArgumentParser) -> None:
     auth = sub.add_parser("auth", help="connect your Gmail (opens a browser to sign in)")
     auth.add_argument("--client-secrets", required=True, type=Path, help="the OAuth client file (Desktop app)")
     auth.add_argument("--no-browser", action="store_true", help="print the sign-in address instead of opening it")
+    auth.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="the local port Google sends you back to (fixed, for a server: forward it: ssh -L PORT:localhost:PORT)",
+    )
+    auth.add_argument(
+        "--published",
+        action="store_true",
+        help="your OAuth consent screen is published (In production), so the sign-in does not end after 7 days",
+    )
     sub.add_parser("status", help="who is connected and when mail was last checked")
     sub.add_parser("poll", help="read new mail now (the daemon does this every few minutes)")
 
@@ -61,10 +77,35 @@ def gmail(args: argparse.Namespace, store: Store, console: Console) -> int:
     from backoffice.tools.mail import gmail as gmail_api
 
     if args.action == "auth":
-        address = gmail_api.connect(store.directory, args.client_secrets, open_browser=not args.no_browser)
+        if not 0 <= args.port <= 65535:
+            raise ConfigError(f"--port {args.port} is not a port number (1-65535). Nothing was changed.")
+        if args.port:
+            console.print(
+                f"Google will send your browser back to http://localhost:{args.port}/. On a server without a "
+                f"browser, run `ssh -L {args.port}:localhost:{args.port} THIS-SERVER` on your own computer first, "
+                "then open the address below there.",
+                highlight=False,
+            )
+        address = gmail_api.connect(
+            store.directory,
+            args.client_secrets,
+            open_browser=not args.no_browser,
+            port=args.port,
+            http=store.services.gmail_http,
+        )
+        state = gmail_account.load_state(store.directory)
+        state["published"] = bool(args.published)
+        gmail_account.save_state(store.directory, state)
         console.print(
             f"[green]✓[/green] Gmail connected: {address} (token in {gmail_account.token_path(store.directory)})"
         )
+        if not args.published:
+            console.print(
+                "[yellow]If your OAuth consent screen is still in Testing, Google ends this sign-in after 7 days "
+                "and mail stops being read.[/yellow] Publish it (see the README), then run this again with "
+                "--published; `backoffice doctor` warns before the 7 days are up.",
+                highlight=False,
+            )
         return 0
     if args.action == "poll":
         from backoffice.agent.inbound import counts_line, poll_gmail
@@ -72,11 +113,17 @@ def gmail(args: argparse.Namespace, store: Store, console: Console) -> int:
         console.print(counts_line(poll_gmail(store)), highlight=False)
         return 0
     state = gmail_account.load_state(store.directory)
+    from backoffice.agent.inbound import failed_count
+
+    set_aside = failed_count(store.directory)
     info = {
         "connected": gmail_account.connected(store.directory),
         "email": state.get("email"),
         "last_check": state.get("last_check"),
         "last_error": state.get("last_error"),
+        "sync": state.get("sync"),
+        "failed_total": int(state.get("failed_total") or 0),
+        "set_aside": set_aside,
     }
     if args.json:
         print(json.dumps(info, indent=2))
@@ -85,8 +132,14 @@ def gmail(args: argparse.Namespace, store: Store, console: Console) -> int:
     else:
         console.print(f"Gmail: {info['email'] or 'connected'}; mail last checked {info['last_check'] or 'never'}.")
         if info["last_error"]:
-            console.print(f"[red]Last problem:[/red] {info['last_error']}", highlight=False)
-    return 0
+            console.print(f"[red]Last problem:[/red] {escape(safe_text(info['last_error']))}", highlight=False)
+    if set_aside:
+        console.print(
+            f"[red]{set_aside} message(s) could not be read[/red] and are set aside in "
+            f"{store.directory / 'inbox' / 'failed'} (each with a .reason file).",
+            highlight=False,
+        )
+    return 1 if info["connected"] and (info["last_error"] or set_aside) else 0
 
 
 # ---------------------------------------------------------------------------- QuickBooks
@@ -134,6 +187,12 @@ def quickbooks(args: argparse.Namespace, store: Store, console: Console) -> int:
         "environment": "sandbox" if args.sandbox else "production",
     }
     url, state = qbo.authorization_url(app, store.services)
+    console.print(
+        "Your Intuit app must list this exact redirect URI (developer.intuit.com → your app → Keys & credentials "
+        f"→ Redirect URIs), or Intuit refuses the sign-in:\n\n    {app['redirect_uri']}\n",
+        highlight=False,
+        markup=False,
+    )
     console.print("1. Open this address, sign in to QuickBooks and pick your company:\n")
     console.print(url, markup=False, highlight=False, soft_wrap=True)
     console.print("\n2. Paste here the whole address your browser ends on (it holds code= and realmId=):")
@@ -150,6 +209,7 @@ def doctor(args: argparse.Namespace, store: Store, console: Console) -> int:
     rows = [
         _check_book(args, store),
         _check_gmail(store),
+        _check_intake(store),
         _check_quickbooks(store),
         _check_claude(),
         _check_daemon(store),
@@ -186,6 +246,9 @@ def _check_book(args: argparse.Namespace, store: Store) -> dict[str, object]:
     return _row("Book", True, True, None, f"{store.directory} ({args.book.source}): {held}")
 
 
+CONSENT_DAYS = 7  # a Testing-mode OAuth client's refresh token ends this long after consent
+
+
 def _check_gmail(store: Store) -> dict[str, object]:
     from backoffice.tools.errors import BackofficeError
     from backoffice.tools.mail import gmail as gmail_api
@@ -195,9 +258,60 @@ def _check_gmail(store: Store) -> dict[str, object]:
         return _row("Gmail", False, None, None, "not connected: messages wait in data/outbox")
     try:
         address = gmail_api.Gmail(store.directory, store.services.gmail_http).profile().get("emailAddress")
-        return _row("Gmail", True, True, state.get("last_success"), f"signed in as {address}")
     except BackofficeError as exc:
         return _row("Gmail", True, False, state.get("last_success"), str(exc))
+    warnings = gmail_warnings(store, state)
+    note = f"signed in as {address}" + "".join(f"\n{w}" for w in warnings)
+    return _row("Gmail", True, not warnings, state.get("last_success"), note)
+
+
+def gmail_warnings(store: Store, state: dict[str, Any]) -> list[str]:
+    """What will stop mail being read, before it silently does."""
+    from backoffice.agent.daemon import read_state
+    from backoffice.tools.book import clock
+
+    now = store.now()
+    found = []
+    if state.get("last_error"):
+        found.append(f"the last poll failed: {state['last_error']}")
+    connected = state.get("connected_at")
+    try:
+        clock.parse_stamp(connected or "2000-01-01")
+    except (TypeError, ValueError):
+        connected = None
+    if connected and not state.get("published"):
+        age = now - clock.parse_stamp(connected).astimezone(now.tzinfo)
+        ends = (clock.parse_stamp(connected) + dt.timedelta(days=CONSENT_DAYS)).date()
+        if age >= dt.timedelta(days=CONSENT_DAYS - 2):
+            found.append(
+                f"signed in {age.days} day(s) ago: if the OAuth consent screen is in Testing, Google ends the "
+                f"sign-in on {ends} and mail stops being read. Publish it (README), then "
+                "`backoffice gmail auth --client-secrets FILE --published`."
+            )
+    polled = (read_state(store.directory).get("last_poll") or {}).get("gmail")
+    last = state.get("last_success")
+    limit = dt.timedelta(minutes=max(30, 6 * store.settings.gmail_poll_minutes))
+    if polled and last and now - clock.parse_stamp(last).astimezone(now.tzinfo) > limit:
+        found.append(f"the daemon polls, but mail was last read successfully {last}")
+    return found
+
+
+def _check_intake(store: Store) -> dict[str, object]:
+    """Mail set aside because it could not be read: the owner must look, or it is lost to them."""
+    from backoffice.agent.inbound import failed_count
+
+    count = failed_count(store.directory)
+    folder = store.directory / "inbox" / "failed"
+    if not count:
+        return _row("Mail intake", True, True, None, "no message set aside")
+    return _row(
+        "Mail intake",
+        True,
+        False,
+        None,
+        f"{count} message(s) set aside (could not be read) in {folder}: read them there, each has a .reason "
+        "file; delete the .reason file once dealt with.",
+    )
 
 
 def _check_quickbooks(store: Store) -> dict[str, object]:

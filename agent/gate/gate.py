@@ -89,7 +89,11 @@ class Gate:
                     result = tool.func(self.store, args)
             except BackofficeError as exc:
                 return Outcome("error", str(exc))
-            return Outcome("ok", str(result.get("message", "done")), result)
+            message = str(result.get("message", "done"))
+            for follow, follow_args in tool.then(result) if tool.then else []:
+                # what the tool says needs the owner next (a possible duplicate to settle): asked or left waiting
+                message += " " + self.call(follow, follow_args).message
+            return Outcome("ok", message, result)
         return self._consequential(tool, args.model_dump(mode="json", exclude_defaults=True))
 
     def _consequential(self, tool: Tool, args: dict[str, Any]) -> Outcome:

@@ -129,6 +129,7 @@ class Interaction(_Record):
     ai_summary: str | None = None
     message_id: str | None = None
     thread_id: str | None = None
+    references: list[str] | None = Field(default=None, max_length=50)
 
     @model_validator(mode="after")
     def _linked(self) -> Interaction:

@@ -18,7 +18,8 @@ from backoffice.tools.book.normalize import (
     split_name,
 )
 from backoffice.tools.book.store import Doc, Store
-from backoffice.tools.errors import Ambiguous, InvalidRecord, NotFound
+from backoffice.tools.crm import identity
+from backoffice.tools.errors import Ambiguous, BadInput, InvalidRecord, NotFound
 from backoffice.tools.registry import ToolInput, tool
 
 
@@ -123,6 +124,9 @@ class CreateContactInput(ToolInput):
     lifecycle_stage: LifecycleStage = "prospect"
     tags: list[str] = Field(default_factory=list)
     notes: str = ""
+    for_lead: str | None = Field(
+        default=None, description="a lead waiting for its contact (an inquiry parked as a possible duplicate)"
+    )
 
 
 def checked_phone(store: Store, raw: str, label: str) -> str:
@@ -163,15 +167,12 @@ def _contact_fields(store: Store, args: CreateContactInput) -> Doc:
 
 
 def duplicate_matches(store: Store, phone: str | None, email: str | None, name: str | None) -> list[Doc]:
-    query = FindContactsInput(phone=phone, email=email, limit=20, include_archived=False)
-    matches = find_contact_docs(store, query) if (phone or email) else []
-    seen = {d["contact_id"] for d, _ in matches}
-    out = [{**contact_card(store, d), "matched_by": why} for d, why in matches]
-    if name:
-        for d in exact_name_matches(store, name):
-            if d["contact_id"] not in seen and not d.get("archived"):
-                out.append({**contact_card(store, d), "matched_by": "same name"})
-    return out
+    """Contacts that may be this person (``identity.matches``), as cards with ``matched_by`` and
+    ``certain`` (a shared email or phone; a name alone is not)."""
+    return [
+        {**contact_card(store, m.contact), "matched_by": m.why, "certain": m.certain}
+        for m in identity.matches(store, name, [phone], [email])
+    ]
 
 
 @tool("write")
@@ -189,20 +190,45 @@ def create_contact(store: Store, args: CreateContactInput) -> dict[str, Any]:
                 "created": False,
                 "duplicates": matches,
                 "message": (
-                    f"Not added: {first['name']} ({first['contact_id']}) already has the {first['matched_by'][5:]}. "
-                    "Use that contact, or ask the owner whether to create a separate one."
+                    f"Not added: {first['name']} ({first['contact_id']}) may be the same person "
+                    f"({first['matched_by']}). Use that contact, or ask the owner whether to create a separate one."
                 ),
             }
+        if args.for_lead:
+            waiting_lead(store, args.for_lead)
         contact = store.insert("contacts", fields)
+        if args.for_lead:
+            give_lead_contact(store, args.for_lead, contact["contact_id"])
     card = contact_card(store, contact)
     return {"created": True, "contact": card, "message": f"Added {card['name']} ({card['contact_id']}) as a prospect."}
+
+
+def waiting_lead(store: Store, lead_id: str) -> Doc:
+    """A lead parked without a contact; BadInput once it has one (the owner settled it another way)."""
+    lead = store.require("leads", lead_id)
+    if lead.get("contact_id"):
+        owner = store.get("contacts", lead["contact_id"])
+        who = f"{full_name(owner)} ({lead['contact_id']})" if owner else lead["contact_id"]
+        raise BadInput(f"Lead {lead_id}", [f"it already belongs to {who}"])
+    return lead
+
+
+def give_lead_contact(store: Store, lead_id: str, contact_id: str) -> None:
+    """Put a parked lead, and what was logged on it, on ``contact_id``. Inside a transaction."""
+    store.update("leads", lead_id, {"contact_id": contact_id})
+    for item in store.linked("interactions", "lead_id", lead_id):
+        if not item.get("contact_id"):
+            store.update("interactions", item["interaction_id"], {"contact_id": contact_id})
 
 
 def _preview_anyway(store: Store, args: dict[str, Any]) -> tuple[str, str]:
     fields = _contact_fields(store, CreateContactInput.model_validate(args))
     name = f"{fields['first_name']} {fields['last_name']}".strip() or "(no name)"
+    lead = waiting_lead(store, args["for_lead"]) if args.get("for_lead") else None
     matches = duplicate_matches(store, args.get("phone"), args.get("email"), name)
     lines = [f"New contact: {name}, {args.get('phone') or 'no phone'}, {args.get('email') or 'no email'}."]
+    if lead:
+        lines.append(f"The inquiry {lead['lead_id']} ({lead['title']}) goes on the new contact.")
     for m in matches[:5]:
         lines.append(f"Already in the book: {m['name']} ({m['contact_id']}) — {m['matched_by']}.")
     lines.append("Say yes only if this is a different person.")
@@ -212,14 +238,65 @@ def _preview_anyway(store: Store, args: dict[str, Any]) -> tuple[str, str]:
 @tool("consequential", preview=_preview_anyway)
 def create_contact_anyway(store: Store, args: CreateContactInput) -> dict[str, Any]:
     """Create a contact even though create_contact found a possible duplicate. Only when the owner has
-    said the match is a different person."""
-    contact = store.insert("contacts", _contact_fields(store, args))
+    said the match is a different person. With for_lead, the parked inquiry goes on the new contact."""
+    with store.transaction():
+        if args.for_lead:
+            waiting_lead(store, args.for_lead)
+        contact = store.insert("contacts", _contact_fields(store, args))
+        if args.for_lead:
+            give_lead_contact(store, args.for_lead, contact["contact_id"])
     card = contact_card(store, contact)
     return {
         "created": True,
         "contact": card,
         "message": f"Added {card['name']} ({card['contact_id']}) as a separate contact.",
     }
+
+
+class AttachInquiryInput(ToolInput):
+    lead_id: str = Field(description="the inquiry parked without a contact")
+    contact_id: str = Field(description="the contact the owner says sent it")
+
+
+def _preview_attach(store: Store, args: dict[str, Any]) -> tuple[str, str]:
+    lead = waiting_lead(store, args["lead_id"])
+    contact = store.require("contacts", args["contact_id"])
+    new = [x for x in (lead.get("email"), lead.get("phone")) if x and x not in _known(contact)]
+    lines = [f"The inquiry {lead['lead_id']} ({lead['title']}) goes on {full_name(contact)} ({args['contact_id']})."]
+    if new:
+        lines.append(f"Added to {full_name(contact)}'s details: {', '.join(new)}.")
+    lines.append("Say yes only if this is the same person.")
+    return f"Put {lead['lead_id']} on {full_name(contact)}", "\n".join(lines)
+
+
+def _known(contact: Doc) -> set[str]:
+    return set(contact.get("emails") or []) | set(contact.get("phones") or [])
+
+
+@tool("consequential", preview=_preview_attach)
+def attach_inquiry(store: Store, args: AttachInquiryInput) -> dict[str, Any]:
+    """Put an inquiry that was parked as a possible duplicate on the existing contact the owner says
+    sent it, and add the email or phone it came from to that contact. Needs the owner's yes."""
+    with store.transaction():
+        lead = waiting_lead(store, args.lead_id)
+        contact = store.require("contacts", args.contact_id)
+        give_lead_contact(store, args.lead_id, args.contact_id)
+        contact = add_details(store, contact, lead.get("email"), lead.get("phone"))
+    card = contact_card(store, contact)
+    return {"contact": card, "message": f"{args.lead_id} is now on {card['name']} ({card['contact_id']})."}
+
+
+def add_details(store: Store, contact: Doc, email: str | None, phone: str | None) -> Doc:
+    """Add an email or phone the contact does not have yet, after the ones they have (never replacing
+    the primary). Inside a transaction."""
+    region = store.settings.default_phone_region
+    changes: Doc = {}
+    emails, phones = list(contact.get("emails") or []), list(contact.get("phones") or [])
+    if email and (normal := email_normal(email)) and email_key(normal) not in {email_key(e) for e in emails}:
+        changes["emails"] = [*emails, normal]
+    if phone and (e164 := phone_e164(phone, region)) and e164 not in {phone_e164(p, region) for p in phones}:
+        changes["phones"] = [*phones, e164]
+    return store.update("contacts", contact["contact_id"], changes) if changes else contact
 
 
 # ---------------------------------------------------------------------------- updating

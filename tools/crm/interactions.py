@@ -40,7 +40,9 @@ class LogInteractionInput(ToolInput):
         return self
 
 
-def add_interaction(store: Store, args: LogInteractionInput, inbound: bool = False) -> Doc:
+def add_interaction(
+    store: Store, args: LogInteractionInput, inbound: bool = False, references: list[str] | None = None
+) -> Doc:
     """Validate links, fill the contact from the lead or opportunity, apply the side effects.
     ``inbound``: the customer reached us (a captured inquiry), so it does not mean the lead is being worked."""
     with store.transaction():
@@ -66,6 +68,7 @@ def add_interaction(store: Store, args: LogInteractionInput, inbound: bool = Fal
             "ai_summary": args.ai_summary,
             "message_id": args.message_id,
             "thread_id": args.thread_id,
+            "references": references or None,
         }
         interaction = store.insert("interactions", fields, action="logged")
         if lead and lead["status"] == "new" and args.type in OWNER_TOUCHES and not inbound:

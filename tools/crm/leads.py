@@ -11,12 +11,13 @@ from backoffice.tools.book.models import DisqualificationReason, LeadSource, Lea
 from backoffice.tools.book.normalize import email_normal, fold, full_name, phone_e164, split_name
 from backoffice.tools.book.states import check
 from backoffice.tools.book.store import Doc, Store
+from backoffice.tools.crm import identity
 from backoffice.tools.crm.contacts import (
     CreateContactInput,
     FindContactsInput,
     _contact_fields,
+    add_details,
     contact_card,
-    duplicate_matches,
     find_contact_docs,
 )
 from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction, set_lead_status, system_note
@@ -121,6 +122,11 @@ class RecordInquiryInput(ToolInput):
 
 
 def capture_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
+    """Hard stop 3 on every route an inquiry comes by (chat, email, web form): the person is the
+    contact who shares their email or phone; a name that only *may* be someone in the book never
+    makes a second contact silently. When the owner named them and gave nothing that tells them
+    apart, they are that contact; otherwise the lead is parked without a contact and the owner is
+    asked (``then``: put it on the match, or add a separate contact)."""
     with store.transaction():
         if args.source_ref and (lead := store.by_source_ref("leads", args.source_ref)):
             return {
@@ -128,10 +134,13 @@ def capture_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
                 "lead": lead_card(store, lead),
                 "message": f"Already captured as lead {lead['lead_id']}: {lead['title']}.",
             }
-        matches = duplicate_matches(store, args.phone, args.email, None)
-        if matches:
-            contact = store.require("contacts", matches[0]["contact_id"])
-            new_contact = False
+        found = identity.matches(store, args.name, [args.phone], [args.email])
+        certain = [m for m in found if m.certain]
+        possible = [m for m in found if not m.certain]
+        contact: Doc | None = None
+        new_contact, linked_by = False, ""
+        if certain:
+            contact, linked_by = certain[0].contact, certain[0].why
             # fill what we did not know before; never overwrite what the owner entered
             fill: Doc = {}
             if args.address and not contact.get("address"):
@@ -140,7 +149,10 @@ def capture_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
                 fill["first_name"], fill["last_name"] = split_name(args.name)
             if fill:
                 contact = store.update("contacts", contact["contact_id"], fill)
-        else:
+            contact = add_details(store, contact, args.email, args.phone)
+        elif len(possible) == 1 and not (args.phone or args.email):
+            contact, linked_by = possible[0].contact, possible[0].why
+        elif not possible:
             if not (args.name or args.phone or args.email):
                 raise MissingInformation(
                     "An inquiry needs at least a name, a phone or an email.", ["name", "phone", "email"]
@@ -160,23 +172,27 @@ def capture_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
                 ),
             )
             new_contact = True
+        parked = contact is None
         lead, _ = insert_lead(
             store,
             CreateLeadInput(
                 title=args.title or short_title(args.subject, args.description),
                 description=args.description,
-                contact_id=contact["contact_id"],
-                company_id=args.company_id or contact.get("company_id"),
+                contact_id=contact["contact_id"] if contact else None,
+                company_id=args.company_id or (contact or {}).get("company_id"),
                 source=args.source,
                 estimated_value=args.estimated_value,
                 source_ref=args.source_ref,
+                email=args.email if parked else None,
+                phone=args.phone if parked else None,
+                notes=f"From: {args.name}" if parked and args.name else "",
             ),
         )
         add_interaction(
             store,
             LogInteractionInput(
                 type=SOURCE_TO_INTERACTION[args.source],  # type: ignore[arg-type]
-                contact_id=contact["contact_id"],
+                contact_id=contact["contact_id"] if contact else None,
                 lead_id=lead["lead_id"],
                 subject=args.subject or lead["title"],
                 body=args.description,
@@ -186,25 +202,58 @@ def capture_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
             ),
             inbound=True,
         )
-    card = contact_card(store, contact)
     via = args.source.replace("_", " ")
+    card = contact_card(store, contact) if contact else None
+    who = card["name"] if card else (args.name or args.email or args.phone)
+    phone = (card or {}).get("phone") or args.phone or "not given"
+    if parked:
+        names = "; ".join(
+            f"{m.contact.get('first_name', '')} {m.contact.get('last_name', '')}".strip()
+            + f" ({m.contact['contact_id']}, {m.why})"
+            for m in possible[:5]
+        )
+        said = (
+            f"It may be someone already in the book: {names}. The lead has no contact yet: "
+            "it is for you to say whether it is the same person or someone new."
+        )
+    elif new_contact:
+        said = "New contact added."
+    else:
+        said = f"Linked to existing contact {card['contact_id'] if card else ''} ({linked_by})."
     return {
         "created": True,
         "new_contact": new_contact,
+        "parked": parked,
         "contact": card,
+        "possible_duplicates": [{**contact_card(store, m.contact), "matched_by": m.why} for m in possible[:5]]
+        if parked
+        else [],
+        "inquiry": {"name": args.name, "email": args.email, "phone": args.phone, "address": args.address},
         "lead": lead_card(store, store.require("leads", lead["lead_id"])),
-        "message": (
-            f"New inquiry from {card['name']} — {lead['title']}. Phone: {card['phone'] or 'not given'}. "
-            f"They came in via {via}. "
-            + ("New contact added." if new_contact else f"Linked to existing contact {card['contact_id']}.")
-        ),
+        "message": f"New inquiry from {who} — {lead['title']}. Phone: {phone}. They came in via {via}. {said}",
     }
 
 
-@tool("write")
+def settle_parked(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """What the owner is asked after an inquiry was parked: is it the contact already in the book
+    (first), or someone new?"""
+    if not result.get("parked") or not result.get("possible_duplicates"):
+        return []
+    lead_id = result["lead"]["lead_id"]
+    seen = result["inquiry"]
+    new = {k: v for k, v in seen.items() if v}
+    return [
+        ("attach_inquiry", {"lead_id": lead_id, "contact_id": result["possible_duplicates"][0]["contact_id"]}),
+        ("create_contact_anyway", {**new, "for_lead": lead_id, "source": result["lead"]["source"]}),
+    ]
+
+
+@tool("write", then=settle_parked)
 def record_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
     """A new inquiry arrived (phone, web form, email): match the person to an existing contact by phone
-    or email (or add them), open a lead (status new, stage inquiry) and log what they described."""
+    or email (or add them), open a lead (status new, stage inquiry) and log what they described. When
+    the person may be a contact already in the book by name only, the lead waits without a contact and
+    the owner is asked which it is."""
     return capture_inquiry(store, args)
 
 

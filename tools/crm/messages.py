@@ -20,6 +20,7 @@ from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction
 from backoffice.tools.errors import MissingInformation
 from backoffice.tools.mail.mailers import mailer_for
+from backoffice.tools.mail.parse import MESSAGE_ID, REPLY_PREFIX
 from backoffice.tools.registry import ToolInput, tool
 from backoffice.tools.reports.activity import current_work, summary
 
@@ -134,6 +135,8 @@ def draft_follow_up(store: Store, args: DraftFollowUpInput) -> dict[str, Any]:
     docs = store.linked("interactions", *anchor) if anchor else store.linked("interactions", "contact_id", contact_id)
     wrote = [d for d in docs if d["type"] == "email_inbound" and d.get("message_id")]
     theirs = max(wrote, key=lambda d: d["timestamp"]) if wrote else None
+    # answering their mail: "Re: <their subject>" keeps it in their thread in Gmail and other clients
+    subject = f"Re: {REPLY_PREFIX.sub('', theirs.get('subject') or '').strip() or title}" if theirs else None
     return {
         "in_reply_to": theirs["message_id"] if theirs else None,
         "thread_id": theirs.get("thread_id") if theirs else None,
@@ -143,7 +146,7 @@ def draft_follow_up(store: Store, args: DraftFollowUpInput) -> dict[str, Any]:
         "lead_id": lead["lead_id"] if lead else None,
         "opportunity_id": opp["opportunity_id"] if opp else None,
         "stage": stage,
-        "subject": f"{title} — following up",
+        "subject": subject or f"{title} — following up",
         "body": body,
         "last_touchpoint": touch,
         "message": (f"Last touchpoint: {touch}." if touch else "No touchpoint logged yet.")
@@ -180,9 +183,33 @@ def build_email(store: Store, args: SendMessageInput, to: str, name: str, messag
     msg["Message-ID"] = message_id
     if args.in_reply_to:
         msg["In-Reply-To"] = args.in_reply_to
-        msg["References"] = args.in_reply_to
+        msg["References"] = " ".join(references(store, args.in_reply_to))
+    msg["X-Backoffice-Id"] = message_id  # found again in Sent even if Gmail replaced the Message-ID
     msg.set_content(args.body)
     return msg
+
+
+def references(store: Store, answered: str) -> list[str]:
+    """The References of a reply to ``answered``: the chain their email carried, then every message of
+    that conversation the book holds (the emails in and out on the same lead or job, oldest first),
+    ending with ``answered``. Mail clients thread by this chain; Gmail needs it, and a matching
+    subject, to keep the reply in the customer's thread."""
+    theirs = store.by_message_id(answered)
+    if theirs is None:
+        return [answered]
+    link = next((k for k in ("opportunity_id", "lead_id", "contact_id") if theirs.get(k)), None)
+    if link is None:
+        return [answered]
+    docs = store.linked("interactions", link, theirs[link])
+    chain = sorted(
+        (d for d in docs if d.get("message_id") and d["timestamp"] <= theirs["timestamp"]),
+        key=lambda d: d["timestamp"],
+    )
+    ids = [*(theirs.get("references") or []), *(d["message_id"] for d in chain)]
+    ids = [i for i in dict.fromkeys(ids) if i != answered and MESSAGE_ID.fullmatch(i)]
+    if len(ids) > 19:  # a very long thread: the first message and the most recent ones are what clients use
+        ids = [ids[0], *ids[-18:]]
+    return [*ids, answered]
 
 
 def _preview(store: Store, args: dict[str, Any]) -> tuple[str, str]:

@@ -14,5 +14,5 @@ def mailer_for(store: Store) -> Mailer:
     if gmail_account.connected(store.directory):
         from backoffice.tools.mail.gmail import GmailMailer  # Google's client libraries load only to send
 
-        return GmailMailer(store.directory, store.services.gmail_http)
+        return GmailMailer(store.directory, store.services.gmail_http, store.services.gmail_sleep)
     return OutboxMailer(store.directory / "outbox")
