@@ -86,7 +86,7 @@ class Transaction:
 
     def __init__(self, book: FileBook):
         self.book = book
-        self.ops: list[tuple[str, str, Doc]] = []
+        self.ops: list[tuple[str, str, Any]] = []  # documents as orjson fragments, serialised at put
         self.events: list[Doc] = []
         self.tx = uuid.uuid4().hex
         self.after_commit: list[Callable[[], None]] = []
@@ -96,10 +96,13 @@ class Transaction:
         return self.book.index.get(table, key)
 
     def put(self, table: str, key: str, doc: Doc) -> None:
+        """Stage ``doc``: it is serialised now, once, for the index and the journal alike, so the
+        caller may go on using the dict without changing what is committed."""
         if table not in SPEC:
             raise StoreError(f"unknown table {table!r}")
-        self.book.index.put(table, key, doc)
-        self.ops.append((table, key, doc))
+        raw = orjson.dumps(doc)
+        self.book.index.put(table, key, doc, raw)
+        self.ops.append((table, key, orjson.Fragment(raw)))
 
     def next_key(self, table: str) -> str:
         if table not in self._next:

@@ -301,14 +301,15 @@ class Index:
         rows.clear()
         multi.clear()
 
-    def put(self, table: str, key: str, doc: Doc) -> None:
+    def put(self, table: str, key: str, doc: Doc, raw: bytes | None = None) -> None:
+        """Store ``doc`` (``raw``: its JSON, when the caller already has it) and its lookups."""
         spec = SPEC[table]
         k = int(key)
         before = None
         if table == "interactions":
             row = self.conn.execute("SELECT lead_id FROM t_interactions WHERE key = ?", (k,)).fetchone()
             before = row[0] if row else None
-        values = [k, orjson.dumps(doc), *(_cell(f(doc)) for f in spec.columns.values())]
+        values = [k, raw or orjson.dumps(doc), *(_cell(f(doc)) for f in spec.columns.values())]
         marks = ", ".join("?" * len(values))
         self.conn.execute(f"INSERT OR REPLACE INTO t_{table} VALUES ({marks})", values)
         if spec.multi:

@@ -34,7 +34,7 @@ class Entry:
     """One committed transaction."""
 
     tx: str
-    ops: list[tuple[str, str, dict[str, Any]]]
+    ops: list[tuple[str, str, Any]]  # (table, key, document: a dict, or an orjson fragment when staged)
     events: list[dict[str, Any]] = field(default_factory=list)
     end: int = 0  # byte offset just after this line
 

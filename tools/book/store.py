@@ -13,12 +13,12 @@ copies the caller may keep.
 from __future__ import annotations
 
 import contextlib
-import copy
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from rapidfuzz import fuzz, process
 
 from backoffice.tools.book import clock
@@ -142,7 +142,7 @@ class Store:
             self._validate(table, doc, f"New {noun}")
             tx.put(table, key, doc)
             self._event(action, table, doc[id_field], None, doc)
-            return copy.deepcopy(doc)
+            return doc
 
     def update(self, table: str, record_id: str, changes: dict[str, Any], action: str = "updated") -> Doc:
         id_field, noun = TABLES[table][2], TABLES[table][4]
@@ -157,13 +157,13 @@ class Store:
             changes.pop(id_field, None)
             changes.pop("created_at", None)
             if not changes:
-                return copy.deepcopy(old)
+                return old
             doc = {**old, **changes, "updated_at": self._utc_stamp()}
             self._validate(table, doc, f"{noun.capitalize()} {old[id_field]}")
             tx.put(table, key, doc)
             before = {k: old.get(k) for k in changes}
             self._event(action, table, old[id_field], before, {k: doc[k] for k in changes})
-            return copy.deepcopy(doc)
+            return doc
 
     def _validate(self, table: str, doc: Doc, label: str) -> None:
         found = problems(table, doc)
@@ -181,8 +181,9 @@ class Store:
                 "action": action,
                 "record_type": TABLES[table][4],
                 "record_id": record_id,
-                "before": before,
-                "after": after,
+                # frozen now: the caller keeps the dicts it passed and may go on changing them
+                "before": None if before is None else orjson.Fragment(orjson.dumps(before, default=str)),
+                "after": None if after is None else orjson.Fragment(orjson.dumps(after, default=str)),
             }
         )
 
