@@ -210,7 +210,8 @@ def test_every_tool_parameter_is_described_for_the_model():
     mine = ("log_interaction", "complete_follow_up", "cancel_follow_up", "reschedule_follow_up", "update_contact",
             "create_lead", "find_leads", "update_lead", "qualify_lead", "disqualify_lead", "convert_lead",
             "find_opportunities", "update_opportunity", "mark_opportunity_won", "mark_opportunity_lost",
-            "draft_follow_up", "timeline", "lead_timeline", "last_touchpoint", "newest_customers")  # fmt: skip
+            "draft_follow_up", "timeline", "lead_timeline", "last_touchpoint", "newest_customers", "follow_ups_due",
+            "stale_leads", "morning_digest", "pipeline_summary", "winloss_summary")  # fmt: skip
     tools = all_tools()
     bare = [f"{name}.{p}" for name in mine
             for p, spec in tools[name].definition()["input_schema"]["properties"].items()

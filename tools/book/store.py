@@ -215,6 +215,14 @@ class Store:
             docs = ix.select(table, {k: _column_value(k, v) for k, v in by_index.items()})
         return [d for d in docs if all(d.get(k) in allowed for k, allowed in rest)] if rest else docs
 
+    def first(self, table: str, limit: int, **where: Any) -> list[Doc]:
+        """The ``limit`` oldest records (in the order they were added) whose indexed fields equal
+        ``where``'s values, without reading the rest: a page of a long list."""
+        for column in where:
+            self._check_link(table, column)
+        with self.db.reading() as ix:
+            return ix.select(table, {k: _column_value(k, v) for k, v in where.items()}, limit=max(limit, 1))
+
     def count_where(self, table: str, **where: Any) -> int:
         """How many records have these indexed field values (as ``scan``, without reading them)."""
         with self.db.reading() as ix:

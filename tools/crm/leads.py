@@ -237,16 +237,28 @@ def _lead_order(lead: Doc) -> tuple[bool, str]:
     return lead["status"] in ("converted", "disqualified"), lead["created_at"]
 
 
+def listed_leads(store: Store, args: FindLeadsInput) -> tuple[list[Doc], int]:
+    """Without a query or a contact: the first ``limit`` leads by status (the open ones unless
+    statuses are given) and stage, open ones first, oldest first, and how many there are in all.
+    Read a page at a time, so listing stays quick however long the book is."""
+    wanted = tuple(args.status) or OPEN_LEAD_STATUSES
+    stage: dict[str, Any] = {"pipeline_stage": tuple(args.pipeline_stage)} if args.pipeline_stage else {}
+    leads: list[Doc] = []
+    total = 0
+    with store.reading():
+        is_open = [s for s in wanted if s in OPEN_LEAD_STATUSES]
+        for group in (is_open, [s for s in wanted if s not in is_open]):
+            if not group:
+                continue
+            total += store.count_where("leads", status=tuple(group), **stage)
+            if len(leads) < args.limit:
+                leads += store.first("leads", args.limit - len(leads), status=tuple(group), **stage)
+    return leads, total
+
+
 def matching_leads(store: Store, args: FindLeadsInput) -> list[Doc]:
-    """Every lead the arguments select, open ones first, oldest first. Without a query or a contact
-    this lists leads by status (the open ones unless statuses are given) and stage."""
+    """Every lead a query or a contact selects, open ones first, oldest first."""
     found: dict[str, Doc] = {}
-    if not args.query and not args.contact_id:
-        statuses = tuple(args.status) or OPEN_LEAD_STATUSES
-        where: dict[str, Any] = {"status": statuses}
-        if args.pipeline_stage:
-            where["pipeline_stage"] = tuple(args.pipeline_stage)
-        return sorted(store.scan("leads", **where), key=_lead_order)
     if args.contact_id:
         for lead in store.linked("leads", "contact_id", args.contact_id):
             found[lead["lead_id"]] = lead
@@ -274,6 +286,8 @@ def matching_leads(store: Store, args: FindLeadsInput) -> list[Doc]:
 
 
 def find_lead_docs(store: Store, args: FindLeadsInput) -> list[Doc]:
+    if not args.query and not args.contact_id:
+        return listed_leads(store, args)[0]
     return matching_leads(store, args)[: args.limit]
 
 
@@ -283,8 +297,12 @@ def find_leads(store: Store, args: FindLeadsInput) -> dict[str, Any]:
     With no query and no contact it lists the open leads (new, working, qualified; or the statuses given),
     optionally only some stages: "show me my open leads", "which leads have an estimate out?".
     Open leads come first, oldest first; ``total`` says how many matched in all."""
-    leads = matching_leads(store, args)
-    return {"leads": [lead_card(store, lead) for lead in leads[: args.limit]], "total": len(leads)}
+    if not args.query and not args.contact_id:
+        page, total = listed_leads(store, args)
+    else:
+        found = matching_leads(store, args)
+        page, total = found[: args.limit], len(found)
+    return {"leads": [lead_card(store, lead) for lead in page], "total": total}
 
 
 # ---------------------------------------------------------------------------- changes
