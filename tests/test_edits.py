@@ -228,3 +228,11 @@ def test_the_open_leads_listing_is_what_the_json_export_holds(cli, data_dir: Pat
     code, screen = cli("--json", "export", "leads", "-")
     [row] = json.loads(screen)
     assert row["lead_id"] == "L-1" and call(Store(data_dir), "find_leads")["leads"][0]["lead_id"] == "L-1"
+
+
+def test_a_phone_another_contact_already_has_is_added_and_the_owner_told(store: Store):
+    dana(store)
+    add_contact(store, name="Sam Lee", phone="555-301-2222")
+    result = call(store, "update_contact", contact_id="C-1", add_phone="(555) 301-2222")
+    assert "Sam Lee (C-2) has that phone (+15553012222) too." in result["message"]
+    assert store.require("contacts", "C-1")["phones"] == ["+15552017788", "+15553012222"]

@@ -343,11 +343,25 @@ def update_contact(store: Store, args: UpdateContactInput) -> dict[str, Any]:
             notes = contact.get("notes") or ""
             changes["notes"] = (notes + "\n" if notes else "") + f"{stamp}: {args.append_note.strip()}"
         updated = store.update("contacts", contact["contact_id"], changes)
+        shared = _shared_with_others(store, contact, updated)
     changed = sorted(k for k in changes if contact.get(k) != updated.get(k))
     card = contact_card(store, updated)
     what = ", ".join(c.replace("_", " ") for c in changed)
-    return {
-        "contact": card,
-        "changed": changed,
-        "message": f"Updated {card['name']}: {what}." if changed else f"Nothing to change for {card['name']}.",
-    }
+    message = f"Updated {card['name']}: {what}." if changed else f"Nothing to change for {card['name']}."
+    if shared:
+        message += " " + " ".join(shared) + " If they are the same person, merging them keeps one record."
+    return {"contact": card, "changed": changed, "also_on": shared, "message": message}
+
+
+def _shared_with_others(store: Store, before: Doc, after: Doc) -> list[str]:
+    """Sentences naming other active contacts that hold a phone or email just added to this one."""
+    notes = []
+    new_phones = set(after.get("phones") or []) - set(before.get("phones") or [])
+    new_emails = {email_key(e) for e in after.get("emails") or []} - {email_key(e) for e in before.get("emails") or []}
+    for kind, values, lookup in (("phone", new_phones, store.contacts_by_phone),
+                                 ("email", new_emails, store.contacts_by_email)):  # fmt: skip
+        for value in sorted(v for v in values if v):
+            others = [d for d in lookup(value) if d["contact_id"] != after["contact_id"] and not d.get("archived")]
+            for other in others:
+                notes.append(f"{full_name(other)} ({other['contact_id']}) has that {kind} ({value}) too.")
+    return notes
