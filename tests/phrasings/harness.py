@@ -315,11 +315,27 @@ def judge(book: Book, result: Result) -> None:
     for c in result.calls:
         if c.effect == "read":
             continue
-        expected = any(call_matches(book, w, c) for w in every_expected)
+        expected = any(call_matches(book, w, c) for w in every_expected) or answered_follow_up(book, c, result.calls)
         if c.wrote and not expected:
             result.wrong.append(c)
         elif c.effect == "consequential" and c.status in ("declined", "pending") and not expected:
             result.unasked.append(c)
+
+
+def answered_follow_up(book: Book, call: Call, calls: list[Call]) -> bool:
+    """Issue 13: logging the promised call closes the follow-up it answers. Closing a callback that
+    was due (today or overdue) for the person whose call, text, visit or email was just logged is
+    right whether or not the case lists it, so it is never a wrong write."""
+    if call.tool != "complete_follow_up":
+        return False
+    item = book.store.get("interactions", str(call.args.get("interaction_id")))
+    if not item or not item.get("follow_up_date") or item["follow_up_date"] > NOW[:10]:
+        return False
+    touches = [c for c in calls if c.tool == "log_interaction" and c.wrote
+               and c.args.get("type") in ("phone_call", "sms", "meeting", "email_outbound")]  # fmt: skip
+    owners = {c.args.get("contact_id") for c in touches}
+    owners |= {book.owner_of("leads", c.args.get("lead_id")) for c in touches}
+    return item.get("contact_id") in owners
 
 
 # ---------------------------------------------------------------------------- running a case
@@ -405,7 +421,7 @@ def run_case(case: dict[str, Any], demo: Path, planner: str = "offline") -> Resu
             orch.gate.call = recording  # type: ignore[method-assign]
             last = ""
             while (line := reader.read("you> ")) is not None:
-                if not line.strip():
+                if not line.strip() and not orch.awaiting_answer():
                     continue
                 decision = APPROVE.match(line)
                 if decision:
@@ -468,6 +484,7 @@ def run_all(cases: list[dict[str, Any]] | None = None, planner: str = "offline")
 def main(argv: list[str]) -> int:
     only = argv[argv.index("--only") + 1] if "--only" in argv else ""
     show = argv[argv.index("--show") + 1] if "--show" in argv else "failed"
+    screens = "--screen" in argv
     cases = [c for c in load_cases() if str(c["id"]).startswith(only)]
     started = time.perf_counter()
     score = run_all(cases)
@@ -483,6 +500,8 @@ def main(argv: list[str]) -> int:
             if show == "all" or not r.handled:
                 for c in r.calls:
                     print(f"     call: {c}")
+            if screens:
+                print("     | " + r.screen.strip().replace("\n", "\n     | "))
     print()
     for cat, (h, n) in score.by_category().items():
         print(f"  {cat:7} {h:3}/{n:<3}")
