@@ -84,7 +84,7 @@ def read_edit(engine: Engine, said: Said) -> Doc | None:
         d["field"] = "owner"
         return _record(d, "owner", owner, lead_only=True)
     # tags
-    if re.search(r"^tag\b|\btag\b.{0,40}\b(?:as|with)\b|\badd (?:a |the )?tag\b", t):
+    if re.search(r"^tag\b|\btag\b.{0,40}\b(?:as|with)\b|\b(?:add|put|stick|give \w+) (?:a |the |another )?tag\b", t):
         tag = _tag_text(said)
         if not tag:
             d.update(kind="contact", field="add_tags", problem="What should the tag say?", value_kind="text")
@@ -201,7 +201,9 @@ def _tag_text(said: Said) -> str:
             if form in words:
                 words.remove(form)
                 break
-    words = [w for w in words if w not in {"the", "a", "an", "as", "with", "lead", "job", "contact", "customer", "record",
-                                           "please", "tag", "to", "is"}]  # fmt: skip
-    tag = "_".join(w.strip(".,!?") for w in words if w.strip(".,!?"))
+    words = [w.strip(".,!?:;") for w in words]
+    words = [w for w in words if w and w not in {"the", "a", "an", "as", "with", "lead", "job", "contact", "customer",
+                                                 "record", "please", "tag", "to", "is", "on", "for", "them", "him",
+                                                 "her", "it"}]  # fmt: skip
+    tag = "_".join(words)
     return tag

@@ -30,6 +30,7 @@ from backoffice.agent.planners.offline.understand import (
     find_date,
     find_email,
     find_phone,
+    has_details,
 )
 from backoffice.agent.planners.offline.words import Normaliser, is_skip, plain, yes_no
 from backoffice.agent.reply import Reply
@@ -235,7 +236,8 @@ class Engine:
             self.resume(w.flow, w.data)
             return True
         if kind == "details":
-            if answer is None and self.looks_like_request(text):
+            region = self.store.settings.default_phone_region
+            if answer is None and not has_details(text, region) and self.looks_like_request(text):
                 return False
             w.data[w.slot] = answer if answer is not None else text
             w.data[f"{w.slot}_text"] = text

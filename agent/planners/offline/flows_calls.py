@@ -27,6 +27,12 @@ KINDS = [  # the words that say what kind of touchpoint it was, in the order the
     ("phone_call", r"\b(?:called|call|calls|rang|ring|phoned|phone|spoke|spoken|talked|talk|voicemail|left (?:a )?message|"
                    r"left word|no answer)\b"),
 ]  # fmt: skip
+# What a line can hold and still say nothing about how it went: "log a call with Dana", "I called Dana".
+SUMMARY_FILLER = set(
+    """i we just log logged a an the call called calls phone phoned rang ring spoke spoken talked talk met meet with to
+    for on about please my me had have email emailed text texted visit visited note message with at today earlier
+    quick chat meeting""".split()
+)
 LOGGED_AS = {"phone_call": "call", "sms": "text", "meeting": "visit", "email_inbound": "email", "email_outbound": "email",
              "note": "note"}  # fmt: skip
 SEND_WORDS = re.compile(
@@ -478,11 +484,9 @@ def _summary(said: Said) -> str:
                  r"text message|text|sms|meeting|site visit|visit|note|voicemail)?\s*(?:with|from|to|for|on|about)?\s*",
                  raw, re.I)  # fmt: skip
     rest = raw[m.end() :] if m else raw
-    content = re.sub(r"\b(?:i|we|just|called|rang|phoned|spoke|talked|met|emailed|texted|visited|with|to|a|the|log|"
-                     r"call|note)\b", " ", said.engine.normalise(rest))  # fmt: skip
-    named = {w for h in said.mentions.of("contact") for w in h.words}
-    leftover = [w for w in re.findall(r"[a-z0-9]+", content) if w not in named and w not in resolve.STOP]
-    if not leftover and find_outcome(said.norm, spoke=False) == "none" and not re.search(r"\d", rest):
+    named = {w for h in said.mentions.candidates("contact")[:1] for w in h.words}
+    leftover = [w for w in re.findall(r"[a-z0-9]+", said.engine.normalise(rest)) if w not in named and w not in SUMMARY_FILLER]
+    if not leftover:
         return ""
     parts = re.split(r"\s+[—–-]\s+|:\s*", rest, maxsplit=1)
     if m and m.group(0).strip() and len(parts) > 1 and len(parts[0].split()) <= 4:

@@ -8,6 +8,7 @@ from typing import Any
 
 from backoffice.agent.planners.offline.engine import Engine, Said
 from backoffice.agent.planners.offline.understand import (
+    DISQUALIFY_REASONS,
     Name,
     disqualify_reason,
     find_address,
@@ -17,6 +18,7 @@ from backoffice.agent.planners.offline.understand import (
     find_phone,
     make_name,
     name_words,
+    named_reason,
 )
 from backoffice.tools.book.normalize import fold, full_name, money
 from backoffice.tools.book.store import Doc
@@ -72,8 +74,14 @@ class LeadFlows(Engine):
         raw, region = said.raw, said.region
         data: Doc = {"source": next((s for s, p in SOURCES if re.search(p, raw, re.I)), "phone_call")}
         rest = PREFIX.sub("", raw, count=1)
+        rest = re.sub(r"^\s*(?:we\s+)?(?:got|had|took)\s+(?:a|an)\s+(?:call|email|text|voicemail|message|phone call)\s+from\s+"
+                      r"(?:a\s+|an\s+|some\s+)?(?:new\s+)?(?:guy|lady|woman|man|person|customer|someone|somebody)?\s*[,:\-—]?\s*",
+                      "", rest, count=1, flags=re.I)  # fmt: skip
         if phone := find_phone(rest, region):
             data["phone"] = phone[1]
+            before = rest[: rest.find(phone[0])]
+            if before.strip():
+                data["before_phone"] = re.split(r"[,;:\-—]|\bis\b", before)[-1].strip()
             rest = rest.replace(phone[0], " , ")
         if email := find_email(rest):
             data["email"] = email
@@ -86,7 +94,7 @@ class LeadFlows(Engine):
                 data["amount_problem"] = amounts[0].problem
             else:
                 data["estimated_value"] = amounts[0].value
-        name, span = self._inquiry_name(rest)
+        name, span = self._inquiry_name(rest, str(data.pop("before_phone", "")))
         if name:
             data["name"] = name
             rest = rest[: span[0]] + " , " + rest[span[1] :]
@@ -104,9 +112,12 @@ class LeadFlows(Engine):
         return data
 
     @staticmethod
-    def _inquiry_name(text: str) -> tuple[Name | None, tuple[int, int]]:
-        """The person an inquiry is from, and where the name ends in ``text``."""
+    def _inquiry_name(text: str, before_phone: str = "") -> tuple[Name | None, tuple[int, int]]:
+        """The person an inquiry is from, and where the name is in ``text``."""
         candidates: list[tuple[int, int]] = []
+        words = name_words(before_phone) if before_phone else None
+        if words and len(words) == len(before_phone.split()) and text.find(before_phone) >= 0:
+            candidates.append((text.find(before_phone), 2))
         relation = re.match(r"^\s*(?P<who>[\w .'\-]+?)'s\s+(?:brother|sister|son|daughter|husband|wife|neighbou?r|friend|"
                             r"mom|dad|mother|father|boss|tenant|landlord|cousin|partner)\s+", text, re.I)  # fmt: skip
         if relation:
@@ -406,6 +417,13 @@ def _reason_clause(said: Said) -> str:
     clauses = [p for p in parts if not command.search(p) or len(parts) == 1]
     if len(parts) == 1:
         m = re.search(r"\b(?:because|cuz|bc|due to|since|as)\b\s+(.+)$", raw, re.I)
-        return m.group(1).strip(" .") if m else ""
+        if m:
+            return m.group(1).strip(" .")
+        # "disqualify L-7 no response": what is left once the command and the record are taken out
+        named = {w for kind in ("lead", "contact") for h in said.mentions.candidates(kind)[:1] for w in h.words}
+        words = [w for w in said.norm.split() if w not in named and not command.search(w)
+                 and not re.fullmatch(r"l-\d+|the|a|an|her|his|their|for|lead|leads", w)]  # fmt: skip
+        tail = " ".join(words)
+        return tail if tail and named_reason(tail, DISQUALIFY_REASONS) else ""
     return "; ".join(clauses)
 

@@ -13,6 +13,7 @@ from backoffice.agent.planners.offline.understand import (
     find_address,
     find_email,
     find_phone,
+    find_source,
     make_name,
     name_words,
     title_word,
@@ -34,11 +35,6 @@ RELATION = re.compile(
     r"^(?P<who>[\w .'\-]+?)'?s?\s+(?P<rel>husband|wife|son|daughter|brother|sister|neighbou?r|partner|mom|mother|"
     r"dad|father|friend|boss|tenant|landlord|coworker|co-worker|cousin|uncle|aunt|nephew|niece|business partner)\s+"
     r"(?:is\s+|named\s+)?",
-    re.I,
-)
-SOURCE = re.compile(
-    r"\b(?:referred\s+by|referral\s+from|found\s+us\s+(?:on|through|via|at|from)|heard\s+(?:about\s+us\s+)?"
-    r"(?:from|on|through|at)|came\s+(?:from|through|via)|via|source:?)\s+([^,;.]+)",
     re.I,
 )
 CHANNEL = [("sms", r"prefers?\s+(?:to\s+be\s+)?(?:texts?|texting|sms|texted)"),
@@ -73,9 +69,9 @@ class PeopleFlows(Engine):
         if address := find_address(rest):
             data["address"] = address
             rest = re.sub(re.escape(address), " , ", rest, flags=re.I)
-        if source := SOURCE.search(rest):
-            data["source"] = source.group(1).strip()
-            rest = rest.replace(source.group(0), " , ")
+        if source := find_source(rest):
+            data["source"] = source[1]
+            rest = rest.replace(source[0], " , ")
         for channel, pattern in CHANNEL:
             if re.search(pattern, raw, re.I):
                 data["preferred_channel"] = channel

@@ -13,6 +13,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+import phonenumbers
+
 from backoffice.agent.planners.offline.words import is_skip, yes_no  # noqa: F401  (the chat reads answers here)
 from backoffice.tools.book.normalize import email_normal, phone_e164
 from backoffice.tools.reports.winloss import previous_month
@@ -36,12 +38,16 @@ def find_email(text: str) -> str | None:
 
 
 def find_phone(text: str, region: str) -> tuple[str, str] | None:
-    """(as typed, E.164) for the first thing in ``text`` that parses as a whole phone number."""
-    for m in PHONE.finditer(EMAIL.sub(" ", text)):
-        raw = m.group(0).strip()
-        if sum(c.isdigit() for c in raw) >= 10 or (raw.startswith("+") and sum(c.isdigit() for c in raw) >= 8):
+    """(as typed, E.164) for the first whole phone number in ``text``, found by phonenumbers' own
+    matcher (so "555 318 2210 … 17 Hillside Ave" never becomes one long number). A number without
+    its area code ("555-0199") is not a whole number."""
+    blanked = EMAIL.sub(lambda m: " " * len(m.group(0)), text)
+    for m in phonenumbers.PhoneNumberMatcher(blanked, region, leniency=phonenumbers.Leniency.POSSIBLE):
+        raw = m.raw_string.strip()
+        digits = sum(c.isdigit() for c in raw)
+        if digits >= 10 or (raw.startswith("+") and digits >= 8):
             e164 = phone_e164(raw, region)
-            if e164:
+            if e164 and e164.startswith("+"):
                 return raw, e164
     return None
 
@@ -60,6 +66,24 @@ def find_address(text: str) -> str | None:
     address = m.group(0).strip(" ,.")
     # an owner typing in lower case gets a tidy address; one typed with care is kept as it is
     return " ".join(w.capitalize() if w.islower() and not w[0].isdigit() else w for w in address.split())
+
+
+SOURCE = re.compile(
+    r"\b(?:referred\s+by|referral\s+from|recommended\s+by|found\s+us\s+(?:on|through|via|at|from)|heard\s+(?:about\s+us\s+)?"
+    r"(?:from|on|through|at)|came\s+(?:from|through|via)|via|source:?)\s+([^,;.]+)",
+    re.I,
+)
+
+
+def find_source(text: str) -> tuple[str, str] | None:
+    """(as typed, what it names) for how someone heard about the business: "referred by Bob"."""
+    m = SOURCE.search(text)
+    return (m.group(0), m.group(1).strip()) if m else None
+
+
+def has_details(text: str, region: str) -> bool:
+    """The text gives a phone, an email, an address or how someone heard about the business."""
+    return bool(find_phone(text, region) or find_email(text) or find_address(text) or find_source(text))
 
 
 # ---------------------------------------------------------------------------- names
