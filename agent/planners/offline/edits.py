@@ -187,6 +187,9 @@ def args_for(d: Doc, kind: str) -> dict[str, object]:
 def _tag_text(said: Said) -> str:
     """The words after "tag", less the words that named the record: "tag dana as maintenance
     contract" -> "maintenance_contract"."""
+    m = re.search(r"\b(?:as|with)\s+(?:an?\s+|the\s+)?(?P<tag>[a-z][a-z0-9 \-]*?)\s*[.!]?$", said.norm)
+    if m:
+        return "_".join(m.group("tag").split())
     words = said.norm.split()
     if "tag" in words:
         words = words[words.index("tag") + 1 :]

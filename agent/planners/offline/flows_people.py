@@ -24,7 +24,8 @@ from backoffice.tools.book.store import Doc
 from backoffice.tools.crm.duplicates import suggest_keep
 
 ADD_PREFIX = re.compile(
-    r"^\s*(?:please\s+|pls\s+|can\s+(?:you|u)\s+|could\s+(?:you|u)\s+|i\s+need\s+to\s+|let'?s\s+)*"
+    r"^\s*(?:(?:hey|hi|hello|ok|okay|so|right)[,!.]?\s+)?"
+    r"(?:please\s+|pls\s+|can\s+(?:you|u)\s+|could\s+(?:you|u)\s+|i\s+need\s+to\s+|let'?s\s+)*"
     r"(?:(?:add|create|enter|save|put\s+in|record|make)\s+(?:(?:a|an|the|me|for\s+me|my)\s+)*(?:new\s+)?"
     r"(?:customer|client|contact|cust|person)s?(?:\s+(?:for\s+me|record))?\s*(?:named|called|for|:|,|-|—|\?)?"
     r"|(?:new|another)\s+(?:customer|client|contact|cust)\b\s*(?:named|called)?[:,\-—]?"

@@ -111,6 +111,12 @@ class Understanding:
             for cue in request.cues:
                 source = re.sub(r"\\[a-zA-Z]", " ", cue.pattern.pattern)
                 words.update(w for w in re.findall(r"[a-z]{4,}", source))
+        # a cue may hold only a stem ("qualif"): the examples give the whole words it stands for (and only
+        # those, since an example may be misspelt on purpose)
+        stems = [w for w in words if len(w) >= 5]
+        for request in self.requests:
+            for example in request.examples:
+                words.update(w for w in re.findall(r"[a-z]{4,}", example.lower()) if any(w.startswith(s) for s in stems))
         return words
 
 

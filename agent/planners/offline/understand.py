@@ -207,7 +207,7 @@ def find_dates(text: str, today: dt.date, region: str = "US") -> list[When]:
     found: list[When] = []
 
     def add(m: re.Match[str], day: dt.date | None, past: bool = False) -> None:
-        if day and not any(a <= m.start() < b or m.start() <= a < m.end() for a, b in (w.span for w in found)):
+        if day:
             found.append(When(day, m.span(), past))
 
     for m in re.finditer(r"\b(today|tonight|this (?:morning|afternoon|evening)|tomorrow|yesterday)\b", t):
@@ -265,7 +265,12 @@ def find_dates(text: str, today: dt.date, region: str = "US") -> list[When]:
     for m in re.finditer(r"\b(?:on|by|before|until|for|til|till)?\s*the\s+(\d{1,2})(st|nd|rd|th)\b(?!\s+(?:of\s+)?\w*\s*(?:"
                          + month_names + r"))", t):  # fmt: skip
         add(m, _next_day_of_month(today, int(m.group(1))))
-    return sorted(found, key=lambda w: w.span[0])
+    # where two readings overlap ("next month" inside "end of next month") the longer one is meant
+    kept: list[When] = []
+    for when in sorted(found, key=lambda w: (-(w.span[1] - w.span[0]), w.span[0])):
+        if not any(a < when.span[1] and when.span[0] < b for a, b in (k.span for k in kept)):
+            kept.append(when)
+    return sorted(kept, key=lambda w: w.span[0])
 
 
 def find_date(text: str, today: dt.date, region: str = "US") -> When | None:
@@ -314,7 +319,8 @@ FOLLOW_UP_CUE = re.compile(
     r"send\s+(?:\w+\s+)?(?:the\s+|a\s+|an\s+)?(?:quote|estimate|proposal|price)|quote\s+by|estimate\s+by|"
     r"come\s+by|going\s+out|go\s+out|out\s+there|visit|walk\s*through|rebook|book(?:ed)?\s+for|"
     r"meet(?:ing)?\s+again|call\s+(?:her|him|them)|ping\s+(?:her|him|them)|text\s+(?:her|him|them)|"
-    r"touch\s+base|wants?\s+(?:a\s+)?(?:call|answer)|reschedul\w*\s+(?:\w+\s+){0,3}(?:to|for)|"
+    r"touch\s+base|wants?\s+(?:a\s+)?(?:call|answer)|wants?\s+to\s+(?:talk|meet|chat|speak|hear\s+back|decide)|"
+    r"get\s+back\s+to\s+(?:us|me)|talk\s+again|decide\s+by|reschedul\w*\s+(?:\w+\s+){0,3}(?:to|for)|"
     r"rescheduled|moved?\s+(?:\w+\s+){0,3}to|set\s+(?:a\s+)?follow|by\b)",
     re.I,
 )

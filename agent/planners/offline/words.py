@@ -89,6 +89,7 @@ class Normaliser:
     def __init__(self, vocabulary: Iterable[str]):
         self.vocabulary = sorted({w for w in vocabulary if len(w) >= 4 and w.isalpha()})
         self.known = set(self.vocabulary) | KEEP | set(ABBREVIATIONS) | set(CONTRACTIONS)
+        self.stems = [w for w in self.vocabulary if len(w) >= 5]
 
     def __call__(self, text: str, extra: Iterable[str] = ()) -> str:
         out: list[str] = []
@@ -127,6 +128,8 @@ class Normaliser:
         """A mistyped cue word corrected; a word the planner does not know is left alone."""
         if len(word) < 4 or not word.isalpha() or word in self.known or word in extra:
             return word
+        if any(word.startswith(stem) for stem in self.stems if stem[0] == word[0]):
+            return word  # an inflection of a cue's stem ("disqualifying" for "disqualif")
         spread = 1 if len(word) <= 5 else 2
         pool = [w for w in (*self.vocabulary, *extra) if w[0] == word[0] and abs(len(w) - len(word)) <= spread]
         if not pool:
