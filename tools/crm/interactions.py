@@ -18,20 +18,22 @@ OWNER_TOUCHES = {"phone_call", "email_outbound", "sms", "meeting"}
 
 
 class LogInteractionInput(ToolInput):
-    type: InteractionType = "note"
-    contact_id: str | None = None
-    lead_id: str | None = None
-    opportunity_id: str | None = None
-    subject: str = ""
+    type: InteractionType = Field(default="note", description="what kind of touchpoint; a site visit is a meeting")
+    contact_id: str | None = Field(default=None, description="who it was with, a contact id, like C-12")
+    lead_id: str | None = Field(default=None, description="the lead it was about, a lead id, like L-4")
+    opportunity_id: str | None = Field(
+        default=None, description="the job it was about, a job (opportunity) id, like O-2"
+    )
+    subject: str = Field(default="", description="a few words saying what it was about")
     body: str = Field(default="", description="what was discussed, or the message text")
-    outcome: Outcome = "none"
+    outcome: Outcome = Field(default="none", description="how it went; none when there is nothing to say")
     follow_up_date: dt.date | None = Field(
         default=None, description="a committed callback or next step; makes a pending follow-up"
     )
     timestamp: dt.datetime | None = Field(default=None, description="when it happened; default now")
-    ai_summary: str | None = None
-    message_id: str | None = None
-    thread_id: str | None = None
+    ai_summary: str | None = Field(default=None, description="a one-line summary for lists")
+    message_id: str | None = Field(default=None, description="the email's Message-ID, for emails")
+    thread_id: str | None = Field(default=None, description="the mail thread it belongs to, for emails")
 
     @model_validator(mode="after")
     def _linked(self) -> LogInteractionInput:
@@ -111,8 +113,10 @@ def log_interaction(store: Store, args: LogInteractionInput) -> dict[str, Any]:
 
 
 class FollowUpInput(ToolInput):
-    interaction_id: str
-    note: str | None = None
+    interaction_id: str = Field(description="the id of the interaction holding the follow-up, like I-15")
+    note: str | None = Field(
+        default=None, description="optional words added to the interaction's text, e.g. why it was closed"
+    )
 
 
 def _close_follow_up(store: Store, args: FollowUpInput, status: str) -> dict[str, Any]:

@@ -59,18 +59,22 @@ def lead_card(store: Store, lead: Doc) -> Doc:
 # ---------------------------------------------------------------------------- capture
 class CreateLeadInput(ToolInput):
     title: str | None = Field(default=None, description="short label, e.g. 'Leaky faucet at 123 Main'")
-    description: str = ""
-    contact_id: str | None = None
-    company_id: str | None = None
-    source: LeadSource = "other"
-    estimated_value: float | None = Field(default=None, ge=0)
-    pipeline_stage: PipelineStage = "inquiry"
-    expected_close_date: dt.date | None = None
-    owner: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    url: str | None = None
-    notes: str = ""
+    description: str = Field(default="", description="what they asked for, in their words or the owner's")
+    contact_id: str | None = Field(default=None, description="who the lead is for, a contact id, like C-12")
+    company_id: str | None = Field(default=None, description="the company, a company id, like CO-1")
+    source: LeadSource = Field(
+        default="other", description="how it came in: phone_call | email | web_form | referral | ad | other"
+    )
+    estimated_value: float | None = Field(default=None, ge=0, description="rough job size in dollars")
+    pipeline_stage: PipelineStage = Field(
+        default="inquiry", description="where the conversation is; inquiry for a new one"
+    )
+    expected_close_date: dt.date | None = Field(default=None, description="when a decision is expected (YYYY-MM-DD)")
+    owner: str | None = Field(default=None, description="who on the team follows it up")
+    email: str | None = Field(default=None, description="an email to keep on the lead when there is no contact yet")
+    phone: str | None = Field(default=None, description="a phone to keep on the lead when there is no contact yet")
+    url: str | None = Field(default=None, description="a link the inquiry came with (a listing, a form)")
+    notes: str = Field(default="", description="free notes")
     source_ref: str | None = Field(default=None, description="capture key; the same key never creates a second lead")
 
 
@@ -104,20 +108,26 @@ def create_lead(store: Store, args: CreateLeadInput) -> dict[str, Any]:
 
 
 class RecordInquiryInput(ToolInput):
-    name: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    address: str | None = None
-    company_id: str | None = None
+    name: str | None = Field(default=None, description="the person's full name, if given")
+    phone: str | None = Field(
+        default=None, description="their phone, any format; an existing contact with it is linked, not duplicated"
+    )
+    email: str | None = Field(
+        default=None, description="their email; an existing contact with it is linked, not duplicated"
+    )
+    address: str | None = Field(default=None, description="the service address, where the work is")
+    company_id: str | None = Field(default=None, description="their company, a company id, like CO-1")
     description: str = Field(default="", description="what they described")
-    title: str | None = None
-    source: LeadSource = "phone_call"
-    estimated_value: float | None = Field(default=None, ge=0)
-    source_ref: str | None = None
-    subject: str | None = None
-    message_id: str | None = None
-    thread_id: str | None = None
-    timestamp: dt.datetime | None = None
+    title: str | None = Field(default=None, description="short label for the lead, e.g. 'Leaky faucet at 123 Main'")
+    source: LeadSource = Field(default="phone_call", description="how it came in; phone_call by default")
+    estimated_value: float | None = Field(default=None, ge=0, description="rough job size in dollars, if they said")
+    source_ref: str | None = Field(
+        default=None, description="capture key (an email's Message-ID); the same key never makes a second lead"
+    )
+    subject: str | None = Field(default=None, description="the email's subject, for emails")
+    message_id: str | None = Field(default=None, description="the email's Message-ID, for emails")
+    thread_id: str | None = Field(default=None, description="the mail thread, for emails")
+    timestamp: dt.datetime | None = Field(default=None, description="when it came in; default now")
 
 
 def capture_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
@@ -211,9 +221,9 @@ def record_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- finding
 class FindLeadsInput(ToolInput):
     query: str | None = Field(default=None, description="words of the lead title, or the contact's name/phone/email")
-    contact_id: str | None = None
+    contact_id: str | None = Field(default=None, description="the leads of this contact, a contact id, like C-12")
     status: list[LeadStatus] = Field(default_factory=list, description="empty: any status")
-    limit: int = Field(default=10, ge=1, le=100)
+    limit: int = Field(default=10, ge=1, le=100, description="at most this many results")
 
 
 def find_lead_docs(store: Store, args: FindLeadsInput) -> list[Doc]:
@@ -253,18 +263,20 @@ def find_leads(store: Store, args: FindLeadsInput) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- changes
 class UpdateLeadInput(ToolInput):
-    lead_id: str
-    title: str | None = None
-    description: str | None = None
-    contact_id: str | None = None
-    estimated_value: float | None = Field(default=None, ge=0)
-    pipeline_stage: PipelineStage | None = None
-    expected_close_date: dt.date | None = None
-    owner: str | None = None
+    lead_id: str = Field(description="a lead id, like L-4")
+    title: str | None = Field(default=None, description="the new short label")
+    description: str | None = Field(default=None, description="what they asked for")
+    contact_id: str | None = Field(default=None, description="the person the lead belongs to, a contact id, like C-12")
+    estimated_value: float | None = Field(default=None, ge=0, description="rough job size in dollars")
+    pipeline_stage: PipelineStage | None = Field(
+        default=None, description="where the conversation is; scheduled_visit = site visit booked"
+    )
+    expected_close_date: dt.date | None = Field(default=None, description="when a decision is expected (YYYY-MM-DD)")
+    owner: str | None = Field(default=None, description="who on the team follows it up")
     status: Literal["new", "working", "qualified"] | None = Field(
         default=None, description="disqualify and convert have their own tools"
     )
-    notes: str | None = None
+    notes: str | None = Field(default=None, description="replaces the lead's notes")
 
 
 @tool("write")
@@ -288,11 +300,11 @@ def update_lead(store: Store, args: UpdateLeadInput) -> dict[str, Any]:
 
 
 class QualifyLeadInput(ToolInput):
-    lead_id: str
+    lead_id: str = Field(description="a lead id, like L-4")
     pipeline_stage: Literal["needs_analysis", "estimate_sent"] = Field(
         default="needs_analysis", description="needs_analysis, or estimate_sent if a price is already out"
     )
-    estimated_value: float | None = Field(default=None, ge=0)
+    estimated_value: float | None = Field(default=None, ge=0, description="rough job size in dollars, if known now")
 
 
 @tool("write")
@@ -314,9 +326,9 @@ def qualify_lead(store: Store, args: QualifyLeadInput) -> dict[str, Any]:
 
 
 class DisqualifyLeadInput(ToolInput):
-    lead_id: str
+    lead_id: str = Field(description="a lead id, like L-4")
     reason: DisqualificationReason = Field(description="budget | timing | outside_scope | no_response | other")
-    note: str | None = None
+    note: str | None = Field(default=None, description="the owner's words about why")
 
 
 @tool("write")
@@ -342,14 +354,18 @@ def disqualify_lead(store: Store, args: DisqualifyLeadInput) -> dict[str, Any]:
 
 
 class ConvertLeadInput(ToolInput):
-    lead_id: str
+    lead_id: str = Field(description="a lead id, like L-4; the lead must be qualified")
     stage: Literal["estimating", "scheduled"] = Field(
         default="estimating", description="estimating (pricing the job) or scheduled (site visit booked)"
     )
     name: str | None = Field(default=None, description="job name; default the lead title")
-    amount: float | None = Field(default=None, ge=0)
-    expected_close_date: dt.date | None = None
-    needs_site_visit: bool = False
+    amount: float | None = Field(
+        default=None, ge=0, description="the job's amount in dollars; default the lead's estimated value"
+    )
+    expected_close_date: dt.date | None = Field(
+        default=None, description="when the job is expected to be decided (YYYY-MM-DD)"
+    )
+    needs_site_visit: bool = Field(default=False, description="true when someone has to go and look before pricing")
 
 
 @tool("write")

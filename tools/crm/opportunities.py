@@ -34,8 +34,8 @@ def opportunity_card(store: Store, opp: Doc) -> Doc:
 
 class FindOpportunitiesInput(ToolInput):
     query: str | None = Field(default=None, description="words of the job name, or the customer's name/phone/email")
-    open_only: bool = False
-    limit: int = Field(default=10, ge=1, le=100)
+    open_only: bool = Field(default=False, description="only jobs not yet won or lost")
+    limit: int = Field(default=10, ge=1, le=100, description="at most this many results")
 
 
 def find_opportunity_docs(store: Store, args: FindOpportunitiesInput) -> list[Doc]:
@@ -67,17 +67,21 @@ def find_opportunities(store: Store, args: FindOpportunitiesInput) -> dict[str, 
 
 
 class UpdateOpportunityInput(ToolInput):
-    opportunity_id: str
+    opportunity_id: str = Field(description="a job (opportunity) id, like O-2")
     stage: Literal["estimating", "scheduled", "proposal_sent"] | None = Field(
         default=None, description="won and lost have their own tools"
     )
-    name: str | None = None
-    amount: float | None = Field(default=None, ge=0)
-    expected_close_date: dt.date | None = None
-    proposal_sent_date: dt.date | None = None
-    competitor: str | None = None
-    needs_site_visit: bool | None = None
-    notes: str | None = None
+    name: str | None = Field(default=None, description="the job's new name")
+    amount: float | None = Field(default=None, ge=0, description="the job's amount in dollars")
+    expected_close_date: dt.date | None = Field(
+        default=None, description="when it is expected to be decided (YYYY-MM-DD)"
+    )
+    proposal_sent_date: dt.date | None = Field(default=None, description="when the proposal went out (YYYY-MM-DD)")
+    competitor: str | None = Field(default=None, description="who else is bidding, or won it")
+    needs_site_visit: bool | None = Field(default=None, description="true when someone has to go and look first")
+    notes: str | None = Field(
+        default=None, description="replaces the job's notes (the only change a won or lost job takes)"
+    )
 
 
 @tool("write")
@@ -105,7 +109,7 @@ def update_opportunity(store: Store, args: UpdateOpportunityInput) -> dict[str, 
 
 
 class MarkWonInput(ToolInput):
-    opportunity_id: str
+    opportunity_id: str = Field(description="a job (opportunity) id, like O-2")
     amount: float | None = Field(default=None, ge=0, description="final amount, if it changed")
 
 
@@ -175,10 +179,10 @@ def mark_opportunity_won(store: Store, args: MarkWonInput) -> dict[str, Any]:
 
 
 class MarkLostInput(ToolInput):
-    opportunity_id: str
+    opportunity_id: str = Field(description="a job (opportunity) id, like O-2")
     reason: LostReason = Field(description="price | competition | timing | no_decision | scope | other")
-    note: str | None = None
-    competitor: str | None = None
+    note: str | None = Field(default=None, description="the owner's words about why")
+    competitor: str | None = Field(default=None, description="who won the job instead, e.g. 'Acme Plumbing'")
 
 
 @tool("write")

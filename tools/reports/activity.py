@@ -38,7 +38,7 @@ def current_work(store: Store, contact_id: str) -> tuple[Doc | None, Doc | None]
 
 # ---------------------------------------------------------------------------- touchpoints
 class ContactRefInput(ToolInput):
-    contact_id: str
+    contact_id: str = Field(description="a contact id, like C-12")
 
 
 @tool("read")
@@ -71,7 +71,7 @@ def last_touchpoint(store: Store, args: ContactRefInput) -> dict[str, Any]:
 
 
 class NewestCustomersInput(ToolInput):
-    limit: int = Field(default=5, ge=1, le=50)
+    limit: int = Field(default=5, ge=1, le=50, description="how many to list (default 5)")
 
 
 @tool("read")
@@ -88,7 +88,7 @@ def newest_customers(store: Store, args: NewestCustomersInput) -> dict[str, Any]
 
 # ---------------------------------------------------------------------------- timeline
 class LeadRefInput(ToolInput):
-    lead_id: str
+    lead_id: str = Field(description="a lead id, like L-4")
 
 
 @tool("read")

@@ -18,7 +18,7 @@ from backoffice.tools.reports.activity import summary
 # ---------------------------------------------------------------------------- follow-ups
 class FollowUpsDueInput(ToolInput):
     on: dt.date | None = Field(default=None, description="default today")
-    include_overdue: bool = True
+    include_overdue: bool = Field(default=True, description="also list follow-ups due before that day (default true)")
 
 
 def follow_ups_due_rows(store: Store, on: dt.date | None = None, include_overdue: bool = True) -> list[Doc]:
