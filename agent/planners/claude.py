@@ -356,7 +356,7 @@ class ClaudePlanner:
                 continue
             args = call.input if isinstance(call.input, dict) else {}
             final = FINAL_TOOLS.get(call.name)
-            if final is not None and not final.search(owner_text):
+            if final is not None and not final.search(owner_text) and not final.search(self._previous_owner_text()):
                 # final, and the owner did not ask for it in this message: the owner decides, not the model
                 outcome = turn.gate.call_with_owner(call.name, args)
             else:
@@ -373,6 +373,14 @@ class ClaudePlanner:
                 }
             )
         return results, stop
+
+    def _previous_owner_text(self) -> str:
+        """What the owner typed in the turn before this one ("disqualify the faucet lead", then "budget"
+        when Claude asked why). Only the owner's own words count: tool results are never looked at."""
+        for message in reversed(self.history):
+            if message["role"] == "user" and isinstance(message["content"], str):
+                return str(message["content"])
+        return ""
 
     def _remember(self, messages: list[dict[str, Any]], finished: bool, reply: Reply, asked: dict[str, Any]) -> None:
         if not finished:

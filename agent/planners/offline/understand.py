@@ -359,7 +359,7 @@ _MONEY = re.compile(
     r"(?P<scale>k|grand|thousand|m|mil|million)?\b"
     r"|(?<![\w$.\-/])(?P<neg3>-|minus\s+|negative\s+)?(?P<num2>\d[\d,]*(?:\.\d+)?)\s*(?P<scale2>k|grand|thousand|mil|million)\b"
     r"|(?<![\w$.\-/])(?P<num3>\d[\d,]*(?:\.\d+)?)\s*(?:dollars|bucks|usd)\b"
-    rf"|(?:\b(?:{_BEFORE})\s+|~\s*)(?P<neg4>-)?(?P<num4>\d[\d,]*(?:\.\d+)?)(?=\s*(?:$|[,.;!?)]|\s(?:{_AFTER})\b))"
+    rf"|(?:\b(?:{_BEFORE})\s+|~\s*)(?P<neg4>-)?(?P<num4>\d[\d,]*(?:\.\d+)?)(?=\s*(?:$|[,.;!?)](?!\d)|\s(?:{_AFTER})\b))"
     rf"|(?:^|(?<=[,;:])\s*|(?<=\s-)\s)(?P<num5>\d[\d,]*(?:\.\d+)?)(?=\s+(?:{_AFTER})\b)",
     re.I,
 )
