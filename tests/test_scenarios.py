@@ -43,3 +43,18 @@ def test_claude_planner_plays_the_scenario_against_the_strict_fake(scenario, tmp
     if scenario["claude"]:
         assert "offline planner is answering" not in played.screen  # the session stayed on Claude
     cleanup(played)
+
+
+def test_make_eval_prints_pass_at_1_and_pass_at_k(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    from .fakes.messages_api import Forever, text
+    from .scenarios import eval as scenario_eval
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert scenario_eval.main([]) == 2 and "ANTHROPIC_API_KEY is not set" in capsys.readouterr().out
+    with FakeMessagesAPI([Forever(text("Everything is fine."))]) as fake:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        assert scenario_eval.main(["--k", "2", "--only", "reports_change_nothing"]) == 0
+    out = capsys.readouterr().out
+    assert "reports_change_nothing" in out and "0/2  pass^1 0.00  pass^2 0" in out
+    assert "overall: pass^1 0.00 · pass^2 0.00" in out

@@ -35,6 +35,7 @@ and ``check`` returns what differs from ``expect`` (nothing, when it passes).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
@@ -52,6 +53,8 @@ HERE = Path(__file__).parent
 CASES = HERE / "cases"
 MAIL = HERE.parent / "fixtures" / "mail"
 NOW = "2026-11-25T08:30:00"
+# every scenario writes and fsyncs a book: in memory when the machine has a RAM disk
+SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -141,16 +144,34 @@ class Played:
         return not self.problems
 
 
+_DEMO: dict[str, Path] = {}
+
+
+def _demo_book() -> Path:
+    """The sample business, built once per process and copied for each scenario."""
+    from backoffice.tools.book.store import Store
+    from backoffice.tools.demo import load_demo
+
+    if "book" not in _DEMO or not _DEMO["book"].exists():
+        where = Path(tempfile.mkdtemp(dir=SCRATCH)) / "demo"
+        store = Store(where)
+        load_demo(store)
+        store.fold()
+        store.close()
+        _DEMO["book"] = where
+        atexit.register(shutil.rmtree, where.parent, True)
+    return _DEMO["book"]
+
+
 def build_book(scenario: dict[str, Any], data: Path) -> None:
     from backoffice.tools.book.store import Store
     from backoffice.tools.catalog import get_tool
-    from backoffice.tools.demo import load_demo
 
+    if scenario.get("book", "demo") == "demo":
+        shutil.copytree(_demo_book(), data)
     data.mkdir(parents=True, exist_ok=True)
     store = Store(data)
     try:
-        if scenario.get("book", "demo") == "demo":
-            load_demo(store)
         for step in scenario.get("setup") or []:
             tool = get_tool(step["tool"])
             tool.func(store, tool.parse(step.get("args") or {}))
@@ -173,7 +194,7 @@ def play(scenario: dict[str, Any], planner: str = "offline", client: Any = None,
     from backoffice.tools.book.store import Store
     from backoffice.tools.services import Services
 
-    scratch = Path(tempfile.mkdtemp(dir=where))
+    scratch = Path(tempfile.mkdtemp(dir=SCRATCH or where))
     data = scratch / "data"
     env = {"BACKOFFICE_NOW": NOW, "BACKOFFICE_DATA_DIR": str(data), "ANTHROPIC_API_KEY": None}
     with pinned(env):
