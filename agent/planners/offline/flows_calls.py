@@ -64,7 +64,7 @@ class CallFlows(Engine):
         follow_up = find_follow_up(norm, today, region)
         outcome_kind = find_outcome(norm, d["type"] in ("phone_call", "meeting"))
         work = self._work_for(d, contact, said, norm)
-        if self.sure(d, "who") < 60 and not d.get("confirmed"):
+        if self.unsure(d, "who") and not d.get("confirmed"):
             parts = [outcome_kind.replace("_", " ")] if outcome_kind not in ("none", "spoke") else []
             if follow_up:
                 parts.append(f"follow up {follow_up:%a %b} {follow_up.day}")
