@@ -532,7 +532,13 @@ def convert_lead(store: Store, args: ConvertLeadInput) -> dict[str, Any]:
                 f"Before {full_name(contact)} can become a job their record needs: {', '.join(missing)}.", missing
             )
         where_lead_was = LEAD_STAGE_TO_JOB.get(lead["pipeline_stage"], "estimating")
-        stage = forward("opportunity_stage", where_lead_was, args.stage) if args.stage else where_lead_was
+        stage = where_lead_was
+        if args.stage:
+            # the stage asked for, unless the lead's own stage already says as much or more (a lead with a
+            # visit booked stays scheduled when "estimating" is asked for); a lead still at inquiry or
+            # needs analysis says nothing, so the stage asked for is used
+            known = lead["pipeline_stage"] in LEAD_STAGE_TO_JOB
+            stage = forward("opportunity_stage", where_lead_was, args.stage) if known else args.stage
         fields: Doc = {
             "lead_id": lead["lead_id"],
             "contact_id": contact["contact_id"],

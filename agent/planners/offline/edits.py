@@ -151,7 +151,7 @@ def read_edit(engine: Engine, said: Said) -> Doc | None:
         return d
     if email:
         return done("contact", email=email)
-    address = find_address(raw)
+    address = find_address(raw, town=True)
     if address and re.search(r"\baddress|\bmoved\b|\blives\b|\bnew place\b", t):
         return done("contact", address=address)
     if re.search(r"\baddress\b|\bmoved\b", t):

@@ -30,13 +30,14 @@ from backoffice.agent.planners.offline.understand import (
     find_date,
     find_email,
     find_phone,
-    has_details,
+    only_details,
 )
 from backoffice.agent.planners.offline.words import Normaliser, is_skip, plain, yes_no
 from backoffice.agent.reply import Reply
 from backoffice.tools.book.normalize import full_name, phone_display
 from backoffice.tools.book.store import Doc, Store
 
+CONFIRM_BELOW = 70  # how sure a reference must be for a write to go ahead without a one-line confirmation
 CANCEL = {"cancel", "never mind", "nevermind", "forget it", "stop", "nvm", "scratch that", "forget that"}
 PRONOUNS = re.compile(r"\b(?:them|him|her|they|it|this one|that one|he|she|this|that|the same|em)\b")
 ID_FIELD = resolve.ID_FIELD
@@ -182,7 +183,7 @@ class Engine:
 
     def confirm(self, flow: str, data: Doc, summary: str) -> None:
         """A guess is put to the owner in one line before anything is written."""
-        if data.get("confirmed"):
+        if "confirmed" in data:  # answered: yes goes on, no is handled by the flow
             return
         self.need(flow, data, "confirmed", "yesno", f"{summary} [yes/no]", about=" to confirm")
 
@@ -197,7 +198,9 @@ class Engine:
             return False
         if said.match is None:
             return False
-        anchored = said.match.start() <= 2
+        polite = re.match(r"(?:(?:hey|hi|ok|okay|so|and|also|oh|please|pls|can you|could you|can u|would you|"
+                          r"i need you to|i want to|lets|let us)[,!]?\s+)*", said.norm)  # fmt: skip
+        anchored = said.match.start() <= (polite.end() if polite else 0) + 2
         if strict:
             return said.weight >= 25 and (anchored or text.rstrip().endswith("?"))
         return said.weight >= 25
@@ -237,7 +240,7 @@ class Engine:
             return True
         if kind == "details":
             region = self.store.settings.default_phone_region
-            if answer is None and not has_details(text, region) and self.looks_like_request(text):
+            if answer is None and not only_details(text, region) and self.looks_like_request(text, strict=False):
                 return False
             w.data[w.slot] = answer if answer is not None else text
             w.data[f"{w.slot}_text"] = text
@@ -278,7 +281,7 @@ class Engine:
             else:
                 retry = (amounts[0].problem + ". " if amounts else "") + "What's the amount? (e.g. $8,500 or 15k)"
         elif kind == "address":
-            value = find_address(text) or text.strip()
+            value = find_address(text, town=True) or text.strip()
         if retry:
             self.waiting = w
             self.reply.say(retry)
@@ -352,6 +355,11 @@ class Engine:
 
     def sure(self, data: Doc, slot: str) -> float:
         return float((data.get("_sure") or {}).get(slot, 100))
+
+    def unsure(self, data: Doc, slot: str) -> bool:
+        """The record in ``slot`` was found on thin evidence (a person named only by their job, "the pool
+        guy"; a word two records share): a write to it is confirmed in one line first."""
+        return self.sure(data, slot) < CONFIRM_BELOW
 
     def open_records(self, kind: str) -> list[Doc]:
         if kind == "lead":

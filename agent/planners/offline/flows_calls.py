@@ -64,7 +64,7 @@ class CallFlows(Engine):
         follow_up = find_follow_up(norm, today, region)
         outcome_kind = find_outcome(norm, d["type"] in ("phone_call", "meeting"))
         work = self._work_for(d, contact, said, norm)
-        if self.sure(d, "who") < 60 and not d.get("confirmed"):
+        if self.unsure(d, "who") and not d.get("confirmed"):
             parts = [outcome_kind.replace("_", " ")] if outcome_kind not in ("none", "spoke") else []
             if follow_up:
                 parts.append(f"follow up {follow_up:%a %b} {follow_up.day}")
@@ -73,7 +73,6 @@ class CallFlows(Engine):
         if d.get("confirmed") is False:
             self.reply.say("OK, nothing logged. Tell me again who it was with.")
             return
-        before = [f for f in self._due_follow_ups(contact["contact_id"])]
         stamp = f"{d['on']}T12:00:00" if d.get("on") else None
         outcome = self.call(
             "log_interaction",
@@ -106,15 +105,12 @@ class CallFlows(Engine):
         elif d["type"] in ("phone_call", "meeting"):
             message += " No follow-up date set."
         self.reply.say(message)
-        if d["type"] in OWNER_TOUCHES and outcome_kind != "no_show":
-            for item in before:
-                if item["interaction_id"] == logged["interaction_id"]:
-                    continue
-                closed = self.call("complete_follow_up", interaction_id=item["interaction_id"],
-                                   note=f"answered by {logged['interaction_id']}")  # fmt: skip
-                if self.report(closed):
-                    self.reply.say(f"Closed the follow-up it answers: {item['interaction_id']} "
-                                   f"({summary(item)}, due {item['follow_up_date']}).")  # fmt: skip
+        # log_interaction closes the oldest follow-up due on the same lead, job or person when the touch
+        # reached them (a voicemail or a no-show does not), and says which
+        item = outcome.result.get("closed_follow_up")
+        if item and item["interaction_id"] != logged["interaction_id"]:
+            self.reply.say(f"Closed the follow-up it answers: {item['interaction_id']} "
+                           f"({summary(item)}, due {item['follow_up_date']}).")  # fmt: skip
         self._next_step(outcome_kind, work, contact)
 
     def _due_follow_ups(self, contact_id: str) -> list[Doc]:

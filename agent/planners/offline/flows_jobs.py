@@ -72,7 +72,7 @@ class JobFlows(Engine):
                 self.reply.say(f"{lead['title']} ({lead['lead_id']}) is still a lead, not a job. Convert it first "
                                f'("convert {lead["lead_id"]} to a job"), then mark the job won.')  # fmt: skip
             return
-        if self.sure(d, "job") < 60:
+        if self.unsure(d, "job"):
             self.confirm("won", d, f"Do you mean {job['name']} ({job['opportunity_id']})?")
             if d["confirmed"] is False:
                 self.reply.say("OK, nothing changed. Which job was it?")

@@ -102,6 +102,8 @@ class LeadFlows(Engine):
         rest = re.sub(r"\bfrom\s*(?=,|$)|\b(?:a\s+)?(?:guy|lady|woman|man|someone|somebody)\s+(?=called|emailed|texted|rang)",
                       " ", rest, flags=re.I)  # fmt: skip
         rest = re.sub(r"\s*,(?:\s*,)+", ",", rest)
+        rest = re.sub(r"\b(?:via|by|through|on|from)\s+(?:the\s+|our\s+|a\s+)?(?:web\s*(?:site\s+)?form|website|email|e-mail|"
+                      r"phone|text|facebook|google|yelp|nextdoor)\b", " , ", rest, flags=re.I)  # fmt: skip
         description = re.sub(r"^[\s,.;:\-—]*(?:(?:called|emailed|texted|rang|phoned|wrote|from|via|,)\s*)*", "", rest)
         description = re.sub(r"[\s,.;:\-—]+$", "", description)
         need = NEED.search(description)
@@ -287,8 +289,8 @@ class LeadFlows(Engine):
                 self.reply.say(f"{amounts[0].problem}; I left the value as it was.")
             else:
                 value = amounts[0].value
-        stage = d.get("stage") or ("estimate_sent" if lead["pipeline_stage"] in ("estimate_sent", "follow_up")
-                                   else "needs_analysis")  # fmt: skip
+        # qualify_lead never moves a lead back: one whose estimate is out stays there, and it says so
+        stage = d.get("stage") or "needs_analysis"
         outcome = self.call("qualify_lead", lead_id=lead["lead_id"], pipeline_stage=stage, estimated_value=value)
         if self.report(outcome):
             self.reply.say(outcome.message)
@@ -368,7 +370,7 @@ class LeadFlows(Engine):
             phone = find_phone(text, self.store.settings.default_phone_region)
             if phone:
                 fixes["phone"] = phone[1]
-            address = find_address(text)
+            address = find_address(text, town=True)
             if address is None and not phone and not contact.get("address") and re.search(r"\d", text):
                 address = text.strip(" .")
             if address and not contact.get("address"):
@@ -385,7 +387,7 @@ class LeadFlows(Engine):
             if not self.report(self.call("update_contact", contact_id=contact["contact_id"], **fixes)):
                 return
             d["fixed"] = True
-        if self.sure(d, "lead") < 60:
+        if self.unsure(d, "lead"):
             self.confirm("convert", d, f"Convert {lead['title']} ({lead['lead_id']}) for {full_name(contact)} into a job?")
             if d["confirmed"] is False:
                 self.reply.say("OK, nothing changed.")

@@ -274,7 +274,7 @@ class PeopleFlows(Engine):
     def flow_delete(self, d: Doc) -> None:
         contact = self.pick("delete", d, "who", "contact", d.pop("said", None),
                             question="Who do you mean? Nothing is deleted, but I can archive a contact.")  # fmt: skip
-        if not d.get("confirmed"):
+        if "confirmed" not in d:
             self.reply.say("Nothing is ever deleted: the history stays. I can archive them instead, which hides them "
                            "from lists and searches.")  # fmt: skip
         self.confirm("delete", d, f"Archive {full_name(contact)} ({contact['contact_id']})?")
@@ -325,7 +325,7 @@ class PeopleFlows(Engine):
             args[d["field"]] = value
         if not args:
             self.need("edit", d, "value", d.get("value_kind", "text"), d.get("ask") or f"What should I change on {label}?")
-        if self.sure(d, "record_id") < 60:
+        if self.unsure(d, "record_id"):
             shown = ", ".join(f"{k.replace('_', ' ')} → {_shown(v)}" for k, v in args.items())
             self.confirm("edit", d, f"Change {label}: {shown}?")
             if d["confirmed"] is False:

@@ -13,12 +13,12 @@ def help_text(understanding: Understanding) -> str:
     for request in understanding.requests:
         if not request.group or request.group == "Help" or not request.examples:
             continue
-        shown = " · ".join(f'"{e}"' for e in request.examples[:2])
-        groups.setdefault(request.group, []).append(shown)
+        groups.setdefault(request.group, []).append(f'{request.help}: "{request.examples[0]}"')
     order = [g for g in GROUPS if g in groups] + [g for g in groups if g not in GROUPS]
     lines = ["Here is what I understand (offline planner — plain requests, no AI needed):"]
     for group in order:
-        lines.append(f"- **{group}**: " + " · ".join(groups[group]))
-    lines.append("Anything that writes to a customer, wins a job or touches QuickBooks is shown to you first.")
+        lines.append(f"\n**{group}**")
+        lines.extend(f"- {item}" for item in groups[group])
+    lines.append("\nAnything that writes to a customer, wins a job or touches QuickBooks is shown to you first.")
     lines.append("Type cancel to drop a question I asked, quit to leave.")
     return "\n".join(lines)

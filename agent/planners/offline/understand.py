@@ -26,7 +26,7 @@ STREET = (
     r"hwy|highway|cir|circle|sq|square|trl|trail|loop|row|crescent|cres"
 )
 ADDRESS = re.compile(
-    rf"\b\d+[A-Za-z]?(?:\s+(?!(?:and|at|for|the|to|with|about)\b)[A-Za-z0-9.'\-]+){{1,4}}?\s+(?:{STREET})\b\.?"
+    rf"\b\d+[A-Za-z]?(?:\s+(?!(?:and|at|for|the|to|with|about)\b|\d+\b)[A-Za-z0-9.'\-]+){{1,4}}?\s+(?:{STREET})\b\.?"
     r"(?:,?\s+(?:apt|unit|suite|#)\.?\s*\w+)?",
     re.I,
 )
@@ -59,11 +59,20 @@ def partial_phone(text: str) -> str | None:
     return None
 
 
-def find_address(text: str) -> str | None:
-    m = ADDRESS.search(EMAIL.sub(" ", text))
+CITY = re.compile(r"\s*,\s*([A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)?(?:\s*,?\s*[A-Z]{2})?(?:\s+\d{5})?)(?=\s*(?:[,.;]|$))")
+
+
+def find_address(text: str, town: bool = False) -> str | None:
+    """A street address ("14 Oak St", "410 Main St, Apt 2"); with ``town`` (the text answers a question
+    for an address) also the town after a comma in capitals ("14 Oak St, Springfield")."""
+    cleaned = EMAIL.sub(" ", text)
+    m = ADDRESS.search(cleaned)
     if not m:
         return None
     address = m.group(0).strip(" ,.")
+    place = CITY.match(cleaned, m.end()) if town else None
+    if place:
+        address = f"{address}, {place.group(1)}"
     # an owner typing in lower case gets a tidy address; one typed with care is kept as it is
     return " ".join(w.capitalize() if w.islower() and not w[0].isdigit() else w for w in address.split())
 
@@ -81,9 +90,32 @@ def find_source(text: str) -> tuple[str, str] | None:
     return (m.group(0), m.group(1).strip()) if m else None
 
 
+DETAIL_WORDS = {"her", "his", "their", "its", "number", "phone", "cell", "mobile", "email", "address", "addy", "is",
+                "and", "the", "it", "s", "service", "at", "lives", "ph", "e", "mail", "also", "oh", "ok", "yes", "sure",
+                "plus", "with", "on", "new"}  # fmt: skip
+
+
 def has_details(text: str, region: str) -> bool:
     """The text gives a phone, an email, an address or how someone heard about the business."""
     return bool(find_phone(text, region) or find_email(text) or find_address(text) or find_source(text))
+
+
+def only_details(text: str, region: str) -> bool:
+    """The text is nothing but contact details ("her number is 555 404 1188 and the address is 123 Main
+    St", "referred by Bob"), so it answers a question for them rather than asking something else."""
+    if not has_details(text, region):
+        return False
+    rest = text
+    if phone := find_phone(rest, region):
+        rest = rest.replace(phone[0], " ")
+    if email := find_email(rest):
+        rest = re.sub(re.escape(email), " ", rest, flags=re.I)
+    if address := find_address(rest):
+        rest = re.sub(re.escape(address), " ", rest, flags=re.I)
+    if source := find_source(rest):
+        rest = rest.replace(source[0], " ")
+    words = [w for w in re.findall(r"[a-z]+", rest.lower()) if w not in DETAIL_WORDS]
+    return len(words) <= 1
 
 
 # ---------------------------------------------------------------------------- names

@@ -24,7 +24,7 @@ ABBREVIATIONS: dict[str, str] = {
     "bldgs": "buildings", "est": "estimate", "mgr": "manager", "addy": "address", "addr": "address",
     "cust": "customer", "custs": "customers", "hv": "have", "yr": "year", "yrs": "years", "fwd": "forward",
     "appt": "appointment", "appts": "appointments", "dq": "disqualify", "dqd": "disqualified", "qb": "quickbooks",
-    "qbo": "quickbooks", "rn": "now", "info": "information", "wat": "what", "wats": "whats", "wht": "what",
+    "qbo": "quickbooks", "rn": "now", "info": "information", "wat": "what", "wats": "what is", "wht": "what",
     "wk": "week", "wks": "weeks", "mo": "month", "mos": "months", "mon": "monday", "tue": "tuesday",
     "tues": "tuesday", "wed": "wednesday", "weds": "wednesday", "thu": "thursday", "thur": "thursday",
     "thurs": "thursday", "fri": "friday", "sat": "saturday", "sun": "sunday", "b4": "before", "pics": "pictures",
