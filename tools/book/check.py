@@ -12,6 +12,8 @@ LINKS = {
     "leads": {"contact_id": "contacts", "company_id": "companies", "converted_opportunity_id": "opportunities"},
     "interactions": {"contact_id": "contacts", "lead_id": "leads", "opportunity_id": "opportunities"},
     "opportunities": {"contact_id": "contacts", "lead_id": "leads", "company_id": "companies"},
+    "qualifications": {"lead_id": "leads"},
+    "source_spend": {},
 }
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES, is_open_job
 from backoffice.tools.book.normalize import fold
 from backoffice.tools.book.store import Doc, Store
 
@@ -153,7 +153,7 @@ def is_open(kind: Kind, doc: Doc) -> bool:
     if kind == "lead":
         return doc.get("status") in OPEN_LEAD_STATUSES
     if kind == "job":
-        return doc.get("stage") in OPEN_OPPORTUNITY_STAGES
+        return is_open_job(doc)
     if kind == "contact":
         return not doc.get("archived")
     return True
