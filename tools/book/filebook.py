@@ -39,11 +39,9 @@ import contextlib
 import gc
 import logging
 import os
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,7 +52,7 @@ from backoffice.tools.book.eventlog import EventLog
 from backoffice.tools.book.index import SPEC, Index
 from backoffice.tools.book.journal import Entry, Journal, Position
 from backoffice.tools.book.schemas import TABLES
-from backoffice.tools.book.storage import Doc, fsync_dir
+from backoffice.tools.book.storage import Doc, atomic_file
 from backoffice.tools.errors import StoreCorrupt, StoreError
 
 log = logging.getLogger("backoffice.store")
@@ -64,13 +62,6 @@ SHARED, EXCLUSIVE = "shared", "exclusive"
 # Books whose files total less than this are folded after every transaction.
 WRITE_THROUGH_BELOW = 4 * 1024 * 1024
 JOURNAL_MIN = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Sig:
-    ino: int
-    size: int
-    mtime_ns: int
 
 
 def _sig(path: Path) -> list[int] | None:
@@ -424,29 +415,16 @@ class FileBook:
 
     def _write_snapshot(self, name: str) -> None:
         """The TinyDB file, streamed from the index: documents are copied as stored, never re-parsed."""
-        path = self.directory / name
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
-        try:
-            if hasattr(os, "fchmod"):  # POSIX; on Windows the file is private to the user's profile
-                os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb", buffering=1 << 20) as out:
-                out.write(b"{")
-                tables = [*self.layout[name], *(self.index.meta(f"extra:{name}") or [])]
-                for t, table in enumerate(tables):
-                    out.write(b"," if t else b"")
-                    out.write(orjson.dumps(table) + b":{")
-                    if table in SPEC:
-                        for i, (key, doc) in enumerate(self.index.raw(table)):
-                            out.write(b',"' if i else b'"')
-                            out.write(str(key).encode() + b'":')
-                            out.write(doc)
-                    out.write(b"}")
+        with atomic_file(self.directory / name, mode=0o600) as out:
+            out.write(b"{")
+            tables = [*self.layout[name], *(self.index.meta(f"extra:{name}") or [])]
+            for t, table in enumerate(tables):
+                out.write(b"," if t else b"")
+                out.write(orjson.dumps(table) + b":{")
+                if table in SPEC:
+                    for i, (key, doc) in enumerate(self.index.raw(table)):
+                        out.write(b',"' if i else b'"')
+                        out.write(str(key).encode() + b'":')
+                        out.write(doc)
                 out.write(b"}")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        fsync_dir(self.directory)
+            out.write(b"}")

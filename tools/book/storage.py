@@ -67,13 +67,21 @@ def fsync_dir(directory: Path) -> None:
 
 def atomic_write_bytes(path: Path, payload: bytes, mode: int | None = None) -> None:
     """Replace ``path`` with ``payload`` so that a crash leaves either the old or the new file."""
+    with atomic_file(path, mode) as handle:
+        handle.write(payload)
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
+    """A file to write ``path``'s new content into: a temp file beside it, fsynced and renamed over
+    it when the block ends, removed if the block raises. A crash leaves the old or the new file."""
     directory = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         if mode is not None:
             _chmod(fd, tmp, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+        with os.fdopen(fd, "wb", buffering=1 << 20) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
