@@ -76,7 +76,7 @@ def _preview(store: Store, args: dict[str, Any]) -> tuple[str, str]:
     return f"Create {f['name']} in QuickBooks", "\n".join(lines)
 
 
-@tool("consequential", preview=_preview)
+@tool("consequential", preview=_preview, idempotent=True)  # QuickBooks is searched before creating
 def create_quickbooks_customer(store: Store, args: QuickBooksCustomerInput) -> dict[str, Any]:
     """Put a won customer (a contact, or a company) into QuickBooks. Needs the owner's yes. Searches
     QuickBooks first by name and email and links an existing customer instead of creating a duplicate."""
