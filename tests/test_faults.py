@@ -208,7 +208,7 @@ def test_a_damaged_file_is_named_by_every_command_that_reads_it_and_left_as_it_i
 
 
 # ---------------------------------------------------------------------------- 2. kills
-NOTES = 600  # interactions moved by the merge: long enough to be killed in the middle of
+NOTES = 400  # interactions moved by the merge: long enough to be killed in the middle of
 
 
 @pytest.fixture(scope="module")
@@ -263,9 +263,10 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen[str], limit: float =
 
 
 def _status(data_dir: Path, action_id: str = "P-1") -> str:
-    listed = backoffice(data_dir, "--json", "pending", "--all")
-    assert listed.returncode == 0, listed.stderr
-    return str({a["id"]: a["status"] for a in json.loads(listed.stdout)}[action_id])
+    """What ``backoffice pending --all`` shows for the action ("interrupted" once its process is gone)."""
+    from backoffice.agent.gate.pending import PendingStore
+
+    return PendingStore(data_dir).get(action_id).shown_status
 
 
 def _approve_until_killed(data_dir: Path, after: float | None) -> float:
@@ -326,7 +327,7 @@ def _people_csv(path: Path, count: int) -> Path:
 
 
 def test_imports_killed_at_random_leave_all_or_nothing_and_a_rerun_completes(tmp_path: Path, data_dir: Path):
-    csv = _people_csv(tmp_path / "people.csv", 600)
+    csv = _people_csv(tmp_path / "people.csv", 400)
     assert backoffice(data_dir, "demo").returncode == 0
     calibration = tmp_path / "calibration"
     shutil.copytree(data_dir, calibration)
@@ -342,12 +343,12 @@ def test_imports_killed_at_random_leave_all_or_nothing_and_a_rerun_completes(tmp
         store = Store(data_dir)
         contacts, leads = store.count("contacts"), store.count("leads")
         store.close()
-        assert (contacts, leads) in ((8, 8), (608, 608)), (contacts, leads)
-        outcomes.append("all" if contacts == 608 else "nothing")
+        assert (contacts, leads) in ((8, 8), (408, 408)), (contacts, leads)
+        outcomes.append("all" if contacts == 408 else "nothing")
     again = backoffice(data_dir, "--json", "import", "--yes", str(csv))
     assert again.returncode == 0, again.stderr
     store = Store(data_dir)
-    assert (store.count("contacts"), store.count("leads")) == (608, 608)
+    assert (store.count("contacts"), store.count("leads")) == (408, 408)
     store.close()
     print(f"import kills (import {run_time:.2f} s): {outcomes}")
 
