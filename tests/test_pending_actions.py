@@ -227,3 +227,29 @@ def test_ctrl_c_during_a_run_leaves_an_action_that_can_be_approved_again(store: 
     monkeypatch.setattr(Store, "insert", real)
     assert gate.execute("P-1", by="owner").status == "ok"
     assert store.require("opportunities", "O-1")["stage"] == "won"
+
+
+def test_a_send_cut_short_by_ctrl_c_is_not_sent_again_the_next_day(
+    cli, store: Store, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from backoffice.tools.crm import messages
+
+    c = add_contact(store, name="Joe Smith", email="joe@example.com")
+    gate = Gate(store, PendingStore(data_dir))
+    gate.call("send_message", {"contact_id": c["contact_id"], "subject": "Your quote", "body": "Hi Joe."})
+    real = messages.add_interaction
+
+    def stopped(*args: Any, **kwargs: Any) -> Any:  # the message is saved; Ctrl-C before it is logged
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(messages, "add_interaction", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        gate.execute("P-1", by="owner")
+    monkeypatch.setattr(messages, "add_interaction", real)
+    saved = sorted((data_dir / "outbox").glob("*.eml"))
+    assert len(saved) == 1 and entries(data_dir)[0]["status"] == "failed"
+    monkeypatch.setenv("BACKOFFICE_NOW", "2026-11-23T09:00:00")  # Monday
+    code, screen = cli("approve", "P-1")
+    assert code == 0, screen
+    assert sorted((data_dir / "outbox").glob("*.eml")) == saved  # the same message, not a second one
+    assert len([i for i in store.scan("interactions") if i.get("message_id")]) == 1

@@ -203,7 +203,7 @@ class Gate:
                     "Approve it again to run exactly that, or reject it.",
                     action=action,
                 )
-        interrupted = action.interrupted
+        cut_short = action.cut_short
         action, claimed = self.pending.claim(action.id, by)
         if not claimed:
             return self._not_waiting(action)
@@ -214,7 +214,7 @@ class Gate:
                 if tool.idempotent:
                     # run again as of the moment it was first approved: what it works out from the
                     # date (a message's id) comes out the same, so its own check finds the first run
-                    moment = _as_of(claim) if interrupted else None
+                    moment = _as_of(claim) if cut_short else None
                     with clock.frozen(moment) if moment else contextlib.nullcontext():
                         result = tool.func(self.store, args)
                 else:
@@ -228,7 +228,7 @@ class Gate:
             action = self.pending.fail(action.id, str(exc))
             return Outcome("error", f"{action.id} could not be done: {exc}", action=action)
         except BaseException as exc:  # a bug, or Ctrl-C: the next approval checks what got through
-            self.pending.fail(action.id, f"{type(exc).__name__}: {exc}")
+            self.pending.fail(action.id, f"{type(exc).__name__}: {exc}", cut_short=True)
             raise
         message = str(result.get("message", "done"))
         action = self.pending.finish(action.id, message)
@@ -266,12 +266,12 @@ class Gate:
             earlier = self._earlier_run(get_tool(action.tool), action)
             if earlier is not None:
                 return earlier
-        was_interrupted = action.interrupted
+        was_cut_short = action.cut_short
         action, changed = self.pending.reject(action.id)
         if not changed:
             return Outcome("error", f"{action.id} is {action.status}; only a waiting action can be rejected.")
         note = "Nothing was done."
-        if was_interrupted and get_tool_or_none(action.tool) is not None and get_tool(action.tool).idempotent:
+        if was_cut_short and get_tool_or_none(action.tool) is not None and get_tool(action.tool).idempotent:
             note = (
                 "It was interrupted while running, so part of it may have happened before it stopped "
                 "(a message may have gone out): check before doing it another way."

@@ -70,6 +70,12 @@ class Action:
         return self.status == "running" and claims.gone(self.claim)
 
     @property
+    def cut_short(self) -> bool:
+        """Its last run stopped part-way: the process died, or it was interrupted (Ctrl-C) or hit a
+        bug. What that run did is not known; the next run checks before doing anything."""
+        return self.interrupted or bool((self.claim or {}).get("cut_short"))
+
+    @property
     def waiting(self) -> bool:
         """Something the owner can decide on now."""
         return self.status in OPEN or self.interrupted
@@ -88,6 +94,7 @@ class _Claim(BaseModel):
     token: str = Field(pattern=r"^[0-9a-f]{8,64}$")
     at: str
     as_of: str | None = None
+    cut_short: bool = False
 
 
 class _Entry(BaseModel):
@@ -229,10 +236,9 @@ class PendingStore:
                 return action, False
             now = clock.stamp(clock.now())
             note = f"approved by {by}"
-            earlier = None
+            earlier = action.claim if action.cut_short else None
             if action.interrupted:
                 note = f"found interrupted ({claims.describe(action.claim)} is gone); {note} again"
-                earlier = action.claim
             raw.update(status="running", decided_at=now, decided_by=by, claim=claims.new_claim(earlier))
             raw["history"].append(f"{now} {note}")
             return _action(raw), True
@@ -269,8 +275,15 @@ class PendingStore:
         """Nothing happened (a service was not connected): back to waiting, with the reason."""
         return self._change(action_id, status="pending", error=error)
 
-    def fail(self, action_id: str, error: str) -> Action:
-        return self._change(action_id, status="failed", error=error)
+    def fail(self, action_id: str, error: str, cut_short: bool = False) -> Action:
+        """The run failed. ``cut_short``: it stopped part-way, for a reason the tool did not report
+        (Ctrl-C, a bug), so the next run is checked as after an interruption."""
+        with self._locked() as state:
+            raw = _find(state, action_id)
+            raw.update(status="failed", error=error)
+            if cut_short and raw.get("claim"):
+                raw["claim"]["cut_short"] = True
+            return _action(raw)
 
     def describe(self, action_id: str, title: str, preview: str) -> Action:
         """What the action does, described afresh (the stored text is only a record of what was shown)."""
