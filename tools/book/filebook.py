@@ -72,6 +72,19 @@ def _sig(path: Path) -> list[int] | None:
     return [st.st_ino, st.st_size, st.st_mtime_ns]
 
 
+@contextlib.contextmanager
+def _book_files() -> Iterator[None]:
+    """The book's own files that cannot be used (a folder where the journal should be, no
+    permission) are the book's problem, named as such, never a bare OSError."""
+    try:
+        yield
+    except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        raise StoreCorrupt(
+            f"{exc.filename} cannot be used as part of the book ({exc.strerror}); it was left as it is. "
+            "Move it aside or fix it, then try again."
+        ) from exc
+
+
 class Transaction:
     """Whole-document puts, visible at once to reads inside the transaction; see ``FileBook.writing``."""
 
@@ -183,11 +196,13 @@ class FileBook:
                 return
             for _ in range(5):
                 with self._locked(SHARED):
-                    if self._lock_file is None or self._current():
+                    with _book_files():
+                        current = self._lock_file is None or self._current()
+                    if current:
                         with self.view.snapshot():
                             yield self.view
                         return
-                with self._locked(EXCLUSIVE):  # behind the disk: bring the index up to date, then read
+                with self._locked(EXCLUSIVE), _book_files():  # behind the disk: catch up, then read
                     self._refresh()
             raise StoreError(
                 f"The book in {self.directory} keeps changing under its lock; is something else editing it?"
@@ -209,13 +224,15 @@ class FileBook:
                 yield self._tx
                 return
             with self._locked(EXCLUSIVE):
-                self._refresh()
+                with _book_files():
+                    self._refresh()
                 tx = Transaction(self)
                 self._tx = tx
                 try:
                     with self.index.batch():
                         yield tx
-                        self._commit(tx)
+                        with _book_files():
+                            self._commit(tx)
                 finally:
                     self._tx = None
                 with contextlib.suppress(OSError, StoreError):

@@ -22,6 +22,7 @@ import orjson
 from tinydb.storages import Storage
 
 from backoffice.tools.book import locks
+from backoffice.tools.book.datafiles import private_dir
 from backoffice.tools.errors import StoreCorrupt
 
 Doc = dict[str, Any]
@@ -42,7 +43,7 @@ def file_lock(path: Path, blocking: bool = True, shared: bool = False) -> Iterat
         yield True
         return
     if not shared:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
     with _open_lock_file(path) as handle:
         if not locks.lock(handle, shared=shared, blocking=blocking):
             yield False
@@ -66,7 +67,8 @@ def fsync_dir(directory: Path) -> None:
 
 
 def atomic_write_bytes(path: Path, payload: bytes, mode: int | None = None) -> None:
-    """Replace ``path`` with ``payload`` so that a crash leaves either the old or the new file."""
+    """Replace ``path`` with ``payload`` so that a crash leaves either the old or the new file. The
+    file is the owner's only (0600, mkstemp's mode, whatever the umask) unless ``mode`` says otherwise."""
     with atomic_file(path, mode) as handle:
         handle.write(payload)
 
@@ -129,7 +131,7 @@ class AtomicJSONStorage(Storage):
     def __init__(self, path: str | os.PathLike[str], create_dirs: bool = False, **_: Any):
         self.path = Path(path)
         if create_dirs:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         data = load_json_file(self.path)
