@@ -191,13 +191,15 @@ class Engine:
         getattr(self, f"flow_{flow}")(data)
 
     # ------------------------------------------------------------------ answers
-    def looks_like_request(self, text: str, strict: bool = True) -> bool:
+    def looks_like_request(self, text: str, strict: bool = True, bar: int = 25) -> bool:
         """``text`` reads as a request of its own rather than an answer."""
         said = Said(self, text)
         if said.request is None or said.request.name in ("smalltalk", "send_draft"):
             return False
         if said.match is None:
             return False
+        if not strict:
+            return said.weight >= bar
         polite = re.match(r"(?:(?:hey|hi|ok|okay|so|and|also|oh|please|pls|can you|could you|can u|would you|"
                           r"i need you to|i want to|lets|let us)[,!]?\s+)*", said.norm)  # fmt: skip
         anchored = said.match.start() <= (polite.end() if polite else 0) + 2
@@ -230,7 +232,7 @@ class Engine:
         if kind == "choice":
             choice = self._choose(w.choices, text)
             if choice is None:
-                if self.looks_like_request(text, strict=False):
+                if self.looks_like_request(text, strict=False, bar=15):  # not one of the options: a new request
                     return False
                 self.waiting = w
                 self.reply.say("Please answer with one of the numbers (or cancel).")

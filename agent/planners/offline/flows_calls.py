@@ -488,9 +488,11 @@ def _summary(said: Said) -> str:
     leftover = [w for w in re.findall(r"[a-z0-9]+", said.engine.normalise(rest)) if w not in named and w not in SUMMARY_FILLER]
     if not leftover:
         return ""
-    parts = re.split(r"\s+[—–-]\s+|:\s*", rest, maxsplit=1)
-    if m and m.group(0).strip() and len(parts) > 1 and len(parts[0].split()) <= 4:
-        return parts[1].strip()
+    if m and m.group(0).strip():
+        # "log a call with maría, she wants …": what happened, without the command and the name
+        parts = re.split(r"\s+[—–-]\s+|:\s*|,\s*", rest, maxsplit=1)
+        if len(parts) > 1 and len(parts[0].split()) <= 4 and parts[1].strip():
+            return parts[1].strip()
     return raw.strip()
 
 

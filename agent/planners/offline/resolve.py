@@ -13,6 +13,7 @@ so a book of 100,000 leads is searched, never scanned.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -187,6 +188,8 @@ def find_mentions(store: Store, text: str, skip: Iterable[str] = ()) -> Mentions
     not references (the cue words), so "mark" in "mark it won" is never taken for a Mark."""
     found = Mentions(store)
     ignore = STOP | {w for w in skip if w}
+    if not text.isascii():  # "maría" is looked up as the book indexes it: "maria"
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     for m in _ID.finditer(text):
         kind = PREFIX[m.group(1)]
         doc = store.get(TABLE[kind], f"{m.group(1).upper()}-{m.group(2)}")
@@ -228,13 +231,15 @@ def _people(store: Store, found: Mentions, words: list[str], ignore: set[str]) -
                 break
         if not hit and len(word) >= 4 and word.isalpha():
             fuzzy_tried.add(word)
+    spoken = f" {' '.join(words)} "
     for cid, places in matched.items():
         doc = docs[cid]
         first, last = _name_words(doc)
         positions = {p for p, _ in places}
         both = {part for _, part in places} >= {"first", "last"} and any(p + 1 in positions for p in positions)
         said = [words[p] for p, _ in places]
-        if both or (not last and first):
+        whole = f" {first} {last} " if first and last else ""
+        if both or (not last and first) or (whole and whole in spoken):  # "D. Reyes" is D. Reyes, not Dana
             found.add("contact", doc, 100, "name", said)
             continue
         part = places[0][1]
