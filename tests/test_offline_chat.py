@@ -31,7 +31,8 @@ def events(data_dir: Path, record_id: str) -> list[dict]:
 # ---------------------------------------------------------------------------- adding customers
 def test_adding_a_customer_creates_it_from_one_line_and_takes_the_rest_as_details(cli, data_dir: Path):
     code, screen = cli("chat", stdin=lines(
-        "add a new customer, Dana Reyes, 555-201-7788, dana@reyesplumbing.com, 14 Oak St", "referred by Bob"))  # fmt: skip
+        "add a new customer, Dana Reyes, 555-201-7788, dana@reyesplumbing.com, 14 Oak St",
+        "referred by Bob"))  # fmt: skip
     assert code == 0
     assert "Added: Dana Reyes, (555) 201-7788. I've noted them as a new prospect (C-1)." in screen
     assert "What's the customer's name?" not in screen and "how they heard about you" in screen
@@ -131,7 +132,9 @@ def test_logging_the_promised_call_closes_the_follow_up_it_answers(cli, data_dir
 
 def test_follow_ups_are_done_cancelled_and_moved_from_the_chat(cli, data_dir: Path, monkeypatch):
     demo(data_dir, monkeypatch)
-    code, screen = cli("chat", stdin=lines("mark I-15 done", "cancel the follow-up with Tom", "what follow-ups are due?"))
+    code, screen = cli(
+        "chat", stdin=lines("mark I-15 done", "cancel the follow-up with Tom", "what follow-ups are due?")
+    )
     assert "Marked I-15 done" in screen and "Marked I-17 canceled" in screen and "No follow-ups due" in screen
     assert "Send this?" not in screen and not (data_dir / "outbox").exists()  # cancelling drafts nothing
     store = reopen(data_dir)
@@ -142,7 +145,11 @@ def test_follow_ups_are_done_cancelled_and_moved_from_the_chat(cli, data_dir: Pa
     store = reopen(data_dir)
     assert store.require("interactions", "I-21")["follow_up_status"] == "canceled"
     moved = store.require("interactions", "I-22")
-    assert moved["contact_id"] == "C-2" and moved["follow_up_date"] == "2026-11-27" and moved["follow_up_status"] == "pending"
+    assert (
+        moved["contact_id"] == "C-2"
+        and moved["follow_up_date"] == "2026-11-27"
+        and moved["follow_up_status"] == "pending"
+    )
     assert [e["action"] for e in store.events("I-15")][-1] == "follow_up_completed"
 
 
@@ -183,7 +190,7 @@ def test_follow_up_on_a_lead_drafts_by_stage_and_saves_to_the_outbox_after_yes(c
 def test_a_draft_is_only_shown_until_the_owner_says_send_it(cli, data_dir: Path):
     _lead_ready(data_dir)
     code, screen = cli("chat", stdin=lines("draft a follow-up for dana", "send it", "yes"))
-    assert screen.index("Say \"send it\"") < screen.index("Send this? [yes/no/edit]")
+    assert screen.index('Say "send it"') < screen.index("Send this? [yes/no/edit]")
     assert len(list((data_dir / "outbox").glob("*.eml"))) == 1
 
 
@@ -277,7 +284,10 @@ def test_everyday_edits_are_written_with_before_and_after_in_the_event_log(cli, 
     store = reopen(data_dir)
     assert store.require("contacts", "C-6")["phones"][0] == "+15558809999"
     assert store.require("contacts", "C-1")["emails"][0] == "jsmith@smithandsons.example"
-    assert store.require("contacts", "C-8")["address"] == "22 Harbor View Rd" and store.require("contacts", "C-8")["archived"]
+    assert (
+        store.require("contacts", "C-8")["address"] == "22 Harbor View Rd"
+        and store.require("contacts", "C-8")["archived"]
+    )
     kitchen = store.require("leads", "L-4")
     assert kitchen["estimated_value"] == 5000 and kitchen["expected_close_date"] == "2026-11-30"
     assert "maintenance_contract" in store.require("contacts", "C-2")["tags"]
@@ -296,7 +306,10 @@ def test_amounts_that_cannot_be_right_are_refused_and_change_nothing(cli, data_d
     assert "$-5k is a negative amount" in screen and "is not an amount I can store" in screen
     assert "$-3k is a negative amount; I left the value out." in screen
     store = reopen(data_dir)
-    assert store.require("leads", "L-4")["estimated_value"] == 3500 and store.require("leads", "L-6")["estimated_value"] == 450
+    assert (
+        store.require("leads", "L-4")["estimated_value"] == 3500
+        and store.require("leads", "L-6")["estimated_value"] == 450
+    )
     inquiry = store.require("leads", "L-9")
     assert inquiry.get("estimated_value") is None  # refused, never stored as 3000
     assert not [e for e in store.events() if e["action"] == "updated" and e["record_id"] in ("L-4", "L-6")]

@@ -99,7 +99,9 @@ def test_a_week_of_the_owners_work_leaves_a_sound_book_and_reports_that_add_up(
     assert ben["phones"][0] == "+15125550199" and "maintenance_contract" in ben["tags"]
     assert ben["lifecycle_stage"] == "customer" and not ben.get("quickbooks_customer_id")
     water_heater = store.require("opportunities", "O-1")
-    assert water_heater["stage"] == "won" and water_heater["amount"] == 2450 and water_heater["close_date"] == "2026-11-25"
+    assert (
+        water_heater["stage"] == "won" and water_heater["amount"] == 2450 and water_heater["close_date"] == "2026-11-25"
+    )
     lost = store.require("opportunities", "O-2")
     assert (lost["stage"], lost["lost_reason"], lost["competitor"]) == ("lost", "competition", "Acme Plumbing")
     maria = store.require("contacts", lost["contact_id"])

@@ -294,7 +294,9 @@ def check(expect: dict[str, Any], data: Path, screen: str) -> list[str]:
                 if not any(all(str(getattr(a, k)) == str(v) for k, v in want.items()) for a in actions):
                     problems.append(f"no pending action {want}; there are {[(a.tool, a.status) for a in actions]}")
             if not want_actions and [a for a in actions if a.status == "pending"]:
-                problems.append(f"actions are waiting: {[(a.tool, a.status) for a in actions if a.status == 'pending']}")
+                problems.append(
+                    f"actions are waiting: {[(a.tool, a.status) for a in actions if a.status == 'pending']}"
+                )
         if "outbox" in expect:
             sent = list((data / "outbox").glob("*.eml")) if (data / "outbox").exists() else []
             if len(sent) != expect["outbox"]:

@@ -75,7 +75,9 @@ class Said:
         if self.match is not None:
             # the words the cue itself is written with ("mark" in "mark it won"), not a name it spanned
             source = self.match.re.pattern
-            skip = {w for w in re.findall(r"[a-z]+", self.match.group(0)) if re.search(rf"(?<![a-z]){w}(?![a-z])", source)}
+            skip = {
+                w for w in re.findall(r"[a-z]+", self.match.group(0)) if re.search(rf"(?<![a-z]){w}(?![a-z])", source)
+            }
         return resolve.find_mentions(self.engine.store, self.norm, skip)
 
     @property
@@ -248,7 +250,9 @@ class Engine:
             w.data[f"{w.slot}_text"] = text
             self.resume(w.flow, w.data)
             return True
-        if kind in ("text", "address", "contact", "lead", "job", "reason", "lost_reason") and self.looks_like_request(text):
+        if kind in ("text", "address", "contact", "lead", "job", "reason", "lost_reason") and self.looks_like_request(
+            text
+        ):
             return False
         if is_skip(text) or answer is False:
             if w.optional:
@@ -331,9 +335,9 @@ class Engine:
         if said is not None:
             hits = said.mentions.candidates(kind, open_only=open_only)
             if not hits and PRONOUNS.search(said.norm) and self.focus.get(kind):
-                doc = self.store.get(table, self.focus[kind])
-                if doc and (not open_only or resolve.is_open(kind, doc)):
-                    hits = [resolve.Hit(kind, doc, 80, "it")]
+                focused = self.store.get(table, self.focus[kind])
+                if focused and (not open_only or resolve.is_open(kind, focused)):
+                    hits = [resolve.Hit(kind, focused, 80, "it")]
             if not hits and kind != "contact" and PRONOUNS.search(said.norm) and self.focus.get("contact"):
                 linked = self.store.linked(table, "contact_id", self.focus["contact"])
                 hits = [resolve.Hit(kind, d, 70, "their") for d in linked if not open_only or resolve.is_open(kind, d)]

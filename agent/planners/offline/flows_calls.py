@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 from backoffice.agent.planners.offline import resolve
 from backoffice.agent.planners.offline.engine import Engine, Said
@@ -19,24 +19,28 @@ from backoffice.tools.reports.activity import summary
 
 OWNER_TOUCHES = {"phone_call", "sms", "meeting", "email_outbound"}
 KINDS = [  # the words that say what kind of touchpoint it was, in the order they are tried
-    ("note", r"^(?:please )?(?:log|add|make|jot down|write down|record)? ?(?:a |an )?note\b|^note\b|\bnote (?:on|for|to)\b"),
+    ("note", r"^(?:please )?(?:log|add|make|jot down|write down|record)? ?(?:a |an )?note\b|^note\b|"
+             r"\bnote (?:on|for|to)\b"),
     ("sms", r"\b(?:texted|text|texts|sms|messaged|whatsapp(?:ed)?)\b"),
     ("email", r"\b(?:emailed|email|emails|e-mailed|wrote)\b"),
     ("meeting", r"\b(?:met|meeting|meet|visited|visit|went out|stopped by|dropped by|swung by|walkthrough|walk through|"
                 r"no show|no showed|site visit|was at|out at|on site|onsite)\b"),
-    ("phone_call", r"\b(?:called|call|calls|rang|ring|phoned|phone|spoke|spoken|talked|talk|voicemail|left (?:a )?message|"
+    ("phone_call", r"\b(?:called|call|calls|rang|ring|phoned|phone|spoke|spoken|talked|talk|voicemail|"
+                   r"left (?:a )?message|"
                    r"left word|no answer)\b"),
 ]  # fmt: skip
 # What a line can hold and still say nothing about how it went: "log a call with Dana", "I called Dana".
 SUMMARY_FILLER = set(
     """i we just log logged a an the call called calls phone phoned rang ring spoke spoken talked talk met meet with to
     for on about please my me had have email emailed text texted visit visited note message with at today earlier
-    quick chat meeting""".split()
+    quick chat meeting""".split()  # noqa: SIM905 - a word list is easier to read as text
 )
-LOGGED_AS = {"phone_call": "call", "sms": "text", "meeting": "visit", "email_inbound": "email", "email_outbound": "email",
+LOGGED_AS = {"phone_call": "call", "sms": "text", "meeting": "visit", "email_inbound": "email",
+             "email_outbound": "email",
              "note": "note"}  # fmt: skip
 SEND_WORDS = re.compile(
-    r"\band send\b|\bthen send\b|\bsend it\b|^(?:please )?(?:send|email|shoot)\b|\bfollow up (?:on|with|about|for|to)\b|"
+    r"\band send\b|\bthen send\b|\bsend it\b|^(?:please )?(?:send|email|shoot)\b|"
+    r"\bfollow up (?:on|with|about|for|to)\b|"
     r"\bchase\b"
 )
 DRAFT_ONLY = re.compile(r"\b(?:draft|write|nudge|what should i (?:say|tell|write|send)|check in)\b")
@@ -118,7 +122,9 @@ class CallFlows(Engine):
         self._next_step(outcome_kind, work, contact)
 
     def _due_follow_ups(self, contact_id: str) -> list[Doc]:
-        return [f for f in self.store.pending_follow_ups(due_by=self.store.today()) if f.get("contact_id") == contact_id]
+        return [
+            f for f in self.store.pending_follow_ups(due_by=self.store.today()) if f.get("contact_id") == contact_id
+        ]
 
     def _work_for(self, d: Doc, contact: Doc, said: Said | None, norm: str) -> Doc:
         """The open lead or job a touchpoint was about: the only one, or the one the words point at;
@@ -132,7 +138,9 @@ class CallFlows(Engine):
                 if o["stage"] in OPEN_OPPORTUNITY_STAGES]  # fmt: skip
         leads = [x for x in self.store.linked("leads", "contact_id", contact["contact_id"])
                  if x["status"] in OPEN_LEAD_STATUSES]  # fmt: skip
-        work = [("opportunity_id", o["opportunity_id"], o) for o in jobs] + [("lead_id", x["lead_id"], x) for x in leads]
+        work = [("opportunity_id", o["opportunity_id"], o) for o in jobs] + [
+            ("lead_id", x["lead_id"], x) for x in leads
+        ]
         if not work:
             return {}
         if len(work) == 1:
@@ -190,7 +198,9 @@ class CallFlows(Engine):
 
     def flow_close(self, d: Doc) -> None:
         said: Said | None = d.pop("said", None)
-        flow = {"complete": "complete_follow_up", "cancel": "cancel_follow_up", "move": "reschedule_follow_up"}[d["how"]]
+        flow = {"complete": "complete_follow_up", "cancel": "cancel_follow_up", "move": "reschedule_follow_up"}[
+            d["how"]
+        ]
         items = self._follow_ups_meant(d, said, flow)
         if d["how"] == "move":
             if not d.get("when"):
@@ -233,8 +243,10 @@ class CallFlows(Engine):
                 if d["how"] == "complete":
                     d["note"] = _closing_note(said.raw)
         if not chosen:
-            if said is not None and re.search(r"\b(?:both|all)\b", said.norm) and (
-                len(pending) == 2 or re.search(r"\ball\b", said.norm)
+            if (
+                said is not None
+                and re.search(r"\b(?:both|all)\b", said.norm)
+                and (len(pending) == 2 or re.search(r"\ball\b", said.norm))
             ):
                 chosen = pending
             else:
@@ -249,11 +261,14 @@ class CallFlows(Engine):
         told apart by the words used ("the voicemail callback")."""
         people = {h.id for h in resolve.best(said.mentions.candidates("contact"))}
         records = {h.id for h in resolve.best(said.mentions.candidates("lead") + said.mentions.candidates("job"))}
-        mine = [f for f in pending if f.get("contact_id") in people or {f.get("lead_id"), f.get("opportunity_id")} & records]
+        mine = [
+            f for f in pending if f.get("contact_id") in people or {f.get("lead_id"), f.get("opportunity_id")} & records
+        ]
         if len(mine) <= 1:
             return mine
         words = set(said.norm.split())
-        scored = [(len(words & set(self.normalise(f"{f.get('subject', '')} {f.get('body', '')} {f['outcome']}").split())), f)
+        scored = [(len(words & set(self.normalise(f"{f.get('subject', '')} {f.get('body', '')} {f['outcome']}")
+                                   .split())), f)
                   for f in mine]  # fmt: skip
         scored.sort(key=lambda x: -x[0])
         if scored[0][0] > scored[1][0]:
@@ -263,7 +278,9 @@ class CallFlows(Engine):
     def _move(self, item: Doc, when: dt.date) -> None:
         who = self._who(item)
         if "reschedule_follow_up" in all_tools():
-            outcome = self.call("reschedule_follow_up", interaction_id=item["interaction_id"], follow_up_date=when.isoformat())
+            outcome = self.call(
+                "reschedule_follow_up", interaction_id=item["interaction_id"], follow_up_date=when.isoformat()
+            )
             if self.report(outcome):
                 self.reply.say(f"Moved {item['interaction_id']} ({who}) to {when:%a %b} {when.day}.")
             return
@@ -306,7 +323,9 @@ class CallFlows(Engine):
         self.memory["draft"] = draft
         for key, field in (("lead", "lead_id"), ("job", "opportunity_id"), ("contact", "contact_id")):
             if draft.get(field):
-                doc = self.store.get({"lead": "leads", "job": "opportunities", "contact": "contacts"}[key], draft[field])
+                doc = self.store.get(
+                    {"lead": "leads", "job": "opportunities", "contact": "contacts"}[key], draft[field]
+                )
                 if doc:
                     self.remember(key, doc)
         self.reply.say(drafted.message)
@@ -425,7 +444,7 @@ class CallFlows(Engine):
         return None
 
 
-def raise_asked() -> None:
+def raise_asked() -> NoReturn:
     from backoffice.agent.planners.offline.engine import Asked
 
     raise Asked
@@ -445,7 +464,8 @@ def _format(template: Any, names: dict[str, Any]) -> Any:
 
 
 def _touch_kind(t: str) -> str:
-    explicit = re.search(r"\blog (?:a |an |the |my )?(phone call|call|email|text message|text|sms|meeting|site visit|visit|"
+    explicit = re.search(r"\blog (?:a |an |the |my )?(phone call|call|email|text message|text|sms|meeting|"
+                         r"site visit|visit|"
                          r"note|voicemail)\b", t)  # fmt: skip
     if explicit:
         word = explicit.group(1)
@@ -463,7 +483,9 @@ def _touch_kind(t: str) -> str:
 def _email_direction(t: str, said: Said) -> str:
     """An email the owner sent, or one the customer sent: "emailed joe" / "email to priya" vs
     "priya emailed back" / "email from priya"."""
-    if re.search(r"\bemail(?:ed)? (?:back|again|us|me|in)\b|\bemail from\b|\bgot an email\b|\bwrote (?:back|in|us)\b", t):
+    if re.search(
+        r"\bemail(?:ed)? (?:back|again|us|me|in)\b|\bemail from\b|\bgot an email\b|\bwrote (?:back|in|us)\b", t
+    ):
         return "email_inbound"
     if re.search(r"\b(?:i|we) (?:emailed|sent)\b|\bemail to\b|^(?:please )?(?:log )?(?:an )?emailed\b|^emailed\b", t):
         return "email_outbound"
@@ -485,7 +507,9 @@ def _summary(said: Said) -> str:
                  raw, re.I)  # fmt: skip
     rest = raw[m.end() :] if m else raw
     named = {w for h in said.mentions.candidates("contact")[:1] for w in h.words}
-    leftover = [w for w in re.findall(r"[a-z0-9]+", said.engine.normalise(rest)) if w not in named and w not in SUMMARY_FILLER]
+    leftover = [
+        w for w in re.findall(r"[a-z0-9]+", said.engine.normalise(rest)) if w not in named and w not in SUMMARY_FILLER
+    ]
     if not leftover:
         return ""
     if m and m.group(0).strip():

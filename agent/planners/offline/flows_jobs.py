@@ -126,7 +126,9 @@ class JobFlows(Engine):
             d["note"] = said_text
             reason = lost_reason(said_text, d["competitor"]) or "other"
         note = d.get("note")
-        if note and re.fullmatch(r"\s*(?:reason:?\s*)?" + reason.replace("_", " ") + r"[.!]?\s*", note.replace("_", " "), re.I):
+        if note and re.fullmatch(
+            r"\s*(?:reason:?\s*)?" + reason.replace("_", " ") + r"[.!]?\s*", note.replace("_", " "), re.I
+        ):
             note = None
         outcome = self.call("mark_opportunity_lost", opportunity_id=job["opportunity_id"], reason=reason, note=note,
                             competitor=d.get("competitor"))  # fmt: skip
@@ -205,10 +207,19 @@ def _why(raw: str) -> str:
     command = re.compile(r"\b(?:mark\w*|lost it|we lost|as lost|(?:is|was) lost|lost)\b", re.I)
     clauses = [p for p in parts if not command.fullmatch(p)]
     if len(parts) > 1:
-        kept = [p for p in clauses if not re.fullmatch(r"(?:\w+\s+){0,5}(?:job|deal|gig|contract)s?\s+(?:is\s+)?lost(?:\s+it)?",
+        kept = [p for p in clauses if not re.fullmatch(r"(?:\w+\s+){0,5}(?:job|deal|gig|contract)s?\s+"
+                                                         r"(?:is\s+)?lost(?:\s+it)?",
                                                          p, re.I)]  # fmt: skip
-        kept = [re.sub(r"^(?:mark (?:the |it )?(?:\w+ ){0,4}(?:as )?lost|lost (?:the )?(?:\w+ ){0,3}(?:job|deal|gig)|"
-                       r"close (?:the )?(?:\w+ ){0,3}(?:job|deal) out as lost)\s*", "", p, flags=re.I) for p in kept]
+        kept = [
+            re.sub(
+                r"^(?:mark (?:the |it )?(?:\w+ ){0,4}(?:as )?lost|lost (?:the )?(?:\w+ ){0,3}(?:job|deal|gig)|"
+                r"close (?:the )?(?:\w+ ){0,3}(?:job|deal) out as lost)\s*",
+                "",
+                p,
+                flags=re.I,
+            )
+            for p in kept
+        ]
         return "; ".join(p for p in kept if p.strip())
     m = re.search(r"\blost\b.*?\b(?:on|to|over|for)\s+(?P<why>.+)$", raw, re.I)
     if m:

@@ -99,7 +99,12 @@ class ReportFlows(Engine):
 
     def on_newest(self, said: Said) -> None:
         limit = None
-        m = re.search(r"\b(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")\b(?: (?:newest|latest|most recent|new))? (?:customers|clients)", said.norm)
+        m = re.search(
+            r"\b(\d{1,2}|"
+            + "|".join(NUMBER_WORDS)
+            + r")\b(?: (?:newest|latest|most recent|new))? (?:customers|clients)",
+            said.norm,
+        )
         if m:
             limit = int(m.group(1)) if m.group(1).isdigit() else NUMBER_WORDS.get(m.group(1))
         if re.search(r"\b(?:list|all)\b.{0,12}\b(?:customers|clients)\b", said.norm) and limit is None:
@@ -204,7 +209,9 @@ class ReportFlows(Engine):
             shown = self._contacts(self.call("find_contacts", query=full_name(hit.doc))) or shown
         if not shown and not titled:
             rest = said.norm[said.match.end() :] if said.match else said.norm
-            rest = re.sub(r"\b(?:the|a|an|contact|customer|for|me|named|called|number|phone|email|address)\b", " ", rest)
+            rest = re.sub(
+                r"\b(?:the|a|an|contact|customer|for|me|named|called|number|phone|email|address)\b", " ", rest
+            )
             rest = " ".join(rest.split()).strip(" ?.")
             if rest:
                 found = self._contacts(self.call("find_contacts", query=rest))
@@ -234,7 +241,8 @@ class ReportFlows(Engine):
         if not found:
             return False
         if key == "leads":
-            rows = [[d["title"], d["lead_id"], d.get("contact") or "", d["status"], d["pipeline_stage"].replace("_", " ")]
+            rows = [[d["title"], d["lead_id"], d.get("contact") or "", d["status"],
+                     d["pipeline_stage"].replace("_", " ")]
                     for d in found[:10]]  # fmt: skip
             self.reply.table("Leads", ["title", "id", "who", "status", "stage"], rows)
         else:

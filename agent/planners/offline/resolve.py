@@ -30,8 +30,27 @@ PREFIX = {"c": "contact", "l": "lead", "o": "job", "co": "company"}
 SUFFIXES = {"st", "street", "ave", "avenue", "rd", "road", "ln", "lane", "dr", "drive", "ct", "court", "way",
             "blvd", "pl", "place", "ter", "terrace", "pkwy", "hwy", "cir", "trl", "loop"}  # fmt: skip
 # Words in many job titles that say little about which job is meant.
-GENERIC_TITLE = {"install", "installation", "replacement", "replace", "service", "plumbing", "repair", "repairs",
-                 "new", "annual", "whole", "house", "home", "job", "work", "fix", "check", "inspection", "quote"}
+GENERIC_TITLE = {
+    "install",
+    "installation",
+    "replacement",
+    "replace",
+    "service",
+    "plumbing",
+    "repair",
+    "repairs",
+    "new",
+    "annual",
+    "whole",
+    "house",
+    "home",
+    "job",
+    "work",
+    "fix",
+    "check",
+    "inspection",
+    "quote",
+}
 # Words never looked up as a name or a title word: how owners talk, not what they talk about.
 STOP = set(
     """a an the and or but if of to in on at by for from with without about into onto off over under up down out
@@ -57,7 +76,7 @@ STOP = set(
     yet really actually maybe probably prob like just already since till until instead anymore either
     address addy cell mobile number email tag tags archive archived name named rename delete remove
     quickbooks qb approval approve pending waiting numbers weekly daily morning rundown plate
-    """.split()
+    """.split()  # noqa: SIM905 - a word list is easier to read as text
 )
 
 
@@ -300,7 +319,9 @@ def _titles(store: Store, found: Mentions, words: list[str], ignore: set[str]) -
         tally: dict[str, tuple[Doc, float, set[str]]] = {}
         for word in dict.fromkeys(content):
             for form in _forms(word):
-                docs = [d for d in store.search_tokens(table, form) if form in fold(d.get("title") or d.get("name")).split()]
+                docs = [
+                    d for d in store.search_tokens(table, form) if form in fold(d.get("title") or d.get("name")).split()
+                ]
                 if not docs:
                     continue
                 weight = 70.0 if len(docs) == 1 else 55.0 if len(docs) == 2 else 30.0 if len(docs) <= 5 else 12.0
