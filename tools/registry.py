@@ -35,13 +35,16 @@ class ToolInput(BaseModel):
 
 Preview = Callable[["Store", dict[str, Any]], tuple[str, str]]
 FollowUps = Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]
+Ready = Callable[["Store"], "str | None"]
 
 
 @dataclass(frozen=True)
 class Tool:
     """A typed tool and its policy: what it does to the book, how the owner is shown a call before
     saying yes (``preview``: a title and the whole text), and which calls follow once it ran with
-    the owner's yes (``then``: e.g. winning a job asks about QuickBooks next)."""
+    the owner's yes (``then``: e.g. winning a job asks about QuickBooks next), and whether it can run at
+    all right now (``ready``: None, or the sentence saying why not — QuickBooks not connected — so the
+    owner is told at once instead of being asked for a yes that cannot work)."""
 
     name: str
     effect: Effect
@@ -50,6 +53,7 @@ class Tool:
     description: str
     preview: Preview | None = None
     then: FollowUps | None = None
+    ready: Ready | None = None
 
     def __call__(self, store: Store, args: BaseModel) -> dict[str, Any]:
         return self.func(store, args)
@@ -78,7 +82,7 @@ class Tool:
 
 
 def tool(
-    effect: Effect, *, preview: Preview | None = None, then: FollowUps | None = None
+    effect: Effect, *, preview: Preview | None = None, then: FollowUps | None = None, ready: Ready | None = None
 ) -> Callable[[Callable[..., dict[str, Any]]], Tool]:
     """Declare a function ``fn(store, args: InputModel) -> dict`` a tool. Its docstring is what the
     model reads; its input schema comes from the model. Tools are listed in ``catalog.TOOLS``."""
@@ -91,7 +95,7 @@ def tool(
         doc = inspect.getdoc(func) or ""
         if not doc:
             raise TypeError(f"tool {func.__name__} needs a docstring: it is what the model reads")
-        return Tool(func.__name__, effect, hints[params[1]], func, doc, preview, then)
+        return Tool(func.__name__, effect, hints[params[1]], func, doc, preview, then, ready)
 
     return declare
 

@@ -114,6 +114,14 @@ class Gate:
             return Outcome("already", f"Already done ({action.id}): {action.result}", action=action)
         if action.status == "running":
             return Outcome("pending", f"{action.id} is being carried out right now.", action=action)
+        if tool.ready is not None and (why := tool.ready(self.store)):
+            # a yes could not make it happen now: say so at once, and keep it for when it can
+            return Outcome(
+                "pending",
+                f"{why} Nothing was done: {action.title!r} waits as {action.id}, and once that is fixed "
+                f"`backoffice approve {action.id}` runs it.",
+                action=action,
+            )
         if self._auto_send_allows(tool, args):
             return self.execute(action.id, by="auto-send setting")
         if self.approver is None:

@@ -347,23 +347,26 @@ class Index:
         rows = self.conn.execute(
             f"""SELECT doc, last_ts FROM (
                   SELECT l.doc AS doc, l.created_at AS created,
-                         (SELECT max(i.ts) FROM t_interactions i WHERE i.lead_id = 'L-' || l.key) AS last_ts
+                         (SELECT max(i.ts) FROM t_interactions i
+                          WHERE i.lead_id = 'L-' || l.key AND i.type != 'system') AS last_ts
                   FROM t_leads l WHERE l.status IN ({marks}))
                 WHERE max(created, coalesce(last_ts, created)) < ?""",
             [*wanted, cutoff],
         )
         return [(orjson.loads(doc), last) for doc, last in rows]
 
-    def latest_by(self, link: str, record_ids: list[str]) -> dict[str, Doc]:
-        """The latest interaction of each record (by ``link``), in one pass per 500 records."""
+    def latest_by(self, link: str, record_ids: list[str], human_only: bool = False) -> dict[str, Doc]:
+        """The latest interaction of each record (by ``link``), in one pass per 500 records;
+        ``human_only`` leaves the agent's system records out."""
         out: dict[str, Doc] = {}
+        human = " AND type != 'system'" if human_only else ""
         for i in range(0, len(record_ids), 500):
             chunk = record_ids[i : i + 500]
             marks = ", ".join("?" * len(chunk))
             rows = self.conn.execute(
                 f"""SELECT {link}, doc FROM (
                       SELECT {link}, doc, row_number() OVER (PARTITION BY {link} ORDER BY ts DESC, key DESC) AS n
-                      FROM t_interactions WHERE {link} IN ({marks})) WHERE n = 1""",
+                      FROM t_interactions WHERE {link} IN ({marks}){human}) WHERE n = 1""",
                 chunk,
             )
             out.update((rid, orjson.loads(doc)) for rid, doc in rows)
@@ -372,6 +375,17 @@ class Index:
     def events_for(self, record_id: str) -> list[Doc]:
         rows = self.conn.execute("SELECT event FROM events WHERE record_id = ? ORDER BY at, rowid", (record_id,))
         return [orjson.loads(r[0]) for r in rows]
+
+    def events_for_many(self, record_ids: list[str]) -> list[Doc]:
+        """The events of several records in the order they were logged (by time, then as written)."""
+        found: list[tuple[str, int, bytes]] = []
+        for i in range(0, len(record_ids), 500):
+            chunk = record_ids[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            found.extend(self.conn.execute(
+                f"SELECT at, rowid, event FROM events WHERE record_id IN ({marks})", chunk))  # fmt: skip
+        found.sort(key=lambda r: (r[0] or "", r[1]))
+        return [orjson.loads(r[2]) for r in found]
 
 
 def _cell(value: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -19,6 +20,12 @@ from backoffice.tools.errors import ConfigError
 
 SETTINGS_FILE = "settings.json"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Where "12/3" is December 3rd: the United States and its territories, Canada (where both orders are
+# common: set date_order if the owner writes the day first), the Philippines, Micronesia, the
+# Marshall Islands, Palau, and the year-first countries whose short dates are month/day (China,
+# Japan, Korea, Taiwan). Elsewhere "12/3" is the 12th of March.
+MONTH_FIRST_REGIONS = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "UM", "CA", "PH", "FM", "MH", "PW",
+                                 "CN", "JP", "KR", "TW"})  # fmt: skip
 
 
 class Settings(BaseModel):
@@ -31,6 +38,9 @@ class Settings(BaseModel):
     business_days: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
     holidays: list[dt.date] = Field(default_factory=list)
     default_phone_region: str = "US"
+    # How the owner writes a date in numbers: month_first (12/3 = Dec 3) or day_first (12/3 = 3 Mar).
+    # Left out, it follows default_phone_region; read it through ``month_first``.
+    date_order: Literal["month_first", "day_first"] | None = None
     stale_after_business_days: int = Field(default=3, ge=1, le=60)
     # Auto-send covers follow-up messages to customers only. Winning a deal and QuickBooks
     # always ask, whatever this says.
@@ -76,6 +86,13 @@ class Settings(BaseModel):
         if day not in WEEKDAYS:
             raise ValueError(f"weekly_day must be one of {', '.join(WEEKDAYS)}; got {value!r}")
         return day
+
+    @property
+    def month_first(self) -> bool:
+        """Whether a numeric date such as 12/3 puts the month first (December 3rd) for this business."""
+        if self.date_order is not None:
+            return self.date_order == "month_first"
+        return self.default_phone_region.strip().upper() in MONTH_FIRST_REGIONS
 
     @property
     def report_time(self) -> dt.time:

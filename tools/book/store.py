@@ -198,6 +198,11 @@ class Store:
         with self.db.reading() as ix:
             return ix.events_for(record_id)
 
+    def events_of(self, record_ids: list[str]) -> list[dict[str, Any]]:
+        """The events of several records together, in the order they were logged: a history."""
+        with self.db.reading() as ix:
+            return ix.events_for_many(list(dict.fromkeys(record_ids)))
+
     # ------------------------------------------------------------------ queries
     # Everything the tools, reports and intake need to find records, each answered from the index.
     def scan(self, table: str, **where: Any) -> list[Doc]:
@@ -209,6 +214,14 @@ class Store:
         with self.db.reading() as ix:
             docs = ix.select(table, {k: _column_value(k, v) for k, v in by_index.items()})
         return [d for d in docs if all(d.get(k) in allowed for k, allowed in rest)] if rest else docs
+
+    def first(self, table: str, limit: int, **where: Any) -> list[Doc]:
+        """The ``limit`` oldest records (in the order they were added) whose indexed fields equal
+        ``where``'s values, without reading the rest: a page of a long list."""
+        for column in where:
+            self._check_link(table, column)
+        with self.db.reading() as ix:
+            return ix.select(table, {k: _column_value(k, v) for k, v in where.items()}, limit=max(limit, 1))
 
     def count_where(self, table: str, **where: Any) -> int:
         """How many records have these indexed field values (as ``scan``, without reading them)."""
@@ -263,11 +276,12 @@ class Store:
             )
         return found[0] if found else None
 
-    def latest_interactions(self, link: str, record_ids: list[str]) -> dict[str, Doc]:
-        """The latest interaction of each of many records at once (the digest's last touchpoints)."""
+    def latest_interactions(self, link: str, record_ids: list[str], human_only: bool = False) -> dict[str, Doc]:
+        """The latest interaction of each of many records at once (the digest's last touchpoints);
+        ``human_only`` skips the agent's own system notes."""
         self._check_link("interactions", link)
         with self.db.reading() as ix:
-            return ix.latest_by(link, record_ids)
+            return ix.latest_by(link, record_ids, human_only)
 
     def many(self, table: str, record_ids: list[str]) -> dict[str, Doc]:
         """Several records by id at once; ids that match nothing are left out."""
@@ -281,7 +295,9 @@ class Store:
 
     def quiet_leads(self, statuses: tuple[str, ...], since: dt.datetime) -> list[tuple[Doc, str | None]]:
         """Leads in ``statuses`` with no activity (their creation counts) at or after ``since``, each
-        with the time of its latest interaction (None when nothing was ever logged)."""
+        with the time of its latest touch (None when nothing was ever logged). A touch is any
+        interaction but the agent's own system records: a note that a lead was qualified, or that a
+        message was saved to the outbox unsent, reached nobody."""
         cutoff = clock.stamp(since.astimezone(clock.UTC))
         with self.db.reading() as ix:
             return ix.quiet_leads(statuses, cutoff)
@@ -298,12 +314,19 @@ class Store:
             found = ix.select(table, {"source_ref": ref}, limit=1)
         return found[0] if found else None
 
-    def pending_follow_ups(self, due_by: dt.date | None = None) -> list[Doc]:
-        """Interactions whose follow-up is pending, due on ``due_by`` or earlier (all when None)."""
+    def pending_follow_ups(
+        self, due_by: dt.date | None = None, link: str | None = None, record_id: str | None = None
+    ) -> list[Doc]:
+        """Interactions whose follow-up is pending, due on ``due_by`` or earlier (all when None),
+        oldest due first; with ``link``, only those pointing at ``record_id`` (a lead's, say)."""
+        where: dict[str, Any] = {"follow_up_status": "pending"}
+        if link is not None:
+            self._check_link("interactions", link)
+            where[link] = record_id
         with self.db.reading() as ix:
             return ix.select(
                 "interactions",
-                {"follow_up_status": "pending"},
+                where,
                 order="follow_up_date, key",
                 extra="follow_up_date <= ?" if due_by else "",
                 params=(due_by.isoformat(),) if due_by else (),

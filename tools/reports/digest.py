@@ -18,7 +18,7 @@ from backoffice.tools.reports.activity import summary
 # ---------------------------------------------------------------------------- follow-ups
 class FollowUpsDueInput(ToolInput):
     on: dt.date | None = Field(default=None, description="default today")
-    include_overdue: bool = Field(default=True, description="also list follow-ups due before that day (default true)")
+    include_overdue: bool = Field(default=True, description="also list follow-ups due before that day")
 
 
 def follow_ups_due_rows(store: Store, on: dt.date | None = None, include_overdue: bool = True) -> list[Doc]:
@@ -70,14 +70,15 @@ def quiet_since(store: Store, day: dt.date) -> dt.date:
     return edge
 
 
-QUIET_STATUSES = ("new", "working")
+QUIET_STATUSES = OPEN_LEAD_STATUSES  # every open lead is watched: qualifying one must not hide it
 SHOWN = 10  # quiet leads drawn in the digest; the rest are counted (``--all`` or the data lists every one)
 
 
 def stale_lead_rows(store: Store, as_of: dt.date | None = None, limit: int | None = None) -> list[Doc]:
-    """Leads in status new or working with no interaction in the last N business days (N is the
+    """Open leads (new, working or qualified) with no touch in the last N business days (N is the
     ``stale_after_business_days`` setting, 3 by default), longest silence first, then the most
-    valuable. A lead's own creation counts as activity. ``limit`` keeps the first ones only."""
+    valuable. A lead's own creation counts as activity; the agent's system records (a lead
+    qualified, a message saved to the outbox unsent) do not. ``limit`` keeps the first ones only."""
     return _quiet(store, as_of or store.today(), limit)[0]
 
 
@@ -98,7 +99,7 @@ def _quiet(store: Store, day: dt.date, limit: int | None) -> tuple[list[Doc], in
         total = len(quiet)
         shown = quiet if limit is None else quiet[:limit]
         contacts = store.many("contacts", [q[1]["contact_id"] for q in shown if q[1].get("contact_id")])
-        lasts = store.latest_interactions("lead_id", [q[1]["lead_id"] for q in shown if q[2]])
+        lasts = store.latest_interactions("lead_id", [q[1]["lead_id"] for q in shown if q[2]], human_only=True)
     rows = []
     for days, lead, _ in shown:
         contact = contacts.get(lead.get("contact_id") or "")
@@ -121,7 +122,8 @@ def _quiet(store: Store, day: dt.date, limit: int | None) -> tuple[list[Doc], in
 
 @tool("read")
 def stale_leads(store: Store, args: StaleLeadsInput) -> dict[str, Any]:
-    """Open leads (new or working) with no activity in the past 3 business days, oldest silence first."""
+    """Open leads (new, working or qualified) with no call, email, text, meeting or note in the past
+    3 business days (the stale_after_business_days setting), longest silence first."""
     return {"stale_leads": stale_lead_rows(store, args.as_of)}
 
 
@@ -151,6 +153,7 @@ class DigestInput(ToolInput):
 
 @tool("read")
 def morning_digest(store: Store, args: DigestInput) -> dict[str, Any]:
-    """The morning digest: today's follow-ups (overdue ones marked) and the new or working leads
-    with no activity in the past 3 business days (the first ten, and how many there are)."""
+    """The morning digest: today's follow-ups (overdue ones marked, each with its interaction id so
+    it can be completed, cancelled or rescheduled) and the open leads with no touch in the past
+    3 business days (the first ten, and how many there are)."""
     return digest_data(store, args.on)
