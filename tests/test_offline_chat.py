@@ -9,6 +9,8 @@ from backoffice.tools.book.store import Store
 from backoffice.tools.demo import load_demo
 
 from .conftest import add_contact, call, lines, records
+from .fakes.quickbooks_api import FakeQuickBooks
+from .test_quickbooks import connect, qbo  # noqa: F401 - the fake QuickBooks fixture
 
 DEMO_NOW = "2026-11-25T08:30:00"  # the sample book's Wednesday, as in the phrasing set
 
@@ -143,13 +145,9 @@ def test_follow_ups_are_done_cancelled_and_moved_from_the_chat(cli, data_dir: Pa
     store.close()
     code, screen = cli("chat", stdin=lines("move Dana's callback to Friday"))
     store = reopen(data_dir)
-    assert store.require("interactions", "I-21")["follow_up_status"] == "canceled"
-    moved = store.require("interactions", "I-22")
-    assert (
-        moved["contact_id"] == "C-2"
-        and moved["follow_up_date"] == "2026-11-27"
-        and moved["follow_up_status"] == "pending"
-    )
+    moved = store.require("interactions", "I-21")
+    assert moved["contact_id"] == "C-2" and moved["follow_up_date"] == "2026-11-27"
+    assert moved["follow_up_status"] == "pending" and "Moved I-21 (Dana Reyes) to Fri Nov 27" in screen
     assert [e["action"] for e in store.events("I-15")][-1] == "follow_up_completed"
 
 
@@ -228,19 +226,29 @@ def test_disqualify_with_and_without_a_reason(cli, data_dir: Path):
     assert "(L-1) is already disqualified, which is final" in screen
 
 
-def test_winning_asks_first_and_quickbooks_is_asked_once_and_said_not_connected(cli, data_dir: Path):
+def test_winning_asks_first_and_quickbooks_not_connected_is_said_at_once(cli, data_dir: Path):
     _lead_ready(data_dir)
     cli("chat", stdin=lines("convert Dana to a job"))
     code, screen = cli("chat", stdin=lines("mark the Reyes job won", "no"))
     assert "Mark the job 'Kitchen sink at 14 Oak St' (O-1) won" in screen and "stays estimating" in screen
     assert reopen(data_dir).require("opportunities", "O-1")["stage"] == "estimating"
-    code, screen = cli("chat", stdin=lines("mark the Reyes job won", "yes", "yes"))
-    assert screen.index("QuickBooks is not connected") < screen.index("Go ahead? [yes/no]")  # said before asking
-    assert screen.count("Create Dana Reyes in QuickBooks") == 1  # the card shows once
-    assert "still waiting" in screen and "backoffice quickbooks auth" in screen
-    store = reopen(data_dir)
-    assert store.require("opportunities", "O-1")["stage"] == "won"
+    code, screen = cli("chat", stdin=lines("mark the Reyes job won", "yes"))
+    assert screen.count("Go ahead? [yes/no]") == 1  # QuickBooks is not asked about: it cannot happen yet
+    assert "QuickBooks is not connected" in screen and "backoffice approve P-" in screen
+    assert reopen(data_dir).require("opportunities", "O-1")["stage"] == "won"
     assert [(a.tool, a.status) for a in PendingStore(data_dir).all()][-1] == ("create_quickbooks_customer", "pending")
+
+
+def test_with_quickbooks_connected_a_win_asks_about_it_once_and_no_means_no(
+    cli, data_dir: Path, qbo: FakeQuickBooks
+):
+    _lead_ready(data_dir)
+    connect(data_dir)
+    cli("chat", stdin=lines("convert Dana to a job"))
+    code, screen = cli("chat", stdin=lines("mark the Reyes job won", "yes", "no"))
+    assert screen.count("Go ahead? [yes/no]") == 2 and screen.count("─ Create Dana Reyes in QuickBooks ─") == 1
+    assert "Create Dana Reyes in QuickBooks was not done" in screen and qbo.creates() == []
+    assert not reopen(data_dir).require("contacts", "C-1").get("quickbooks_customer_id")
 
 
 def test_a_loss_records_reason_and_competitor_and_closed_jobs_are_found(cli, data_dir: Path):

@@ -76,7 +76,7 @@ def read_edit(engine: Engine, said: Said) -> Doc | None:
         d["stages"] = {"job": job_stage, "lead": lead_stage}
         d["field"] = "stage"
         if booked:
-            when = next((w.day for w in find_dates(t, today, region) if not w.past), None)
+            when = next((w.day for w in find_dates(t, today, said.order) if not w.past), None)
             if when:
                 d["visit_day"] = when.isoformat()
         return _record(d, "stage", None)
@@ -111,7 +111,7 @@ def read_edit(engine: Engine, said: Said) -> Doc | None:
         return done("contact", lifecycle_stage=stage_name)
     # dates: "close date -> 12/20", "expects to decide by end of month", "should close by the 3rd"
     if re.search(r"\bclose date\b|\bdecide by\b|\bclose (?:by|on)\b|\bclosing (?:by|on)\b", t):
-        when = next((w.day for w in find_dates(t, today, region) if not w.past), None)
+        when = next((w.day for w in find_dates(t, today, said.order) if not w.past), None)
         d["field"] = "expected_close_date"
         if when is None:
             d.update(problem="Which day should it close by?", value_kind="date")

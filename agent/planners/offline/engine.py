@@ -84,6 +84,10 @@ class Said:
     def region(self) -> str:
         return str(self.engine.store.settings.default_phone_region)
 
+    @property
+    def order(self) -> str:
+        return self.engine.date_order()
+
     def phone(self) -> tuple[str, str] | None:
         return find_phone(self.raw, self.region)
 
@@ -91,7 +95,7 @@ class Said:
         return find_email(self.raw)
 
     def date(self) -> Any:
-        return find_date(self.norm, self.engine.store.today(), self.region)
+        return find_date(self.norm, self.engine.store.today(), self.order)
 
 
 class Engine:
@@ -148,6 +152,14 @@ class Engine:
     @property
     def store(self) -> Store:
         return self.turn.store
+
+    def date_order(self) -> str:
+        """How the business writes 12/3: its date_order setting, else what its region does."""
+        settings = self.store.settings
+        first = getattr(settings, "month_first", None)
+        if isinstance(first, bool):
+            return "month_first" if first else "day_first"
+        return str(settings.default_phone_region)
 
     def call(self, tool: str, /, **args: Any) -> Outcome:
         return self.turn.gate.call(tool, {k: v for k, v in args.items() if v is not None})
@@ -277,7 +289,7 @@ class Engine:
             value = find_email(text)
             retry = None if value else f"{text!r} is not an email address. What's the email? (or skip)"
         elif kind == "date":
-            when = find_date(self.normalise(text), self.store.today(), region)
+            when = find_date(self.normalise(text), self.store.today(), self.date_order())
             value = when.day if when else None
             retry = None if when else f"{text!r} is not a day I can read. Which day? (e.g. Friday, 12/3, in 2 weeks)"
         elif kind == "money":

@@ -17,7 +17,6 @@ from backoffice.tools.book.store import Doc
 from backoffice.tools.catalog import all_tools
 from backoffice.tools.reports.activity import summary
 
-OWNER_TOUCHES = {"phone_call", "sms", "meeting", "email_outbound"}
 KINDS = [  # the words that say what kind of touchpoint it was, in the order they are tried
     ("note", r"^(?:please )?(?:log|add|make|jot down|write down|record)? ?(?:a |an )?note\b|^note\b|"
              r"\bnote (?:on|for|to)\b"),
@@ -53,7 +52,7 @@ class CallFlows(Engine):
         kind = _touch_kind(t)
         if kind == "email":
             kind = _email_direction(t, said)
-        when = next((w.day for w in find_dates(t, self.store.today(), said.region) if w.past), None)
+        when = next((w.day for w in find_dates(t, self.store.today(), said.order) if w.past), None)
         self.flow_log({"said": said, "type": kind, "summary": _summary(said), "on": when.isoformat() if when else None})
 
     def flow_log(self, d: Doc) -> None:
@@ -64,8 +63,7 @@ class CallFlows(Engine):
         text = str(d["summary"]).strip()
         norm = self.normalise(text)
         today = self.store.today()
-        region = self.store.settings.default_phone_region
-        follow_up = find_follow_up(norm, today, region)
+        follow_up = find_follow_up(norm, today, self.date_order())
         outcome_kind = find_outcome(norm, d["type"] in ("phone_call", "meeting"))
         work = self._work_for(d, contact, said, norm)
         if self.unsure(d, "who") and not d.get("confirmed"):
@@ -77,7 +75,6 @@ class CallFlows(Engine):
         if d.get("confirmed") is False:
             self.reply.say("OK, nothing logged. Tell me again who it was with.")
             return
-        before = [f for f in self._due_follow_ups(contact["contact_id"])]
         stamp = f"{d['on']}T12:00:00" if d.get("on") else None
         outcome = self.call(
             "log_interaction",
@@ -90,10 +87,10 @@ class CallFlows(Engine):
             outcome=outcome_kind,
             follow_up_date=follow_up.isoformat() if follow_up else None,
             timestamp=stamp,
+            about_contact_only=True if work.get("none") else None,
         )
         if not self.report(outcome) or outcome.result is None:
             return
-        logged = outcome.result["interaction"]
         on = ""
         if work.get("opportunity_id"):
             job = self.store.require("opportunities", work["opportunity_id"])
@@ -110,21 +107,11 @@ class CallFlows(Engine):
         elif d["type"] in ("phone_call", "meeting"):
             message += " No follow-up date set."
         self.reply.say(message)
-        if d["type"] in OWNER_TOUCHES and outcome_kind != "no_show":
-            for item in before:
-                if item["interaction_id"] == logged["interaction_id"]:
-                    continue
-                closed = self.call("complete_follow_up", interaction_id=item["interaction_id"],
-                                   note=f"answered by {logged['interaction_id']}")  # fmt: skip
-                if self.report(closed):
-                    self.reply.say(f"Closed the follow-up it answers: {item['interaction_id']} "
-                                   f"({summary(item)}, due {item['follow_up_date']}).")  # fmt: skip
+        closed = outcome.result.get("closed_follow_up")
+        if closed:  # the tool closes the promised callback this touch answers
+            self.reply.say(f"Closed the follow-up it answers: {closed['interaction_id']} "
+                           f"({summary(closed)}, due {closed['follow_up_date']}).")  # fmt: skip
         self._next_step(outcome_kind, work, contact)
-
-    def _due_follow_ups(self, contact_id: str) -> list[Doc]:
-        return [
-            f for f in self.store.pending_follow_ups(due_by=self.store.today()) if f.get("contact_id") == contact_id
-        ]
 
     def _work_for(self, d: Doc, contact: Doc, said: Said | None, norm: str) -> Doc:
         """The open lead or job a touchpoint was about: the only one, or the one the words point at;
@@ -132,7 +119,7 @@ class CallFlows(Engine):
         if "work" in d:
             choice = d["work"]
             if not choice or choice == "none":
-                return {}
+                return {"none": True}
             return {"opportunity_id": choice} if str(choice).startswith("O-") else {"lead_id": choice}
         jobs = [o for o in self.store.linked("opportunities", "contact_id", contact["contact_id"])
                 if o["stage"] in OPEN_OPPORTUNITY_STAGES]  # fmt: skip
@@ -163,7 +150,7 @@ class CallFlows(Engine):
 
     # ------------------------------------------------------------------ reminders
     def on_remind(self, said: Said) -> None:
-        when = next((w.day for w in find_dates(said.norm, self.store.today(), said.region) if not w.past), None)
+        when = next((w.day for w in find_dates(said.norm, self.store.today(), said.order) if not w.past), None)
         m = re.search(r"\bremind me (?:to |about )?(?P<what>.+)$", said.raw, re.I)
         self.flow_remind({"said": said, "when": when, "what": (m.group("what") if m else said.raw).strip(" .")})
 
@@ -178,7 +165,9 @@ class CallFlows(Engine):
             self.need("remind", d, "when", "date")
         when = d["when"] if isinstance(d["when"], dt.date) else dt.date.fromisoformat(str(d["when"]))
         work = self._work_for(d, contact, None, "")
-        outcome = self.call("log_interaction", type="note", contact_id=contact["contact_id"], **work,
+        links = {k: v for k, v in work.items() if k in ("lead_id", "opportunity_id")}
+        outcome = self.call("log_interaction", type="note", contact_id=contact["contact_id"], **links,
+                            about_contact_only=True if work.get("none") else None,
                             subject=f"Reminder: {d['what']}"[:80], body=str(d["what"]),
                             follow_up_date=when.isoformat())  # fmt: skip
         if self.report(outcome):
@@ -193,7 +182,7 @@ class CallFlows(Engine):
         self.flow_close({"said": said, "how": "cancel"})
 
     def on_reschedule_follow_up(self, said: Said) -> None:
-        when = next((w.day for w in find_dates(said.norm, self.store.today(), said.region) if not w.past), None)
+        when = next((w.day for w in find_dates(said.norm, self.store.today(), said.order) if not w.past), None)
         self.flow_close({"said": said, "how": "move", "when": when})
 
     def flow_close(self, d: Doc) -> None:
@@ -428,7 +417,7 @@ class CallFlows(Engine):
             top = resolve.best(said.mentions.candidates(kind, open_only=kind != "contact"))
             return top[0].id if len(top) == 1 else None
         if kind == "date":
-            when = next((w.day for w in find_dates(said.norm, self.store.today(), said.region) if not w.past), None)
+            when = next((w.day for w in find_dates(said.norm, self.store.today(), said.order) if not w.past), None)
             return when
         if kind == "money":
             amounts = find_amounts(said.raw)

@@ -12,7 +12,6 @@ import re
 
 from backoffice.agent.planners.offline import resolve
 from backoffice.agent.planners.offline.engine import Engine, Said
-from backoffice.agent.planners.offline.flows_people import quickbooks_connected
 from backoffice.agent.planners.offline.understand import (
     LOST_REASONS,
     add_months,
@@ -23,7 +22,6 @@ from backoffice.agent.planners.offline.understand import (
     lost_reason,
     named_reason,
 )
-from backoffice.tools.book.normalize import full_name
 from backoffice.tools.book.store import Doc
 
 
@@ -77,13 +75,6 @@ class JobFlows(Engine):
             if d["confirmed"] is False:
                 self.reply.say("OK, nothing changed. Which job was it?")
                 return
-        contact = self.store.get("contacts", job["contact_id"]) if job.get("contact_id") else None
-        company = self.store.get("companies", job["company_id"]) if job.get("company_id") else None
-        customer = company or contact
-        if customer and not customer.get("quickbooks_customer_id") and not quickbooks_connected(self):
-            who = company["name"] if company else full_name(contact or {})
-            self.reply.say(f"(QuickBooks is not connected, so adding {who} there will wait as a pending action "
-                           "until you run `backoffice quickbooks auth`.)")  # fmt: skip
         outcome = self.call("mark_opportunity_won", opportunity_id=job["opportunity_id"], amount=d.get("amount"))
         if outcome.status == "declined":
             self.reply.say(f"OK, {job['name']} stays {job['stage'].replace('_', ' ')}.")
@@ -103,7 +94,7 @@ class JobFlows(Engine):
             "competition" if competitor else None
         )  # fmt: skip
         remind = re.search(r"\bremind me\b|\bcheck back\b|\bfollow up\b", said.norm)
-        when = find_date(said.norm[remind.start() :], self.store.today(), said.region) if remind else None
+        when = find_date(said.norm[remind.start() :], self.store.today(), said.order) if remind else None
         self.flow_lost({"said": said, "reason": reason, "note": clause or None, "competitor": competitor,
                         "remind": when.day.isoformat() if when else None})  # fmt: skip
 
@@ -183,7 +174,7 @@ class JobFlows(Engine):
         if d.get("when"):
             due = dt.date.fromisoformat(str(d["when"]))
         else:
-            when = find_date(self.normalise(str(d.get("go_text", ""))), today, self.store.settings.default_phone_region)
+            when = find_date(self.normalise(str(d.get("go_text", ""))), today, self.date_order())
             due = when.day if when else add_months(today, 3)
         outcome = self.call(
             "log_interaction",

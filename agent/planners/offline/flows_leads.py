@@ -359,7 +359,7 @@ class LeadFlows(Engine):
         name = re.search(r"\b(?:call|name)\s+it\s+(?P<name>.+?)\s*$", raw, re.I)
         close = None
         if re.search(r"\bclose\b|\bclosing\b", said.norm):
-            close = next((w.day.isoformat() for w in find_dates(said.norm, self.store.today(), said.region)
+            close = next((w.day.isoformat() for w in find_dates(said.norm, self.store.today(), said.order)
                           if not w.past), None)  # fmt: skip
         amounts = find_amounts(raw)
         self.flow_convert({"said": said, "stage": stage, "name": name.group("name").strip(" .") if name else None,

@@ -391,9 +391,7 @@ class PeopleFlows(Engine):
         self._to_quickbooks({"contact_id": contact["contact_id"]}, full_name(contact))
 
     def _to_quickbooks(self, args: Doc, name: str) -> None:
-        if not quickbooks_connected(self):
-            self.reply.say(f"QuickBooks is not connected yet, so adding {name} will wait as a pending action until "
-                           "you run `backoffice quickbooks auth`.")  # fmt: skip
+        # QuickBooks not connected is said at once by the gate (the tool is not ready), and the sync waits
         outcome = self.call("create_quickbooks_customer", **args)
         if outcome.status in ("ok", "pending", "already"):
             self.reply.say(outcome.message)
@@ -401,11 +399,6 @@ class PeopleFlows(Engine):
             self.reply.say(f"OK, {name} stays out of QuickBooks for now.")
         else:
             self.report(outcome)
-
-
-def quickbooks_connected(engine: Engine) -> bool:
-    # the QuickBooks clients take a quarter second to import; the sign-in file says enough here
-    return (engine.store.directory / "quickbooks.token.json").exists()
 
 
 def title_words(text: str) -> str:

@@ -12,7 +12,6 @@ from backoffice.agent.briefings import render
 from backoffice.agent.planners.offline.engine import Engine, Said
 from backoffice.agent.planners.offline.help import help_text
 from backoffice.agent.planners.offline.understand import NUMBER_WORDS, find_dates, find_month
-from backoffice.tools.book.models import OPEN_LEAD_STATUSES
 from backoffice.tools.book.normalize import full_name, money
 from backoffice.tools.book.store import Doc
 from backoffice.tools.catalog import all_tools
@@ -46,7 +45,7 @@ class ReportFlows(Engine):
 
     # ------------------------------------------------------------------ reports
     def _day(self, said: Said, past_ok: bool = True) -> dt.date | None:
-        for when in find_dates(said.norm, self.store.today(), said.region):
+        for when in find_dates(said.norm, self.store.today(), said.order):
             if past_ok or not when.past:
                 return when.day
         return None
@@ -252,17 +251,20 @@ class ReportFlows(Engine):
         return True
 
     def on_open_leads(self, said: Said) -> None:
-        leads = self.store.scan("leads", status=OPEN_LEAD_STATUSES)
+        outcome = self.call("find_leads", limit=50)  # with no query: the open leads, oldest first
+        if not self.report(outcome) or outcome.result is None:
+            return
+        leads = outcome.result.get("leads", [])
         if not leads:
             self.reply.say("There are no open leads.")
             return
-        rows = []
-        for lead in leads[:50]:
-            contact = self.store.get("contacts", lead["contact_id"]) if lead.get("contact_id") else None
-            value = money(lead["estimated_value"]) if lead.get("estimated_value") is not None else ""
-            rows.append([lead["title"], lead["lead_id"], full_name(contact) if contact else "", lead["status"],
-                         lead["pipeline_stage"].replace("_", " "), value])  # fmt: skip
-        self.reply.table(f"Open leads ({len(leads)})", ["lead", "id", "who", "status", "stage", "value"], rows)
+        total = outcome.result.get("total", len(leads))
+        rows = [[d["title"], d["lead_id"], d.get("contact") or "", d["status"], d["pipeline_stage"].replace("_", " "),
+                 money(d["estimated_value"]) if d.get("estimated_value") is not None else ""]
+                for d in leads]  # fmt: skip
+        self.reply.table(f"Open leads ({total})", ["lead", "id", "who", "status", "stage", "value"], rows)
+        if total > len(leads):
+            self.reply.say(f"… and {total - len(leads)} more (`backoffice export leads -` lists every one).")
 
     def on_qb_status(self, said: Said) -> None:
         companies = said.mentions.of("company")

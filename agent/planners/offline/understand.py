@@ -219,8 +219,11 @@ NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "fiv
 MONTH_FIRST = {"US", "PH", "CA", "FM", "MH", "PW", "GU", "AS", "MP", "VI", "PR", "UM", "BZ"}
 
 
-def month_first(region: str) -> bool:
-    return region.upper() in MONTH_FIRST
+def month_first(order: str) -> bool:
+    """``order`` is the business's date order ("month_first", "day_first") or, failing that, its region."""
+    if order in ("month_first", "day_first"):
+        return order == "month_first"
+    return order.upper() in MONTH_FIRST
 
 
 @dataclass(frozen=True)
