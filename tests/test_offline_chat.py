@@ -240,7 +240,7 @@ def test_winning_asks_first_and_quickbooks_not_connected_is_said_at_once(cli, da
 
 
 def test_with_quickbooks_connected_a_win_asks_about_it_once_and_no_means_no(
-    cli, data_dir: Path, qbo: FakeQuickBooks
+    cli, data_dir: Path, qbo: FakeQuickBooks  # noqa: F811 - the fixture imported above
 ):
     _lead_ready(data_dir)
     connect(data_dir)
