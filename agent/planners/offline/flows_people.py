@@ -167,7 +167,7 @@ class PeopleFlows(Engine):
             "Want to log any notes or open a lead for them?"
         )
         if missing:
-            self.reply.say(f"(If you have {first}'s {_join(missing)}, just tell me.)")
+            self.reply.say(f"(Not on file yet: {', '.join(missing)}. Tell me if you have them.)")
         self.need("after_add", {"contact_id": card["contact_id"], "first": first}, "answer", "details", question="",
                   optional=True, about=f" about {first}")  # fmt: skip
 
@@ -403,10 +403,6 @@ class PeopleFlows(Engine):
 
 def title_words(text: str) -> str:
     return " ".join(title_word(w) if w.islower() else w for w in text.split())
-
-
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
 def _shown(value: Any) -> str:
