@@ -427,7 +427,7 @@ def test_ask_prints_json_with_the_planner_and_the_answer(cli, store):
     assert code == 0 and answer["planner"] == "offline" and "New leads this week: 0" in answer["text"]
 
 
-# ---------------------------------------------------------------------------- stop reasons and a history the API accepts
+# ---------------------------------------------------------------------------- stop reasons, a history the API accepts
 def test_the_strict_fake_refuses_what_the_real_api_refuses():
     from .fakes.messages_api import problems
 

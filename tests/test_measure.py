@@ -289,9 +289,10 @@ def test_claude_qualifies_scores_records_spend_and_reports(api, cli, data_dir: P
         text("It needs an amount first."),
         tool_use("pipeline_board", {}), text("One job is estimating."),
     )  # fmt: skip
-    code, screen = cli("chat", stdin=lines("qualify the Oak St lead as gold", "what's the score on Marcus's lead and why?",
-                                           "we spent $400 on Google ads this month", "who do we lose to?",
-                                           "move the Reyes job to proposal sent", "show me the board"))  # fmt: skip
+    said = ["qualify the Oak St lead as gold", "what's the score on Marcus's lead and why?",
+            "we spent $400 on Google ads this month", "who do we lose to?", "move the Reyes job to proposal sent",
+            "show me the board"]  # fmt: skip
+    code, screen = cli("chat", stdin=lines(*said))
     assert code == 0 and "It needs an amount first." in screen
     results = [fake.tool_results(i)[0]["content"] for i in (1, 3, 5, 7, 9, 11)]
     assert "Class: Gold" in results[0]

@@ -9,6 +9,8 @@ from backoffice.tools.book.store import Store
 from backoffice.tools.demo import load_demo
 
 from .conftest import add_contact, call, lines, records
+from .fakes.quickbooks_api import FakeQuickBooks
+from .test_quickbooks import connect, qbo  # noqa: F401 - the fake QuickBooks fixture
 
 DEMO_NOW = "2026-11-25T08:30:00"  # the sample book's Wednesday, as in the phrasing set
 
@@ -31,7 +33,8 @@ def events(data_dir: Path, record_id: str) -> list[dict]:
 # ---------------------------------------------------------------------------- adding customers
 def test_adding_a_customer_creates_it_from_one_line_and_takes_the_rest_as_details(cli, data_dir: Path):
     code, screen = cli("chat", stdin=lines(
-        "add a new customer, Dana Reyes, 555-201-7788, dana@reyesplumbing.com, 14 Oak St", "referred by Bob"))  # fmt: skip
+        "add a new customer, Dana Reyes, 555-201-7788, dana@reyesplumbing.com, 14 Oak St",
+        "referred by Bob"))  # fmt: skip
     assert code == 0
     assert "Added: Dana Reyes, (555) 201-7788. I've noted them as a new prospect (C-1)." in screen
     assert "What's the customer's name?" not in screen and "how they heard about you" in screen
@@ -131,7 +134,9 @@ def test_logging_the_promised_call_closes_the_follow_up_it_answers(cli, data_dir
 
 def test_follow_ups_are_done_cancelled_and_moved_from_the_chat(cli, data_dir: Path, monkeypatch):
     demo(data_dir, monkeypatch)
-    code, screen = cli("chat", stdin=lines("mark I-15 done", "cancel the follow-up with Tom", "what follow-ups are due?"))
+    code, screen = cli(
+        "chat", stdin=lines("mark I-15 done", "cancel the follow-up with Tom", "what follow-ups are due?")
+    )
     assert "Marked I-15 done" in screen and "Marked I-17 canceled" in screen and "No follow-ups due" in screen
     assert "Send this?" not in screen and not (data_dir / "outbox").exists()  # cancelling drafts nothing
     store = reopen(data_dir)
@@ -140,9 +145,9 @@ def test_follow_ups_are_done_cancelled_and_moved_from_the_chat(cli, data_dir: Pa
     store.close()
     code, screen = cli("chat", stdin=lines("move Dana's callback to Friday"))
     store = reopen(data_dir)
-    moved = store.require("interactions", "I-21")  # moved in place (reschedule_follow_up): still pending, new day
-    assert moved["contact_id"] == "C-2" and moved["follow_up_date"] == "2026-11-27" and moved["follow_up_status"] == "pending"
-    assert [e["action"] for e in store.events("I-21")][-1] == "follow_up_rescheduled"
+    moved = store.require("interactions", "I-21")
+    assert moved["contact_id"] == "C-2" and moved["follow_up_date"] == "2026-11-27"
+    assert moved["follow_up_status"] == "pending" and "Moved I-21 (Dana Reyes) to Fri Nov 27" in screen
     assert [e["action"] for e in store.events("I-15")][-1] == "follow_up_completed"
 
 
@@ -183,7 +188,7 @@ def test_follow_up_on_a_lead_drafts_by_stage_and_saves_to_the_outbox_after_yes(c
 def test_a_draft_is_only_shown_until_the_owner_says_send_it(cli, data_dir: Path):
     _lead_ready(data_dir)
     code, screen = cli("chat", stdin=lines("draft a follow-up for dana", "send it", "yes"))
-    assert screen.index("Say \"send it\"") < screen.index("Send this? [yes/no/edit]")
+    assert screen.index('Say "send it"') < screen.index("Send this? [yes/no/edit]")
     assert len(list((data_dir / "outbox").glob("*.eml"))) == 1
 
 
@@ -221,20 +226,29 @@ def test_disqualify_with_and_without_a_reason(cli, data_dir: Path):
     assert "(L-1) is already disqualified, which is final" in screen
 
 
-def test_winning_asks_first_and_quickbooks_is_asked_once_and_said_not_connected(cli, data_dir: Path):
+def test_winning_asks_first_and_quickbooks_not_connected_is_said_at_once(cli, data_dir: Path):
     _lead_ready(data_dir)
     cli("chat", stdin=lines("convert Dana to a job"))
     code, screen = cli("chat", stdin=lines("mark the Reyes job won", "no"))
     assert "Mark the job 'Kitchen sink at 14 Oak St' (O-1) won" in screen and "stays estimating" in screen
     assert reopen(data_dir).require("opportunities", "O-1")["stage"] == "estimating"
     code, screen = cli("chat", stdin=lines("mark the Reyes job won", "yes"))
-    assert screen.index("QuickBooks is not connected") < screen.index("Go ahead? [yes/no]")  # said before asking
-    # not connected: no yes is asked for a sync that cannot run; it waits, said once
-    assert screen.count("Create Dana Reyes in QuickBooks") == 1 and "waits as P-3" in screen
-    assert "backoffice quickbooks auth" in screen
-    store = reopen(data_dir)
-    assert store.require("opportunities", "O-1")["stage"] == "won"
+    assert screen.count("Go ahead? [yes/no]") == 1  # QuickBooks is not asked about: it cannot happen yet
+    assert "QuickBooks is not connected" in screen and "backoffice approve P-" in screen
+    assert reopen(data_dir).require("opportunities", "O-1")["stage"] == "won"
     assert [(a.tool, a.status) for a in PendingStore(data_dir).all()][-1] == ("create_quickbooks_customer", "pending")
+
+
+def test_with_quickbooks_connected_a_win_asks_about_it_once_and_no_means_no(
+    cli, data_dir: Path, qbo: FakeQuickBooks  # noqa: F811 - the fixture imported above
+):
+    _lead_ready(data_dir)
+    connect(data_dir)
+    cli("chat", stdin=lines("convert Dana to a job"))
+    code, screen = cli("chat", stdin=lines("mark the Reyes job won", "yes", "no"))
+    assert screen.count("Go ahead? [yes/no]") == 2 and screen.count("─ Create Dana Reyes in QuickBooks ─") == 1
+    assert "Create Dana Reyes in QuickBooks was not done" in screen and qbo.creates() == []
+    assert not reopen(data_dir).require("contacts", "C-1").get("quickbooks_customer_id")
 
 
 def test_a_loss_records_reason_and_competitor_and_closed_jobs_are_found(cli, data_dir: Path):
@@ -250,18 +264,10 @@ def test_a_loss_records_reason_and_competitor_and_closed_jobs_are_found(cli, dat
 
 def test_won_through_the_chat_makes_a_customer_who_shows_up_as_newest(cli, data_dir: Path):
     _lead_ready(data_dir)
-    code, screen = cli(
-        "chat",
-        stdin=lines(
-            "convert Dana to a job",
-            "mark the Reyes job won",
-            "yes",  # QuickBooks is not connected: told at once, nothing more to answer
-            "who are our newest customers?",
-            "how long since we talked to Dana?",
-        ),
-    )
-    assert "Marked Kitchen sink at 14 Oak St won." in screen and "not in QuickBooks yet" in screen
-    assert "QuickBooks is not connected yet" in screen and "'Create Dana Reyes in QuickBooks' waits as P-2" in screen
+    code, screen = cli("chat", stdin=lines(
+        "convert Dana to a job", "mark the Reyes job won", "yes", "no", "who are our newest customers?",
+        "how long since we talked to Dana?"))  # fmt: skip
+    assert "Marked Kitchen sink at 14 Oak St won." in screen and "Create Dana Reyes in QuickBooks" in screen
     assert "Newest customers" in screen and "C-1" in screen
     assert "Nothing has been logged with Dana Reyes yet" in screen  # system notes are not conversations
     assert reopen(data_dir).require("contacts", "C-1")["lifecycle_stage"] == "customer"
@@ -286,7 +292,10 @@ def test_everyday_edits_are_written_with_before_and_after_in_the_event_log(cli, 
     store = reopen(data_dir)
     assert store.require("contacts", "C-6")["phones"][0] == "+15558809999"
     assert store.require("contacts", "C-1")["emails"][0] == "jsmith@smithandsons.example"
-    assert store.require("contacts", "C-8")["address"] == "22 Harbor View Rd" and store.require("contacts", "C-8")["archived"]
+    assert (
+        store.require("contacts", "C-8")["address"] == "22 Harbor View Rd"
+        and store.require("contacts", "C-8")["archived"]
+    )
     kitchen = store.require("leads", "L-4")
     assert kitchen["estimated_value"] == 5000 and kitchen["expected_close_date"] == "2026-11-30"
     assert "maintenance_contract" in store.require("contacts", "C-2")["tags"]
@@ -305,7 +314,10 @@ def test_amounts_that_cannot_be_right_are_refused_and_change_nothing(cli, data_d
     assert "$-5k is a negative amount" in screen and "is not an amount I can store" in screen
     assert "$-3k is a negative amount; I left the value out." in screen
     store = reopen(data_dir)
-    assert store.require("leads", "L-4")["estimated_value"] == 3500 and store.require("leads", "L-6")["estimated_value"] == 450
+    assert (
+        store.require("leads", "L-4")["estimated_value"] == 3500
+        and store.require("leads", "L-6")["estimated_value"] == 450
+    )
     inquiry = store.require("leads", "L-9")
     assert inquiry.get("estimated_value") is None  # refused, never stored as 3000
     assert not [e for e in store.events() if e["action"] == "updated" and e["record_id"] in ("L-4", "L-6")]

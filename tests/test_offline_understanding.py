@@ -158,7 +158,8 @@ VISIT_REQUESTS = r"""requests:
       - tool: update_lead
         args: {lead_id: "{lead}", pipeline_stage: scheduled_visit}
       - tool: log_interaction
-        args: {type: note, lead_id: "{lead}", subject: "Site visit", body: "Site visit booked.", follow_up_date: "{when}"}
+        args: {type: note, lead_id: "{lead}", subject: "Site visit", body: "Site visit booked.",
+               follow_up_date: "{when}"}
     done: "Site visit booked for {when}."
 """
 

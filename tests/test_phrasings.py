@@ -26,5 +26,7 @@ def test_the_phrasing_set_is_big_enough_and_its_expectations_run_on_the_tools():
     import sys
 
     assert len(load_cases()) >= 150
-    checked = subprocess.run([sys.executable, str(HERE / "check_phrasings.py"), "--quiet"], capture_output=True, text=True)
+    checked = subprocess.run(
+        [sys.executable, str(HERE / "check_phrasings.py"), "--quiet"], capture_output=True, text=True
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr

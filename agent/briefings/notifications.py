@@ -6,7 +6,7 @@ attempt for the same day finds it and stops) and the delivery (the chat shows th
 from __future__ import annotations
 
 import datetime as dt
-import json
+import functools
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,7 +15,9 @@ from typing import Any
 import orjson
 
 from backoffice.agent.reply import Block, Reply
+from backoffice.tools.book.datafiles import read_object
 from backoffice.tools.book.storage import atomic_write_bytes, file_lock
+from backoffice.tools.errors import StoreCorrupt
 
 log = logging.getLogger("backoffice.reports")
 FOLDER = "notifications"
@@ -37,6 +39,44 @@ class Notification:
         return Reply(planner="reports", blocks=[Block(**b) for b in self.blocks])
 
 
+@functools.cache
+def _adapters() -> tuple[Any, Any]:
+    from pydantic import TypeAdapter  # built once: a TypeAdapter costs more than reading the file
+
+    return TypeAdapter(Notification), TypeAdapter(Block)
+
+
+def read_note(path: Path) -> Notification:
+    """One notification file, checked field by field (``StoreCorrupt`` naming it otherwise)."""
+    from pydantic import ValidationError
+
+    data = read_object(path, "a report or email for you") or {}
+    note_adapter, block_adapter = _adapters()
+    try:
+        note = note_adapter.validate_python(data)
+        for block in note.blocks:
+            block_adapter.validate_python(block)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the top level"
+        raise StoreCorrupt(f"{path} is not a notification ({where}: {first['msg']}); it was left as it is.") from exc
+    return note
+
+
+def check_folder(data_dir: Path) -> list[str]:
+    """Every file in ``notifications/`` that is not a notification (for ``backoffice check``)."""
+    folder = data_dir / FOLDER
+    if folder.exists() and not folder.is_dir():
+        return [f"{folder} is a file; it should be the folder of your reports"]
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            read_note(path)
+        except StoreCorrupt as exc:
+            found.append(str(exc))
+    return found
+
+
 def report_id(kind: str, day: dt.date) -> str:
     return f"{day.isoformat()}-{kind}"
 
@@ -46,6 +86,7 @@ class Notifications:
 
     def __init__(self, data_dir: Path):
         self.directory = data_dir / FOLDER
+        self.problems: list[str] = []  # files in the folder that could not be read, by the last ``unseen``
 
     def exists(self, kind: str, day: dt.date) -> bool:
         return (self.directory / f"{report_id(kind, day)}.json").exists()
@@ -66,11 +107,15 @@ class Notifications:
         return self.unseen(set())
 
     def unseen(self, seen: set[str]) -> list[Notification]:
-        """The notifications whose ids are not in ``seen``, oldest first; only those files are read."""
+        """The notifications whose ids are not in ``seen``, oldest first; only those files are read.
+        A file that is not a notification is left as it is and named in ``problems``, so the owner
+        hears about it instead of missing a report in silence."""
         notes = []
+        self.problems = []
         for path in sorted(p for p in self.directory.glob("*.json") if p.stem not in seen):
             try:
-                notes.append(Notification(**json.loads(path.read_text(encoding="utf-8"))))
-            except (OSError, ValueError, TypeError) as exc:
-                log.warning("skipping unreadable notification %s: %s", path, exc)
+                notes.append(read_note(path))
+            except StoreCorrupt as exc:
+                log.warning("%s", exc)
+                self.problems.append(str(exc))
         return notes

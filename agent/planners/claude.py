@@ -102,7 +102,9 @@ def tool_definitions(guarded: set[str], offered: frozenset[str] | None = None) -
         if tool.effect == "consequential" or tool.name in guarded:
             d["description"] += "\n(Needs the owner's yes. The code asks them; you cannot approve it yourself.)"
         elif tool.name in FINAL_TOOLS:
-            d["description"] += "\n(Final. Runs only when the owner asked for it in this message; otherwise the code asks them.)"
+            d["description"] += (
+                "\n(Final. Runs only when the owner asked for it in this message; otherwise the code asks them.)"
+            )
         defs.append(d)
     defs.sort(key=lambda d: d["name"])
     if defs:
@@ -250,7 +252,9 @@ class ClaudePlanner:
                     reply.say(said)
                 results, stop_now = self._run_calls(calls, turn, reply, seen, offered, text)
                 ran = ran or any(r.get("ran") for r in results)
-                messages.append({"role": "user", "content": [{k: v for k, v in r.items() if k != "ran"} for r in results]})
+                messages.append(
+                    {"role": "user", "content": [{k: v for k, v in r.items() if k != "ran"} for r in results]}
+                )
                 if stop_now:
                     reply.error("I stopped: the same step kept being repeated. Nothing was done twice.")
                     break
@@ -259,7 +263,9 @@ class ClaudePlanner:
                 # sent back as it is, the paused turn is carried on by the model (no tool_use is kept unanswered)
                 pauses += 1
                 steps -= 1
-                content = [b.model_dump(exclude_none=True) for b in response.content if b.type == "text" and b.text.strip()]
+                content = [
+                    b.model_dump(exclude_none=True) for b in response.content if b.type == "text" and b.text.strip()
+                ]
                 for said in texts:
                     reply.say(said)
                 if content:

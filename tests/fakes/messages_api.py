@@ -114,7 +114,7 @@ def problems(body: dict[str, Any]) -> list[str]:
     if messages[0].get("role") != "user":
         found.append("messages.0.role: the first message must use the user role")
     breakpoints = 0
-    for where, blocks in (("system", body.get("system") or []), ("tools", body.get("tools") or [])):
+    for _where, blocks in (("system", body.get("system") or []), ("tools", body.get("tools") or [])):
         if isinstance(blocks, list):
             breakpoints += sum(1 for b in blocks if isinstance(b, dict) and b.get("cache_control"))
     seen_ids: set[str] = set()

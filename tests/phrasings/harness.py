@@ -119,7 +119,9 @@ class Book:
 
         self.store = store
         with store.reading():
-            self.contacts = {full_name(d).lower(): d["contact_id"] for d in store.scan("contacts") if not d.get("archived")}
+            self.contacts = {
+                full_name(d).lower(): d["contact_id"] for d in store.scan("contacts") if not d.get("archived")
+            }
             self.leads = {d["title"].lower(): d for d in store.scan("leads")}
             self.jobs = {d["name"].lower(): d for d in store.scan("opportunities")}
             self.companies = {d["name"].lower(): d["company_id"] for d in store.scan("companies")}
@@ -172,7 +174,10 @@ def arg_matches(book: Book, tool: str, key: str, expected: Any, args: dict[str, 
         if got and want and str(got).upper() == want:
             return True
         if tool == "log_interaction" and key == "contact" and want:
-            return want in (book.owner_of("leads", args.get("lead_id")), book.owner_of("opportunities", args.get("opportunity_id")))
+            return want in (
+                book.owner_of("leads", args.get("lead_id")),
+                book.owner_of("opportunities", args.get("opportunity_id")),
+            )
         return False
     if key in ("first_name", "last_name") and tool in ("create_contact", "record_inquiry", "create_contact_anyway"):
         first, last = args.get("first_name"), args.get("last_name")

@@ -170,6 +170,7 @@ def build_book(scenario: dict[str, Any], data: Path) -> None:
     if scenario.get("book", "demo") == "demo":
         shutil.copytree(_demo_book(), data)
     data.mkdir(parents=True, exist_ok=True)
+    data.chmod(0o700)  # as the product makes it: `check` reports a book others can read
     store = Store(data)
     try:
         for step in scenario.get("setup") or []:
@@ -177,6 +178,7 @@ def build_book(scenario: dict[str, Any], data: Path) -> None:
             tool.func(store, tool.parse(step.get("args") or {}))
         if scenario.get("settings"):
             (data / "settings.json").write_text(json.dumps(scenario["settings"]))
+            (data / "settings.json").chmod(0o600)
     finally:
         store.close()
 
@@ -251,7 +253,7 @@ def cleanup(played: Played) -> None:
 # ---------------------------------------------------------------------------- the end state
 def check(expect: dict[str, Any], data: Path, screen: str) -> list[str]:
     from backoffice.agent.gate.pending import PendingStore
-    from backoffice.tools.book.check import check_book
+    from backoffice.tools.book.check import check_data_dir
     from backoffice.tools.book.store import Store
 
     problems: list[str] = []
@@ -294,7 +296,9 @@ def check(expect: dict[str, Any], data: Path, screen: str) -> list[str]:
                 if not any(all(str(getattr(a, k)) == str(v) for k, v in want.items()) for a in actions):
                     problems.append(f"no pending action {want}; there are {[(a.tool, a.status) for a in actions]}")
             if not want_actions and [a for a in actions if a.status == "pending"]:
-                problems.append(f"actions are waiting: {[(a.tool, a.status) for a in actions if a.status == 'pending']}")
+                problems.append(
+                    f"actions are waiting: {[(a.tool, a.status) for a in actions if a.status == 'pending']}"
+                )
         if "outbox" in expect:
             sent = list((data / "outbox").glob("*.eml")) if (data / "outbox").exists() else []
             if len(sent) != expect["outbox"]:
@@ -308,9 +312,9 @@ def check(expect: dict[str, Any], data: Path, screen: str) -> list[str]:
         for text in expect.get("once") or []:
             if screen.count(text) != 1:
                 problems.append(f"{text!r} is said {screen.count(text)} times, expected once")
-        broken = check_book(store)
-        if broken:
-            problems.append(f"backoffice check fails: {broken[:3]}")
     finally:
         store.close()
+    broken = check_data_dir(data)
+    if broken:
+        problems.append(f"backoffice check fails: {broken[:3]}")
     return problems

@@ -89,7 +89,7 @@ def _connected(store: Store) -> str | None:
     return "QuickBooks is not connected yet: connect it with `backoffice quickbooks auth`."
 
 
-@tool("consequential", preview=_preview, ready=_connected)
+@tool("consequential", preview=_preview, ready=_connected, idempotent=True)  # QuickBooks is searched before creating
 def create_quickbooks_customer(store: Store, args: QuickBooksCustomerInput) -> dict[str, Any]:
     """Put a won customer (a contact, or a company) into QuickBooks. Needs the owner's yes. Searches
     QuickBooks first by name and email and links an existing customer instead of creating a duplicate."""

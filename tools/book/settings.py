@@ -7,7 +7,6 @@ default, so a fresh data dir works without one.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from backoffice.tools.book.clock import BusinessCalendar
+from backoffice.tools.book.datafiles import private_dir, read_object
 from backoffice.tools.book.storage import atomic_write_bytes
 from backoffice.tools.errors import ConfigError
 
@@ -113,12 +113,9 @@ class Settings(BaseModel):
 
 def load_settings(directory: Path) -> Settings:
     path = directory / SETTINGS_FILE
-    if not path.exists():
+    raw = read_object(path, "your business settings")
+    if raw is None:
         return Settings()
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from exc
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
@@ -127,6 +124,6 @@ def load_settings(directory: Path) -> Settings:
 
 
 def save_settings(directory: Path, settings: Settings) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     text = settings.model_dump_json(indent=2) + "\n"
     atomic_write_bytes(directory / SETTINGS_FILE, text.encode("utf-8"))

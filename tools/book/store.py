@@ -41,8 +41,8 @@ SIMILAR_NAME = 80  # rapidfuzz WRatio: a typo or a partial name still finds the 
 def key_of(table: str, record_id: str) -> str:
     prefix = TABLES[table][3]
     head, _, tail = str(record_id).strip().upper().partition("-")
-    if head != prefix or not tail.isdigit():
-        raise NotFound(f"{record_id!r} is not a {TABLES[table][4]} id (they look like {prefix}-12)")
+    if head != prefix or not (tail.isascii() and tail.isdigit()) or len(tail) > 15:
+        raise NotFound(f"{_short(record_id)!r} is not a {TABLES[table][4]} id (they look like {prefix}-12)")
     return str(int(tail))
 
 
@@ -51,7 +51,13 @@ def table_of(record_id: str) -> str:
     for table, spec in TABLES.items():
         if spec[3] == head:
             return table
-    raise NotFound(f"{record_id!r} is not a record id (ids look like C-12, L-3, O-7)")
+    raise NotFound(f"{_short(record_id)!r} is not a record id (ids look like C-12, L-3, O-7)")
+
+
+def _short(text: object) -> str:
+    """An id as typed, cut to a readable length for a message."""
+    value = str(text)
+    return value if len(value) <= 30 else value[:30] + "…"
 
 
 class Store:
@@ -247,6 +253,28 @@ class Store:
         """An event that is not a field change (a merge): ``details`` is its "after"."""
         with self.transaction():
             self._event(action, table, record_id, None, details)
+
+    def note_approved(self, action_id: str, token: str, tool: str) -> None:
+        """Inside the transaction of an approved action's run: the event that proves the run got
+        into the book (the gate asks ``approved_ran`` before running an interrupted action again)."""
+        tx = self.db.current_tx
+        assert tx is not None, "an approval is noted inside the run's own transaction"
+        tx.events.append(
+            {
+                "at": self._utc_stamp(),
+                "actor": self.actor,
+                "action": "approved_action_ran",
+                "record_type": "pending action",
+                "record_id": f"{action_id}#{token}",
+                "before": None,
+                "after": {"tool": tool},
+            }
+        )
+
+    def approved_ran(self, action_id: str, token: str) -> bool:
+        """Whether the run of ``action_id`` that claimed it with ``token`` committed."""
+        with self.db.reading() as ix:
+            return bool(ix.events_for(f"{action_id}#{token}"))
 
     def events(self, record_id: str | None = None) -> list[dict[str, Any]]:
         """The audit log, oldest first: every event, or those of one record."""

@@ -239,7 +239,7 @@ def _preview(store: Store, args: dict[str, Any]) -> tuple[str, str]:
     return title, text
 
 
-@tool("consequential", preview=_preview)
+@tool("consequential", preview=_preview, idempotent=True)  # the Message-ID is looked for before sending
 def send_message(store: Store, args: SendMessageInput) -> dict[str, Any]:
     """Email a customer. Needs the owner's yes: the owner sees the recipient, subject and the whole text
     first. The same message is never sent twice. Without a connected mail account the message is saved

@@ -59,10 +59,15 @@ def read_edit(engine: Engine, said: Said) -> Doc | None:
         kind = "job" if re.search(r"\bjob\b", t) else "record"
         field = "name" if kind == "job" else "title"
         d["field"] = field
-        return done(kind, **{field: m.group("new").strip(" .")}) if kind == "job" else _record(d, field, m.group("new").strip(" ."))
+        return (
+            done(kind, **{field: m.group("new").strip(" .")})
+            if kind == "job"
+            else _record(d, field, m.group("new").strip(" ."))
+        )
     # stages
     stage = re.search(r"\b(?:to|into|in|back to|as|at)\s+(proposal sent|quote sent|estimate sent|visit booked|visit "
-                      r"scheduled|site visit|scheduled|estimating|needs analysis|follow up stage|inquiry)\b", t)  # fmt: skip
+                      r"scheduled|site visit|scheduled|estimating|needs analysis|follow up stage|inquiry)\b",
+                      t)  # fmt: skip
     booked = re.search(r"\b(?:booked|scheduled|set up) (?:a |the )?(?:site )?visit\b", t)
     if stage or booked:
         words = stage.group(1) if stage else "visit booked"
@@ -70,12 +75,10 @@ def read_edit(engine: Engine, said: Said) -> Doc | None:
         lead_stage = next((s for s, p in LEAD_STAGES if re.search(p, words)), None)
         d["stages"] = {"job": job_stage, "lead": lead_stage}
         d["field"] = "stage"
-        then = []
         if booked:
-            when = next((w.day for w in find_dates(t, today, region) if not w.past), None)
+            when = next((w.day for w in find_dates(t, today, said.order) if not w.past), None)
             if when:
                 d["visit_day"] = when.isoformat()
-        d["then"] = then
         return _record(d, "stage", None)
     # owner: "give lindas lead to mike", "assign the boiler job to sam"
     m = re.search(r"\b(?:give|assign|hand)\b.+?\bto\s+(?P<who>[a-z][a-z .'\-]{0,30}?)\s*$", t)
@@ -108,7 +111,7 @@ def read_edit(engine: Engine, said: Said) -> Doc | None:
         return done("contact", lifecycle_stage=stage_name)
     # dates: "close date -> 12/20", "expects to decide by end of month", "should close by the 3rd"
     if re.search(r"\bclose date\b|\bdecide by\b|\bclose (?:by|on)\b|\bclosing (?:by|on)\b", t):
-        when = next((w.day for w in find_dates(t, today, region) if not w.past), None)
+        when = next((w.day for w in find_dates(t, today, said.order) if not w.past), None)
         d["field"] = "expected_close_date"
         if when is None:
             d.update(problem="Which day should it close by?", value_kind="date")

@@ -75,12 +75,18 @@ class Said:
         if self.match is not None:
             # the words the cue itself is written with ("mark" in "mark it won"), not a name it spanned
             source = self.match.re.pattern
-            skip = {w for w in re.findall(r"[a-z]+", self.match.group(0)) if re.search(rf"(?<![a-z]){w}(?![a-z])", source)}
+            skip = {
+                w for w in re.findall(r"[a-z]+", self.match.group(0)) if re.search(rf"(?<![a-z]){w}(?![a-z])", source)
+            }
         return resolve.find_mentions(self.engine.store, self.norm, skip)
 
     @property
     def region(self) -> str:
         return str(self.engine.store.settings.default_phone_region)
+
+    @property
+    def order(self) -> str:
+        return self.engine.date_order()
 
     def phone(self) -> tuple[str, str] | None:
         return find_phone(self.raw, self.region)
@@ -89,7 +95,7 @@ class Said:
         return find_email(self.raw)
 
     def date(self) -> Any:
-        return find_date(self.norm, self.engine.store.today(), self.region)
+        return find_date(self.norm, self.engine.store.today(), self.order)
 
 
 class Engine:
@@ -147,6 +153,14 @@ class Engine:
     def store(self) -> Store:
         return self.turn.store
 
+    def date_order(self) -> str:
+        """How the business writes 12/3: its date_order setting, else what its region does."""
+        settings = self.store.settings
+        first = getattr(settings, "month_first", None)
+        if isinstance(first, bool):
+            return "month_first" if first else "day_first"
+        return str(settings.default_phone_region)
+
     def call(self, tool: str, /, **args: Any) -> Outcome:
         return self.turn.gate.call(tool, {k: v for k, v in args.items() if v is not None})
 
@@ -191,13 +205,15 @@ class Engine:
         getattr(self, f"flow_{flow}")(data)
 
     # ------------------------------------------------------------------ answers
-    def looks_like_request(self, text: str, strict: bool = True) -> bool:
+    def looks_like_request(self, text: str, strict: bool = True, bar: int = 25) -> bool:
         """``text`` reads as a request of its own rather than an answer."""
         said = Said(self, text)
         if said.request is None or said.request.name in ("smalltalk", "send_draft"):
             return False
         if said.match is None:
             return False
+        if not strict:
+            return said.weight >= bar
         polite = re.match(r"(?:(?:hey|hi|ok|okay|so|and|also|oh|please|pls|can you|could you|can u|would you|"
                           r"i need you to|i want to|lets|let us)[,!]?\s+)*", said.norm)  # fmt: skip
         anchored = said.match.start() <= (polite.end() if polite else 0) + 2
@@ -230,7 +246,7 @@ class Engine:
         if kind == "choice":
             choice = self._choose(w.choices, text)
             if choice is None:
-                if self.looks_like_request(text, strict=False):
+                if self.looks_like_request(text, strict=False, bar=15):  # not one of the options: a new request
                     return False
                 self.waiting = w
                 self.reply.say("Please answer with one of the numbers (or cancel).")
@@ -246,7 +262,9 @@ class Engine:
             w.data[f"{w.slot}_text"] = text
             self.resume(w.flow, w.data)
             return True
-        if kind in ("text", "address", "contact", "lead", "job", "reason", "lost_reason") and self.looks_like_request(text):
+        if kind in ("text", "address", "contact", "lead", "job", "reason", "lost_reason") and self.looks_like_request(
+            text
+        ):
             return False
         if is_skip(text) or answer is False:
             if w.optional:
@@ -271,7 +289,7 @@ class Engine:
             value = find_email(text)
             retry = None if value else f"{text!r} is not an email address. What's the email? (or skip)"
         elif kind == "date":
-            when = find_date(self.normalise(text), self.store.today(), region)
+            when = find_date(self.normalise(text), self.store.today(), self.date_order())
             value = when.day if when else None
             retry = None if when else f"{text!r} is not a day I can read. Which day? (e.g. Friday, 12/3, in 2 weeks)"
         elif kind == "money":
@@ -329,9 +347,9 @@ class Engine:
         if said is not None:
             hits = said.mentions.candidates(kind, open_only=open_only)
             if not hits and PRONOUNS.search(said.norm) and self.focus.get(kind):
-                doc = self.store.get(table, self.focus[kind])
-                if doc and (not open_only or resolve.is_open(kind, doc)):
-                    hits = [resolve.Hit(kind, doc, 80, "it")]
+                focused = self.store.get(table, self.focus[kind])
+                if focused and (not open_only or resolve.is_open(kind, focused)):
+                    hits = [resolve.Hit(kind, focused, 80, "it")]
             if not hits and kind != "contact" and PRONOUNS.search(said.norm) and self.focus.get("contact"):
                 linked = self.store.linked(table, "contact_id", self.focus["contact"])
                 hits = [resolve.Hit(kind, d, 70, "their") for d in linked if not open_only or resolve.is_open(kind, d)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 from backoffice.agent.planners.offline import resolve
 from backoffice.agent.planners.offline.engine import Engine, Said
@@ -17,26 +17,29 @@ from backoffice.tools.book.store import Doc
 from backoffice.tools.catalog import all_tools
 from backoffice.tools.reports.activity import summary
 
-OWNER_TOUCHES = {"phone_call", "sms", "meeting", "email_outbound"}
 KINDS = [  # the words that say what kind of touchpoint it was, in the order they are tried
-    ("note", r"^(?:please )?(?:log|add|make|jot down|write down|record)? ?(?:a |an )?note\b|^note\b|\bnote (?:on|for|to)\b"),
+    ("note", r"^(?:please )?(?:log|add|make|jot down|write down|record)? ?(?:a |an )?note\b|^note\b|"
+             r"\bnote (?:on|for|to)\b"),
     ("sms", r"\b(?:texted|text|texts|sms|messaged|whatsapp(?:ed)?)\b"),
     ("email", r"\b(?:emailed|email|emails|e-mailed|wrote)\b"),
     ("meeting", r"\b(?:met|meeting|meet|visited|visit|went out|stopped by|dropped by|swung by|walkthrough|walk through|"
                 r"no show|no showed|site visit|was at|out at|on site|onsite)\b"),
-    ("phone_call", r"\b(?:called|call|calls|rang|ring|phoned|phone|spoke|spoken|talked|talk|voicemail|left (?:a )?message|"
+    ("phone_call", r"\b(?:called|call|calls|rang|ring|phoned|phone|spoke|spoken|talked|talk|voicemail|"
+                   r"left (?:a )?message|"
                    r"left word|no answer)\b"),
 ]  # fmt: skip
 # What a line can hold and still say nothing about how it went: "log a call with Dana", "I called Dana".
 SUMMARY_FILLER = set(
     """i we just log logged a an the call called calls phone phoned rang ring spoke spoken talked talk met meet with to
     for on about please my me had have email emailed text texted visit visited note message with at today earlier
-    quick chat meeting""".split()
+    quick chat meeting""".split()  # noqa: SIM905 - a word list is easier to read as text
 )
-LOGGED_AS = {"phone_call": "call", "sms": "text", "meeting": "visit", "email_inbound": "email", "email_outbound": "email",
+LOGGED_AS = {"phone_call": "call", "sms": "text", "meeting": "visit", "email_inbound": "email",
+             "email_outbound": "email",
              "note": "note"}  # fmt: skip
 SEND_WORDS = re.compile(
-    r"\band send\b|\bthen send\b|\bsend it\b|^(?:please )?(?:send|email|shoot)\b|\bfollow up (?:on|with|about|for|to)\b|"
+    r"\band send\b|\bthen send\b|\bsend it\b|^(?:please )?(?:send|email|shoot)\b|"
+    r"\bfollow up (?:on|with|about|for|to)\b|"
     r"\bchase\b"
 )
 DRAFT_ONLY = re.compile(r"\b(?:draft|write|nudge|what should i (?:say|tell|write|send)|check in)\b")
@@ -49,7 +52,7 @@ class CallFlows(Engine):
         kind = _touch_kind(t)
         if kind == "email":
             kind = _email_direction(t, said)
-        when = next((w.day for w in find_dates(t, self.store.today(), said.region) if w.past), None)
+        when = next((w.day for w in find_dates(t, self.store.today(), said.order) if w.past), None)
         self.flow_log({"said": said, "type": kind, "summary": _summary(said), "on": when.isoformat() if when else None})
 
     def flow_log(self, d: Doc) -> None:
@@ -60,8 +63,7 @@ class CallFlows(Engine):
         text = str(d["summary"]).strip()
         norm = self.normalise(text)
         today = self.store.today()
-        region = self.store.settings.default_phone_region
-        follow_up = find_follow_up(norm, today, region)
+        follow_up = find_follow_up(norm, today, self.date_order())
         outcome_kind = find_outcome(norm, d["type"] in ("phone_call", "meeting"))
         work = self._work_for(d, contact, said, norm)
         if self.unsure(d, "who") and not d.get("confirmed"):
@@ -85,10 +87,10 @@ class CallFlows(Engine):
             outcome=outcome_kind,
             follow_up_date=follow_up.isoformat() if follow_up else None,
             timestamp=stamp,
+            about_contact_only=True if work.get("none") else None,
         )
         if not self.report(outcome) or outcome.result is None:
             return
-        logged = outcome.result["interaction"]
         on = ""
         if work.get("opportunity_id"):
             job = self.store.require("opportunities", work["opportunity_id"])
@@ -105,16 +107,11 @@ class CallFlows(Engine):
         elif d["type"] in ("phone_call", "meeting"):
             message += " No follow-up date set."
         self.reply.say(message)
-        # log_interaction closes the oldest follow-up due on the same lead, job or person when the touch
-        # reached them (a voicemail or a no-show does not), and says which
-        item = outcome.result.get("closed_follow_up")
-        if item and item["interaction_id"] != logged["interaction_id"]:
-            self.reply.say(f"Closed the follow-up it answers: {item['interaction_id']} "
-                           f"({summary(item)}, due {item['follow_up_date']}).")  # fmt: skip
+        closed = outcome.result.get("closed_follow_up")
+        if closed:  # the tool closes the promised callback this touch answers
+            self.reply.say(f"Closed the follow-up it answers: {closed['interaction_id']} "
+                           f"({summary(closed)}, due {closed['follow_up_date']}).")  # fmt: skip
         self._next_step(outcome_kind, work, contact)
-
-    def _due_follow_ups(self, contact_id: str) -> list[Doc]:
-        return [f for f in self.store.pending_follow_ups(due_by=self.store.today()) if f.get("contact_id") == contact_id]
 
     def _work_for(self, d: Doc, contact: Doc, said: Said | None, norm: str) -> Doc:
         """The open lead or job a touchpoint was about: the only one, or the one the words point at;
@@ -122,13 +119,15 @@ class CallFlows(Engine):
         if "work" in d:
             choice = d["work"]
             if not choice or choice == "none":
-                return {}
+                return {"none": True}
             return {"opportunity_id": choice} if str(choice).startswith("O-") else {"lead_id": choice}
         jobs = [o for o in self.store.linked("opportunities", "contact_id", contact["contact_id"])
                 if is_open_job(o)]  # fmt: skip
         leads = [x for x in self.store.linked("leads", "contact_id", contact["contact_id"])
                  if x["status"] in OPEN_LEAD_STATUSES]  # fmt: skip
-        work = [("opportunity_id", o["opportunity_id"], o) for o in jobs] + [("lead_id", x["lead_id"], x) for x in leads]
+        work = [("opportunity_id", o["opportunity_id"], o) for o in jobs] + [
+            ("lead_id", x["lead_id"], x) for x in leads
+        ]
         if not work:
             return {}
         if len(work) == 1:
@@ -151,7 +150,7 @@ class CallFlows(Engine):
 
     # ------------------------------------------------------------------ reminders
     def on_remind(self, said: Said) -> None:
-        when = next((w.day for w in find_dates(said.norm, self.store.today(), said.region) if not w.past), None)
+        when = next((w.day for w in find_dates(said.norm, self.store.today(), said.order) if not w.past), None)
         m = re.search(r"\bremind me (?:to |about )?(?P<what>.+)$", said.raw, re.I)
         self.flow_remind({"said": said, "when": when, "what": (m.group("what") if m else said.raw).strip(" .")})
 
@@ -166,7 +165,9 @@ class CallFlows(Engine):
             self.need("remind", d, "when", "date")
         when = d["when"] if isinstance(d["when"], dt.date) else dt.date.fromisoformat(str(d["when"]))
         work = self._work_for(d, contact, None, "")
-        outcome = self.call("log_interaction", type="note", contact_id=contact["contact_id"], **work,
+        links = {k: v for k, v in work.items() if k in ("lead_id", "opportunity_id")}
+        outcome = self.call("log_interaction", type="note", contact_id=contact["contact_id"], **links,
+                            about_contact_only=True if work.get("none") else None,
                             subject=f"Reminder: {d['what']}"[:80], body=str(d["what"]),
                             follow_up_date=when.isoformat())  # fmt: skip
         if self.report(outcome):
@@ -181,12 +182,14 @@ class CallFlows(Engine):
         self.flow_close({"said": said, "how": "cancel"})
 
     def on_reschedule_follow_up(self, said: Said) -> None:
-        when = next((w.day for w in find_dates(said.norm, self.store.today(), said.region) if not w.past), None)
+        when = next((w.day for w in find_dates(said.norm, self.store.today(), said.order) if not w.past), None)
         self.flow_close({"said": said, "how": "move", "when": when})
 
     def flow_close(self, d: Doc) -> None:
         said: Said | None = d.pop("said", None)
-        flow = {"complete": "complete_follow_up", "cancel": "cancel_follow_up", "move": "reschedule_follow_up"}[d["how"]]
+        flow = {"complete": "complete_follow_up", "cancel": "cancel_follow_up", "move": "reschedule_follow_up"}[
+            d["how"]
+        ]
         items = self._follow_ups_meant(d, said, flow)
         if d["how"] == "move":
             if not d.get("when"):
@@ -229,8 +232,10 @@ class CallFlows(Engine):
                 if d["how"] == "complete":
                     d["note"] = _closing_note(said.raw)
         if not chosen:
-            if said is not None and re.search(r"\b(?:both|all)\b", said.norm) and (
-                len(pending) == 2 or re.search(r"\ball\b", said.norm)
+            if (
+                said is not None
+                and re.search(r"\b(?:both|all)\b", said.norm)
+                and (len(pending) == 2 or re.search(r"\ball\b", said.norm))
             ):
                 chosen = pending
             else:
@@ -245,11 +250,14 @@ class CallFlows(Engine):
         told apart by the words used ("the voicemail callback")."""
         people = {h.id for h in resolve.best(said.mentions.candidates("contact"))}
         records = {h.id for h in resolve.best(said.mentions.candidates("lead") + said.mentions.candidates("job"))}
-        mine = [f for f in pending if f.get("contact_id") in people or {f.get("lead_id"), f.get("opportunity_id")} & records]
+        mine = [
+            f for f in pending if f.get("contact_id") in people or {f.get("lead_id"), f.get("opportunity_id")} & records
+        ]
         if len(mine) <= 1:
             return mine
         words = set(said.norm.split())
-        scored = [(len(words & set(self.normalise(f"{f.get('subject', '')} {f.get('body', '')} {f['outcome']}").split())), f)
+        scored = [(len(words & set(self.normalise(f"{f.get('subject', '')} {f.get('body', '')} {f['outcome']}")
+                                   .split())), f)
                   for f in mine]  # fmt: skip
         scored.sort(key=lambda x: -x[0])
         if scored[0][0] > scored[1][0]:
@@ -259,7 +267,9 @@ class CallFlows(Engine):
     def _move(self, item: Doc, when: dt.date) -> None:
         who = self._who(item)
         if "reschedule_follow_up" in all_tools():
-            outcome = self.call("reschedule_follow_up", interaction_id=item["interaction_id"], follow_up_date=when.isoformat())
+            outcome = self.call(
+                "reschedule_follow_up", interaction_id=item["interaction_id"], follow_up_date=when.isoformat()
+            )
             if self.report(outcome):
                 self.reply.say(f"Moved {item['interaction_id']} ({who}) to {when:%a %b} {when.day}.")
             return
@@ -302,7 +312,9 @@ class CallFlows(Engine):
         self.memory["draft"] = draft
         for key, field in (("lead", "lead_id"), ("job", "opportunity_id"), ("contact", "contact_id")):
             if draft.get(field):
-                doc = self.store.get({"lead": "leads", "job": "opportunities", "contact": "contacts"}[key], draft[field])
+                doc = self.store.get(
+                    {"lead": "leads", "job": "opportunities", "contact": "contacts"}[key], draft[field]
+                )
                 if doc:
                     self.remember(key, doc)
         self.reply.say(drafted.message)
@@ -405,7 +417,7 @@ class CallFlows(Engine):
             top = resolve.best(said.mentions.candidates(kind, open_only=kind != "contact"))
             return top[0].id if len(top) == 1 else None
         if kind == "date":
-            when = next((w.day for w in find_dates(said.norm, self.store.today(), said.region) if not w.past), None)
+            when = next((w.day for w in find_dates(said.norm, self.store.today(), said.order) if not w.past), None)
             return when
         if kind == "money":
             amounts = find_amounts(said.raw)
@@ -421,7 +433,7 @@ class CallFlows(Engine):
         return None
 
 
-def raise_asked() -> None:
+def raise_asked() -> NoReturn:
     from backoffice.agent.planners.offline.engine import Asked
 
     raise Asked
@@ -441,7 +453,8 @@ def _format(template: Any, names: dict[str, Any]) -> Any:
 
 
 def _touch_kind(t: str) -> str:
-    explicit = re.search(r"\blog (?:a |an |the |my )?(phone call|call|email|text message|text|sms|meeting|site visit|visit|"
+    explicit = re.search(r"\blog (?:a |an |the |my )?(phone call|call|email|text message|text|sms|meeting|"
+                         r"site visit|visit|"
                          r"note|voicemail)\b", t)  # fmt: skip
     if explicit:
         word = explicit.group(1)
@@ -459,7 +472,9 @@ def _touch_kind(t: str) -> str:
 def _email_direction(t: str, said: Said) -> str:
     """An email the owner sent, or one the customer sent: "emailed joe" / "email to priya" vs
     "priya emailed back" / "email from priya"."""
-    if re.search(r"\bemail(?:ed)? (?:back|again|us|me|in)\b|\bemail from\b|\bgot an email\b|\bwrote (?:back|in|us)\b", t):
+    if re.search(
+        r"\bemail(?:ed)? (?:back|again|us|me|in)\b|\bemail from\b|\bgot an email\b|\bwrote (?:back|in|us)\b", t
+    ):
         return "email_inbound"
     if re.search(r"\b(?:i|we) (?:emailed|sent)\b|\bemail to\b|^(?:please )?(?:log )?(?:an )?emailed\b|^emailed\b", t):
         return "email_outbound"
@@ -481,12 +496,16 @@ def _summary(said: Said) -> str:
                  raw, re.I)  # fmt: skip
     rest = raw[m.end() :] if m else raw
     named = {w for h in said.mentions.candidates("contact")[:1] for w in h.words}
-    leftover = [w for w in re.findall(r"[a-z0-9]+", said.engine.normalise(rest)) if w not in named and w not in SUMMARY_FILLER]
+    leftover = [
+        w for w in re.findall(r"[a-z0-9]+", said.engine.normalise(rest)) if w not in named and w not in SUMMARY_FILLER
+    ]
     if not leftover:
         return ""
-    parts = re.split(r"\s+[—–-]\s+|:\s*", rest, maxsplit=1)
-    if m and m.group(0).strip() and len(parts) > 1 and len(parts[0].split()) <= 4:
-        return parts[1].strip()
+    if m and m.group(0).strip():
+        # "log a call with maría, she wants …": what happened, without the command and the name
+        parts = re.split(r"\s+[—–-]\s+|:\s*|,\s*", rest, maxsplit=1)
+        if len(parts) > 1 and len(parts[0].split()) <= 4 and parts[1].strip():
+            return parts[1].strip()
     return raw.strip()
 
 

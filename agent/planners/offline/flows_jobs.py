@@ -12,7 +12,6 @@ import re
 
 from backoffice.agent.planners.offline import resolve
 from backoffice.agent.planners.offline.engine import Engine, Said
-from backoffice.agent.planners.offline.flows_people import quickbooks_connected
 from backoffice.agent.planners.offline.understand import (
     LOST_REASONS,
     add_months,
@@ -23,7 +22,6 @@ from backoffice.agent.planners.offline.understand import (
     lost_reason,
     named_reason,
 )
-from backoffice.tools.book.normalize import full_name
 from backoffice.tools.book.store import Doc
 
 
@@ -77,13 +75,6 @@ class JobFlows(Engine):
             if d["confirmed"] is False:
                 self.reply.say("OK, nothing changed. Which job was it?")
                 return
-        contact = self.store.get("contacts", job["contact_id"]) if job.get("contact_id") else None
-        company = self.store.get("companies", job["company_id"]) if job.get("company_id") else None
-        customer = company or contact
-        if customer and not customer.get("quickbooks_customer_id") and not quickbooks_connected(self):
-            who = company["name"] if company else full_name(contact or {})
-            self.reply.say(f"(QuickBooks is not connected, so adding {who} there will wait as a pending action "
-                           "until you run `backoffice quickbooks auth`.)")  # fmt: skip
         outcome = self.call("mark_opportunity_won", opportunity_id=job["opportunity_id"], amount=d.get("amount"))
         if outcome.status == "declined":
             self.reply.say(f"OK, {job['name']} stays {job['stage'].replace('_', ' ')}.")
@@ -103,7 +94,7 @@ class JobFlows(Engine):
             "competition" if competitor else None
         )  # fmt: skip
         remind = re.search(r"\bremind me\b|\bcheck back\b|\bfollow up\b", said.norm)
-        when = find_date(said.norm[remind.start() :], self.store.today(), said.region) if remind else None
+        when = find_date(said.norm[remind.start() :], self.store.today(), said.order) if remind else None
         self.flow_lost({"said": said, "reason": reason, "note": clause or None, "competitor": competitor,
                         "remind": when.day.isoformat() if when else None})  # fmt: skip
 
@@ -126,7 +117,9 @@ class JobFlows(Engine):
             d["note"] = said_text
             reason = lost_reason(said_text, d["competitor"]) or "other"
         note = d.get("note")
-        if note and re.fullmatch(r"\s*(?:reason:?\s*)?" + reason.replace("_", " ") + r"[.!]?\s*", note.replace("_", " "), re.I):
+        if note and re.fullmatch(
+            r"\s*(?:reason:?\s*)?" + reason.replace("_", " ") + r"[.!]?\s*", note.replace("_", " "), re.I
+        ):
             note = None
         outcome = self.call("mark_opportunity_lost", opportunity_id=job["opportunity_id"], reason=reason, note=note,
                             competitor=d.get("competitor"))  # fmt: skip
@@ -181,7 +174,7 @@ class JobFlows(Engine):
         if d.get("when"):
             due = dt.date.fromisoformat(str(d["when"]))
         else:
-            when = find_date(self.normalise(str(d.get("go_text", ""))), today, self.store.settings.default_phone_region)
+            when = find_date(self.normalise(str(d.get("go_text", ""))), today, self.date_order())
             due = when.day if when else add_months(today, 3)
         outcome = self.call(
             "log_interaction",
@@ -205,10 +198,19 @@ def _why(raw: str) -> str:
     command = re.compile(r"\b(?:mark\w*|lost it|we lost|as lost|(?:is|was) lost|lost)\b", re.I)
     clauses = [p for p in parts if not command.fullmatch(p)]
     if len(parts) > 1:
-        kept = [p for p in clauses if not re.fullmatch(r"(?:\w+\s+){0,5}(?:job|deal|gig|contract)s?\s+(?:is\s+)?lost(?:\s+it)?",
+        kept = [p for p in clauses if not re.fullmatch(r"(?:\w+\s+){0,5}(?:job|deal|gig|contract)s?\s+"
+                                                         r"(?:is\s+)?lost(?:\s+it)?",
                                                          p, re.I)]  # fmt: skip
-        kept = [re.sub(r"^(?:mark (?:the |it )?(?:\w+ ){0,4}(?:as )?lost|lost (?:the )?(?:\w+ ){0,3}(?:job|deal|gig)|"
-                       r"close (?:the )?(?:\w+ ){0,3}(?:job|deal) out as lost)\s*", "", p, flags=re.I) for p in kept]
+        kept = [
+            re.sub(
+                r"^(?:mark (?:the |it )?(?:\w+ ){0,4}(?:as )?lost|lost (?:the )?(?:\w+ ){0,3}(?:job|deal|gig)|"
+                r"close (?:the )?(?:\w+ ){0,3}(?:job|deal) out as lost)\s*",
+                "",
+                p,
+                flags=re.I,
+            )
+            for p in kept
+        ]
         return "; ".join(p for p in kept if p.strip())
     m = re.search(r"\blost\b.*?\b(?:on|to|over|for)\s+(?P<why>.+)$", raw, re.I)
     if m:

@@ -57,11 +57,20 @@ def lead_title(need: str) -> str:
     text = re.sub(r"\s+", " ", need).strip(" ,.;:-—")
     for amount in find_amounts(text):
         text = text.replace(amount.typed, " ")
-    text = re.sub(r"\b(?:budget|about|around|roughly|maybe|approx\.?|for|of|~|asap|urgent)\s*(?=[,.;]|$)", " ", text, flags=re.I)
+    text = re.sub(
+        r"\b(?:budget|about|around|roughly|maybe|approx\.?|for|of|~|asap|urgent)\s*(?=[,.;]|$)", " ", text, flags=re.I
+    )
     text = re.split(r"[,.;!]|\s+-\s+|\s+—\s+", text)[0]
-    text = re.sub(r"^(?:(?:he|she|they)\s+)?(?:wants?|needs?|asking for|asked for|looking for|interested in|has|with|"
-                  r"about|abt|re|regarding|a quote for|quote for|an estimate for)\s+", "", text.strip(), flags=re.I)
-    text = re.sub(r"^(?:a|an|the|some)\s+(?:quote\s+(?:for|on)\s+(?:a\s+|an\s+|the\s+)?)?", "", text.strip(), flags=re.I)
+    text = re.sub(
+        r"^(?:(?:he|she|they)\s+)?(?:wants?|needs?|asking for|asked for|looking for|interested in|has|with|"
+        r"about|abt|re|regarding|a quote for|quote for|an estimate for)\s+",
+        "",
+        text.strip(),
+        flags=re.I,
+    )
+    text = re.sub(
+        r"^(?:a|an|the|some)\s+(?:quote\s+(?:for|on)\s+(?:a\s+|an\s+|the\s+)?)?", "", text.strip(), flags=re.I
+    )
     text = " ".join(text.split())[:60].strip()
     return text[:1].upper() + text[1:] if text else ""
 
@@ -75,7 +84,8 @@ class LeadFlows(Engine):
         raw, region = said.raw, said.region
         data: Doc = {"source": next((s for s, p in SOURCES if re.search(p, raw, re.I)), "phone_call")}
         rest = PREFIX.sub("", raw, count=1)
-        rest = re.sub(r"^\s*(?:we\s+)?(?:got|had|took)\s+(?:a|an)\s+(?:call|email|text|voicemail|message|phone call)\s+from\s+"
+        rest = re.sub(r"^\s*(?:we\s+)?(?:got|had|took)\s+(?:a|an)\s+"
+                      r"(?:call|email|text|voicemail|message|phone call)\s+from\s+"
                       r"(?:a\s+|an\s+|some\s+)?(?:new\s+)?(?:guy|lady|woman|man|person|customer|someone|somebody)?\s*[,:\-—]?\s*",
                       "", rest, count=1, flags=re.I)  # fmt: skip
         if phone := find_phone(rest, region):
@@ -100,10 +110,12 @@ class LeadFlows(Engine):
             data["name"] = name
             rest = rest[: span[0]] + " , " + rest[span[1] :]
         rest = NAME_MARKERS.sub(" , ", rest)
-        rest = re.sub(r"\bfrom\s*(?=,|$)|\b(?:a\s+)?(?:guy|lady|woman|man|someone|somebody)\s+(?=called|emailed|texted|rang)",
+        rest = re.sub(r"\bfrom\s*(?=,|$)|"
+                      r"\b(?:a\s+)?(?:guy|lady|woman|man|someone|somebody)\s+(?=called|emailed|texted|rang)",
                       " ", rest, flags=re.I)  # fmt: skip
         rest = re.sub(r"\s*,(?:\s*,)+", ",", rest)
-        rest = re.sub(r"\b(?:via|by|through|on|from)\s+(?:the\s+|our\s+|a\s+)?(?:web\s*(?:site\s+)?form|website|email|e-mail|"
+        rest = re.sub(r"\b(?:via|by|through|on|from)\s+(?:the\s+|our\s+|a\s+)?"
+                      r"(?:web\s*(?:site\s+)?form|website|email|e-mail|"
                       r"phone|text|facebook|google|yelp|nextdoor)\b", " , ", rest, flags=re.I)  # fmt: skip
         description = re.sub(r"^[\s,.;:\-—]*(?:(?:called|emailed|texted|rang|phoned|wrote|from|via|,)\s*)*", "", rest)
         description = re.sub(r"[\s,.;:\-—]+$", "", description)
@@ -121,7 +133,8 @@ class LeadFlows(Engine):
         words = name_words(before_phone) if before_phone else None
         if words and len(words) == len(before_phone.split()) and text.find(before_phone) >= 0:
             candidates.append((text.find(before_phone), 2))
-        relation = re.match(r"^\s*(?P<who>[\w .'\-]+?)'s\s+(?:brother|sister|son|daughter|husband|wife|neighbou?r|friend|"
+        relation = re.match(r"^\s*(?P<who>[\w .'\-]+?)'s\s+(?:brother|sister|son|daughter|husband|wife|"
+                            r"neighbou?r|friend|"
                             r"mom|dad|mother|father|boss|tenant|landlord|cousin|partner)\s+", text, re.I)  # fmt: skip
         if relation:
             candidates.append((relation.end(), 0))
@@ -154,7 +167,9 @@ class LeadFlows(Engine):
             answer = str(d.pop("who"))
             phone = find_phone(answer, self.store.settings.default_phone_region)
             words = name_words(answer)
-            d.update(phone=phone[1] if phone else None, email=find_email(answer), name=make_name(words) if words else None)
+            d.update(
+                phone=phone[1] if phone else None, email=find_email(answer), name=make_name(words) if words else None
+            )
             if not (d.get("name") or d.get("phone") or d.get("email")):
                 self.need("inquiry", d, "who", "text")
         if "known" not in d:
@@ -162,7 +177,8 @@ class LeadFlows(Engine):
         known = self.store.get("contacts", d["known"]) if d.get("known") else None
         if known and d.get("same_person") is None and self._new_details(known, d):
             self.need("inquiry", d, "same_person", "yesno",
-                      f"Is this the {full_name(known)} already in the book ({known['contact_id']})? [yes/no]")  # fmt: skip
+                      f"Is this the {full_name(known)} already in the book ({known['contact_id']})? "
+                      "[yes/no]")  # fmt: skip
         if known and d.get("same_person") is False:
             known = None
         if not d.get("description"):
@@ -203,7 +219,9 @@ class LeadFlows(Engine):
 
         phones = set(known.get("phones") or [])
         emails = {email_key(e) for e in known.get("emails") or []}
-        return bool((d.get("phone") and d["phone"] not in phones) or (d.get("email") and email_key(d["email"]) not in emails))
+        return bool(
+            (d.get("phone") and d["phone"] not in phones) or (d.get("email") and email_key(d["email"]) not in emails)
+        )
 
     def _inquiry_from(self, contact: Doc, d: Doc, title: str) -> None:
         """Someone already in the book asks for more work: a lead on their record, never a second contact."""
@@ -254,8 +272,12 @@ class LeadFlows(Engine):
         description = str(d["description"])
         amounts = find_amounts(description)
         amount = amounts[0].value if amounts else None
-        if amounts and amount is None:
-            self.reply.say(f"{amounts[0].problem}; I left the value out.")
+        if amounts and amount is None and "value" not in d:
+            # an impossible amount is refused and asked again; nothing is written until it is right
+            self.need("open_lead", d, "value", "money", f"{amounts[0].problem}: the estimated_value must be an "
+                      "amount of money. What's the lead worth? (or skip)", optional=True)  # fmt: skip
+        if "value" in d:
+            amount = d["value"] or None
         title = lead_title(description) or description[:60]
         outcome = self.call("create_lead", title=title, description=description, contact_id=contact["contact_id"],
                             source=d.get("source") or "other", estimated_value=amount)  # fmt: skip
@@ -268,7 +290,8 @@ class LeadFlows(Engine):
     # ------------------------------------------------------------------ qualify, disqualify
     def on_qualify(self, said: Said) -> None:
         stage = None
-        if re.search(r"\b(?:sent|gave|emailed|texted)\b.{0,30}\b(?:price|quote|estimate|proposal|number)|\bestimate sent\b|"
+        if re.search(r"\b(?:sent|gave|emailed|texted)\b.{0,30}\b(?:price|quote|estimate|proposal|number)|"
+                     r"\bestimate sent\b|"
                      r"\bquote sent\b|\bproposal (?:is )?out\b", said.norm):  # fmt: skip
             stage = "estimate_sent"
         elif re.search(r"\bneeds analysis\b", said.norm):
@@ -284,7 +307,8 @@ class LeadFlows(Engine):
             if effort and effort != lead.get("effort_class"):  # "make the Oak St lead gold": the class changes
                 outcome = self.call("update_lead", lead_id=lead["lead_id"], effort_class=effort)
                 if self.report(outcome):
-                    self.reply.say(f"{lead['title']} ({lead['lead_id']}) was already qualified; its class is now {effort}.")
+                    self.reply.say(f"{lead['title']} ({lead['lead_id']}) was already qualified; its class is now "
+                                   f"{effort}.")  # fmt: skip
                 return
             self.reply.say(f"{lead['title']} ({lead['lead_id']}) is already qualified. Say \"convert it\" when it "
                            "becomes a job.")  # fmt: skip
@@ -296,7 +320,7 @@ class LeadFlows(Engine):
                 self.reply.say(f"{amounts[0].problem}; I left the value as it was.")
             else:
                 value = amounts[0].value
-        # qualify_lead never moves a lead back: one whose estimate is out stays there, and it says so
+        # the tool keeps a lead that is further along where it is, and says so
         stage = d.get("stage") or "needs_analysis"
         outcome = self.call("qualify_lead", lead_id=lead["lead_id"], pipeline_stage=stage, estimated_value=value,
                             effort_class=effort)
@@ -343,11 +367,12 @@ class LeadFlows(Engine):
     def on_convert(self, said: Said) -> None:
         raw = said.raw
         stage = "scheduled" if re.search(r"\b(?:visit|walkthrough|walk through)\b.{0,25}\b(?:booked|scheduled|set)\b|"
-                                         r"\b(?:booked|scheduled)\b.{0,20}\bvisit\b|\bvisit booked\b", said.norm) else None  # fmt: skip
+                                         r"\b(?:booked|scheduled)\b.{0,20}\bvisit\b|\bvisit booked\b",
+                                         said.norm) else None  # fmt: skip
         name = re.search(r"\b(?:call|name)\s+it\s+(?P<name>.+?)\s*$", raw, re.I)
         close = None
         if re.search(r"\bclose\b|\bclosing\b", said.norm):
-            close = next((w.day.isoformat() for w in find_dates(said.norm, self.store.today(), said.region)
+            close = next((w.day.isoformat() for w in find_dates(said.norm, self.store.today(), said.order)
                           if not w.past), None)  # fmt: skip
         amounts = find_amounts(raw)
         self.flow_convert({"said": said, "stage": stage, "name": name.group("name").strip(" .") if name else None,
@@ -355,14 +380,13 @@ class LeadFlows(Engine):
 
     def flow_convert(self, d: Doc) -> None:
         said = d.pop("said", None)
-        if said is not None and not d.get("lead"):
-            if not said.mentions.candidates("lead", open_only=True):
-                jobs = said.mentions.candidates("job")
-                if jobs and jobs[0].score >= 40:
-                    job = jobs[0].doc
-                    self.reply.say(f"{job['name']} is already a job ({job['opportunity_id']}, "
-                                   f"{job['stage'].replace('_', ' ')}).")  # fmt: skip
-                    return
+        if said is not None and not d.get("lead") and not said.mentions.candidates("lead", open_only=True):
+            jobs = said.mentions.candidates("job")
+            if jobs and jobs[0].score >= 40:
+                job = jobs[0].doc
+                self.reply.say(f"{job['name']} is already a job ({job['opportunity_id']}, "
+                               f"{job['stage'].replace('_', ' ')}).")  # fmt: skip
+                return
         lead = self._open_lead_or_say(d, said, "convert")
         if lead is None:
             return
@@ -396,7 +420,9 @@ class LeadFlows(Engine):
                 return
             d["fixed"] = True
         if self.unsure(d, "lead"):
-            self.confirm("convert", d, f"Convert {lead['title']} ({lead['lead_id']}) for {full_name(contact)} into a job?")
+            self.confirm(
+                "convert", d, f"Convert {lead['title']} ({lead['lead_id']}) for {full_name(contact)} into a job?"
+            )
             if d["confirmed"] is False:
                 self.reply.say("OK, nothing changed.")
                 return
@@ -420,9 +446,12 @@ def _reason_clause(said: Said) -> str:
     """What the owner said about why, with the command and the record's name taken out:
     "kill the leaky faucet lead, she went w her brother in law" -> "she went w her brother in law"."""
     raw = said.raw
-    parts = re.split(r"\s*(?:,|;|\.\s|\s-\s|\s—\s|:|\bbecause\b|\bcuz\b|\bbc\b|\bdue to\b|\breason:?\b)\s*", raw, flags=re.I)
+    parts = re.split(
+        r"\s*(?:,|;|\.\s|\s-\s|\s—\s|:|\bbecause\b|\bcuz\b|\bbc\b|\bdue to\b|\breason:?\b)\s*", raw, flags=re.I
+    )
     parts = [p.strip(" .!") for p in parts if p and p.strip(" .!")]
-    command = re.compile(r"\b(?:disqualify|dq|kill|scratch|drop|dump|close (?:out|off)|mark|lead|ditch|nix|bin|trash)\b",
+    command = re.compile(r"\b(?:disqualify|dq|kill|scratch|drop|dump|close (?:out|off)|mark|lead|ditch|nix|bin|"
+                         r"trash)\b",
                          re.I)  # fmt: skip
     clauses = [p for p in parts if not command.search(p) or len(parts) == 1]
     if len(parts) == 1:
@@ -436,4 +465,3 @@ def _reason_clause(said: Said) -> str:
         tail = " ".join(words)
         return tail if tail and named_reason(tail, DISQUALIFY_REASONS) else ""
     return "; ".join(clauses)
-

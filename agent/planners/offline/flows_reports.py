@@ -12,7 +12,6 @@ from backoffice.agent.briefings import render
 from backoffice.agent.planners.offline.engine import Engine, Said
 from backoffice.agent.planners.offline.help import help_text
 from backoffice.agent.planners.offline.understand import NUMBER_WORDS, find_dates, find_month
-from backoffice.tools.book.models import OPEN_LEAD_STATUSES
 from backoffice.tools.book.normalize import full_name, money
 from backoffice.tools.book.store import Doc
 from backoffice.tools.catalog import all_tools
@@ -46,7 +45,7 @@ class ReportFlows(Engine):
 
     # ------------------------------------------------------------------ reports
     def _day(self, said: Said, past_ok: bool = True) -> dt.date | None:
-        for when in find_dates(said.norm, self.store.today(), said.region):
+        for when in find_dates(said.norm, self.store.today(), said.order):
             if past_ok or not when.past:
                 return when.day
         return None
@@ -99,7 +98,12 @@ class ReportFlows(Engine):
 
     def on_newest(self, said: Said) -> None:
         limit = None
-        m = re.search(r"\b(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")\b(?: (?:newest|latest|most recent|new))? (?:customers|clients)", said.norm)
+        m = re.search(
+            r"\b(\d{1,2}|"
+            + "|".join(NUMBER_WORDS)
+            + r")\b(?: (?:newest|latest|most recent|new))? (?:customers|clients)",
+            said.norm,
+        )
         if m:
             limit = int(m.group(1)) if m.group(1).isdigit() else NUMBER_WORDS.get(m.group(1))
         if re.search(r"\b(?:list|all)\b.{0,12}\b(?:customers|clients)\b", said.norm) and limit is None:
@@ -204,7 +208,9 @@ class ReportFlows(Engine):
             shown = self._contacts(self.call("find_contacts", query=full_name(hit.doc))) or shown
         if not shown and not titled:
             rest = said.norm[said.match.end() :] if said.match else said.norm
-            rest = re.sub(r"\b(?:the|a|an|contact|customer|for|me|named|called|number|phone|email|address)\b", " ", rest)
+            rest = re.sub(
+                r"\b(?:the|a|an|contact|customer|for|me|named|called|number|phone|email|address)\b", " ", rest
+            )
             rest = " ".join(rest.split()).strip(" ?.")
             if rest:
                 found = self._contacts(self.call("find_contacts", query=rest))
@@ -234,7 +240,8 @@ class ReportFlows(Engine):
         if not found:
             return False
         if key == "leads":
-            rows = [[d["title"], d["lead_id"], d.get("contact") or "", d["status"], d["pipeline_stage"].replace("_", " ")]
+            rows = [[d["title"], d["lead_id"], d.get("contact") or "", d["status"],
+                     d["pipeline_stage"].replace("_", " ")]
                     for d in found[:10]]  # fmt: skip
             self.reply.table("Leads", ["title", "id", "who", "status", "stage"], rows)
         else:
@@ -244,17 +251,20 @@ class ReportFlows(Engine):
         return True
 
     def on_open_leads(self, said: Said) -> None:
-        leads = self.store.scan("leads", status=OPEN_LEAD_STATUSES)
+        outcome = self.call("find_leads", limit=50)  # with no query: the open leads, oldest first
+        if not self.report(outcome) or outcome.result is None:
+            return
+        leads = outcome.result.get("leads", [])
         if not leads:
             self.reply.say("There are no open leads.")
             return
-        rows = []
-        for lead in leads[:50]:
-            contact = self.store.get("contacts", lead["contact_id"]) if lead.get("contact_id") else None
-            value = money(lead["estimated_value"]) if lead.get("estimated_value") is not None else ""
-            rows.append([lead["title"], lead["lead_id"], full_name(contact) if contact else "", lead["status"],
-                         lead["pipeline_stage"].replace("_", " "), value])  # fmt: skip
-        self.reply.table(f"Open leads ({len(leads)})", ["lead", "id", "who", "status", "stage", "value"], rows)
+        total = outcome.result.get("total", len(leads))
+        rows = [[d["title"], d["lead_id"], d.get("contact") or "", d["status"], d["pipeline_stage"].replace("_", " "),
+                 money(d["estimated_value"]) if d.get("estimated_value") is not None else ""]
+                for d in leads]  # fmt: skip
+        self.reply.table(f"Open leads ({total})", ["lead", "id", "who", "status", "stage", "value"], rows)
+        if total > len(leads):
+            self.reply.say(f"… and {total - len(leads)} more (`backoffice export leads -` lists every one).")
 
     def on_qb_status(self, said: Said) -> None:
         companies = said.mentions.of("company")

@@ -116,7 +116,9 @@ class Understanding:
         stems = [w for w in words if len(w) >= 5]
         for request in self.requests:
             for example in request.examples:
-                words.update(w for w in re.findall(r"[a-z]{4,}", example.lower()) if any(w.startswith(s) for s in stems))
+                words.update(
+                    w for w in re.findall(r"[a-z]{4,}", example.lower()) if any(w.startswith(s) for s in stems)
+                )
         return words
 
 

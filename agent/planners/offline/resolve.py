@@ -13,6 +13,7 @@ so a book of 100,000 leads is searched, never scanned.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -29,8 +30,27 @@ PREFIX = {"c": "contact", "l": "lead", "o": "job", "co": "company"}
 SUFFIXES = {"st", "street", "ave", "avenue", "rd", "road", "ln", "lane", "dr", "drive", "ct", "court", "way",
             "blvd", "pl", "place", "ter", "terrace", "pkwy", "hwy", "cir", "trl", "loop"}  # fmt: skip
 # Words in many job titles that say little about which job is meant.
-GENERIC_TITLE = {"install", "installation", "replacement", "replace", "service", "plumbing", "repair", "repairs",
-                 "new", "annual", "whole", "house", "home", "job", "work", "fix", "check", "inspection", "quote"}
+GENERIC_TITLE = {
+    "install",
+    "installation",
+    "replacement",
+    "replace",
+    "service",
+    "plumbing",
+    "repair",
+    "repairs",
+    "new",
+    "annual",
+    "whole",
+    "house",
+    "home",
+    "job",
+    "work",
+    "fix",
+    "check",
+    "inspection",
+    "quote",
+}
 # Words never looked up as a name or a title word: how owners talk, not what they talk about.
 STOP = set(
     """a an the and or but if of to in on at by for from with without about into onto off over under up down out
@@ -56,7 +76,7 @@ STOP = set(
     yet really actually maybe probably prob like just already since till until instead anymore either
     address addy cell mobile number email tag tags archive archived name named rename delete remove
     quickbooks qb approval approve pending waiting numbers weekly daily morning rundown plate
-    """.split()
+    """.split()  # noqa: SIM905 - a word list is easier to read as text
 )
 
 
@@ -187,6 +207,8 @@ def find_mentions(store: Store, text: str, skip: Iterable[str] = ()) -> Mentions
     not references (the cue words), so "mark" in "mark it won" is never taken for a Mark."""
     found = Mentions(store)
     ignore = STOP | {w for w in skip if w}
+    if not text.isascii():  # "maría" is looked up as the book indexes it: "maria"
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     for m in _ID.finditer(text):
         kind = PREFIX[m.group(1)]
         doc = store.get(TABLE[kind], f"{m.group(1).upper()}-{m.group(2)}")
@@ -228,13 +250,15 @@ def _people(store: Store, found: Mentions, words: list[str], ignore: set[str]) -
                 break
         if not hit and len(word) >= 4 and word.isalpha():
             fuzzy_tried.add(word)
+    spoken = f" {' '.join(words)} "
     for cid, places in matched.items():
         doc = docs[cid]
         first, last = _name_words(doc)
         positions = {p for p, _ in places}
         both = {part for _, part in places} >= {"first", "last"} and any(p + 1 in positions for p in positions)
         said = [words[p] for p, _ in places]
-        if both or (not last and first):
+        whole = f" {first} {last} " if first and last else ""
+        if both or (not last and first) or (whole and whole in spoken):  # "D. Reyes" is D. Reyes, not Dana
             found.add("contact", doc, 100, "name", said)
             continue
         part = places[0][1]
@@ -305,7 +329,9 @@ def _titles(store: Store, found: Mentions, words: list[str], ignore: set[str]) -
         tally: dict[str, tuple[Doc, float, set[str]]] = {}
         for word in dict.fromkeys(content):
             for form in _forms(word):
-                docs = [d for d in store.search_tokens(table, form) if form in fold(d.get("title") or d.get("name")).split()]
+                docs = [
+                    d for d in store.search_tokens(table, form) if form in fold(d.get("title") or d.get("name")).split()
+                ]
                 if not docs:
                     continue
                 weight = 70.0 if len(docs) == 1 else 55.0 if len(docs) == 2 else 30.0 if len(docs) <= 5 else 12.0

@@ -19,8 +19,11 @@ from backoffice.agent.planners.offline.words import is_skip, yes_no  # noqa: F40
 from backoffice.tools.book.normalize import email_normal, phone_e164
 from backoffice.tools.reports.winloss import previous_month
 
-EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE = re.compile(r"(?<![\w/$.,])\+?\(?\d[\d\s().\-]{5,}\d(?:\s*(?:x|ext\.?)\s*\d+)?(?![\w/%])")
+# Linear time on any input: a match starts only where a run of its characters starts, and the runs
+# are possessive (never given back), so a long line without an "@" is scanned once, not once per
+# character; a phone is at most 40 characters of digits and separators.
+EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]++@[\w-]++(?:\.[\w-]++)+")
+PHONE = re.compile(r"(?<![\w/$.,])\+?\(?\d[\d\s().\-]{5,40}\d(?:\s*(?:x|ext\.?)\s*\d+)?(?![\w/%])")
 STREET = (
     r"st|street|ave|avenue|rd|road|blvd|boulevard|dr|drive|ln|lane|ct|court|way|pl|place|ter|terrace|pkwy|parkway|"
     r"hwy|highway|cir|circle|sq|square|trl|trail|loop|row|crescent|cres"
@@ -125,13 +128,13 @@ NOT_NAME = {
     "for", "inquiry", "enquiry", "lead", "as", "to", "of", "me", "can", "you", "u", "pls", "put", "in", "save",
     "create", "enter", "record", "cust", "cell", "mobile", "ph", "tel", "number", "at", "on", "lives", "address",
     "addy", "hi", "hey", "some", "someone", "guy", "lady", "woman", "man", "person", "i", "we", "got", "via",
-    "web", "form", "website", "online", "just", "they", "them", "he", "she", "it", "is", "was", "who", "wants",
-    "needs", "about", "re", "abt", "new", "job", "also", "another", "referral", "referred", "by", "ad", "text",
+    "web", "form", "website", "online", "just", "they", "them", "he", "she", "it", "was", "who", "wants",
+    "needs", "about", "re", "abt", "job", "also", "another", "referral", "referred", "by", "ad", "text",
     "texted", "emailed", "rang", "phoned", "left", "vm", "voicemail", "message", "msg", "this", "that", "owner",
-    "mgr", "manager", "office", "contact", "person", "lead", "inquiry", "w", "w/", "wants", "asap", "today",
+    "mgr", "manager", "office", "w", "w/", "asap", "today",
     "tomorrow", "yesterday", "prospect", "prospects", "sms", "txt", "facebook", "google", "yelp", "nextdoor",
     "angi", "angie", "thumbtack", "home", "advisor", "homeadvisor", "instagram", "craigslist", "flyer", "mrs",
-    "mr", "ms", "miss", "dr", "sir", "madam", "mister", "sure", "ok", "okay", "yes", "no", "one", "another",
+    "mr", "ms", "miss", "dr", "sir", "madam", "mister", "sure", "ok", "okay", "yes", "no", "one",
 }  # fmt: skip
 HONORIFICS = {"mr", "mrs", "ms", "miss", "dr", "mister"}
 _NAME_WORD = re.compile(r"^[A-Za-z][A-Za-z'\-]*\.?$")
@@ -142,9 +145,7 @@ def title_word(word: str) -> str:
     parts = re.split(r"([\-'])", word)
     out = []
     for i, p in enumerate(parts):
-        if p in ("-", "'"):
-            out.append(p)
-        elif i > 1 and parts[i - 1] == "'" and len(p) <= 1:  # the s of a possessive stays small
+        if p in ("-", "'") or i > 1 and parts[i - 1] == "'" and len(p) <= 1:
             out.append(p)
         else:
             out.append(p[:1].upper() + p[1:] if p.islower() or p.isupper() and len(p) > 3 else p)
@@ -169,9 +170,9 @@ class Name:
 def name_words(chunk: str, limit: int = 3) -> list[str] | None:
     """The leading name-like words of ``chunk`` (at most ``limit``), or None when it does not start
     with a name."""
-    words = []
+    words: list[str] = []
     for raw in chunk.split():
-        word = raw.strip(",;:()\"")
+        word = raw.strip(',;:()"')
         if word.lower().endswith("'s") and words:  # "dana reyes's husband": not part of this name
             return None
         if not _NAME_WORD.match(word) or word.lower().rstrip(".") in NOT_NAME - HONORIFICS:
@@ -215,13 +216,17 @@ MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 MONTHS["sept"] = 9
 NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-                "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "couple": 2, "a couple": 2, "few": 3, "a few": 3}  # fmt: skip
+                "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "couple": 2, "a couple": 2, "few": 3,
+                "a few": 3}  # fmt: skip
 # Where the month comes before the day in a date like 12/3 (everywhere else the day comes first).
 MONTH_FIRST = {"US", "PH", "CA", "FM", "MH", "PW", "GU", "AS", "MP", "VI", "PR", "UM", "BZ"}
 
 
-def month_first(region: str) -> bool:
-    return region.upper() in MONTH_FIRST
+def month_first(order: str) -> bool:
+    """``order`` is the business's date order ("month_first", "day_first") or, failing that, its region."""
+    if order in ("month_first", "day_first"):
+        return order == "month_first"
+    return order.upper() in MONTH_FIRST
 
 
 @dataclass(frozen=True)
@@ -294,7 +299,8 @@ def find_dates(text: str, today: dt.date, region: str = "US") -> list[When]:
     for m in re.finditer(r"\b(?:the\s+)?end of next month\b", t):
         nxt = add_months(today.replace(day=1), 1)
         add(m, nxt.replace(day=calendar.monthrange(nxt.year, nxt.month)[1]))
-    for m in re.finditer(r"\b(?:on|by|before|until|for|til|till)?\s*the\s+(\d{1,2})(st|nd|rd|th)\b(?!\s+(?:of\s+)?\w*\s*(?:"
+    for m in re.finditer(r"\b(?:on|by|before|until|for|til|till)?\s*the\s+(\d{1,2})(st|nd|rd|th)\b"
+                         r"(?!\s+(?:of\s+)?\w*\s*(?:"
                          + month_names + r"))", t):  # fmt: skip
         add(m, _next_day_of_month(today, int(m.group(1))))
     # where two readings overlap ("next month" inside "end of next month") the longer one is meant
@@ -444,7 +450,8 @@ DISQUALIFY_REASONS = [
     ("other", r"\bother\b"),
 ]  # fmt: skip
 LOST_REASONS = [
-    ("no_decision", r"no decision|undecided|never (?:made (?:a |any |up (?:their|his|her) mind)|)(?:decid|decis)|could not decide|couldnt decide|went quiet|"
+    ("no_decision", r"no decision|undecided|never (?:made (?:a |any |up (?:their|his|her) mind)|)(?:decid|decis)|"
+                    r"could not decide|couldnt decide|went quiet|"
                     r"ghost|never heard back|indecis|still thinking|sat on it"),
     ("timing", r"timing|\btime\b|later|next (?:year|yr|spring|summer)|new (?:year|yr)|postpon|hold(?:ing)? off|"
                r"on hold|not ready|too soon|delay"),
@@ -502,8 +509,10 @@ OUTCOMES = [
                           r"agreed to|signed (?:off|the)|gave (?:us|me) the (?:job|go)"),
     ("rejected_proposal", r"rejected|declined|turned (?:it |us |me )?down|said no|passed on|not going ahead|"
                           r"not interested in the (?:quote|estimate|proposal)"),
-    ("sent_proposal", r"(?:called|rang|phoned)\b(?:\s+\w+){0,3}\s+with\s+(?:the |a |our |my )?(?:quote|price|estimate|proposal|numbers)\b|"
-                      r"(?:sent|send|emailed|texted|gave|dropped off|mailed|delivered|went over|quoted)\b(?:\s+\w+){0,6}"
+    ("sent_proposal", r"(?:called|rang|phoned)\b(?:\s+\w+){0,3}\s+with\s+(?:the |a |our |my )?"
+                      r"(?:quote|price|estimate|proposal|numbers)\b|"
+                      r"(?:sent|send|emailed|texted|gave|dropped off|mailed|delivered|went over|quoted)\b"
+                      r"(?:\s+\w+){0,6}"
                       r"\s+(?:the |a |an |our |my |his |her |their |revised |new |updated )*"
                       r"(?:quote|estimate|proposal|price|pricing|bid|numbers)\b|quoted (?:him|her|them)"),
 ]  # fmt: skip
@@ -536,7 +545,9 @@ def find_competitor(text: str) -> str | None:
     if not m:
         return None
     rest = text[m.end() :]
-    phrase = re.split(r"[.;!?\n(]| - | because | since | bc | cuz | they | who | on price| for | over ", rest, maxsplit=1)[0]
+    phrase = re.split(
+        r"[.;!?\n(]| - | because | since | bc | cuz | they | who | on price| for | over ", rest, maxsplit=1
+    )[0]
     parts = [p.strip() for p in phrase.split(",") if p.strip()]
     if not parts:
         return None
@@ -565,7 +576,7 @@ def find_month(text: str, today: dt.date) -> str | None:
         return f"{today:%Y-%m}"
     if re.search(r"\blast month\b|\bprevious month\b", t):
         return previous_month(today)
-    names = "|".join(sorted((k for k in MONTHS if k != "may" or True), key=len, reverse=True))
+    names = "|".join(sorted(MONTHS, key=len, reverse=True))
     if m := re.search(rf"\b({names})\b\.?(?:\s+(20\d\d))?", t):
         if m.group(1) == "may" and not re.search(r"\bin may\b|\bfor may\b|\bmay\s+20\d\d\b|^may\b", t):
             return None

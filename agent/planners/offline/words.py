@@ -64,7 +64,7 @@ KEEP = {
     "found", "fund", "gone", "give", "gave", "like", "line", "lime", "lines", "liked", "made", "make", "maybe",
     "mind", "minds", "other", "others", "over", "ever", "even", "every", "some", "same", "sure", "soon",
     "spoke", "spoken", "smoke", "still", "stale", "stage", "state", "story", "sales", "said", "says", "such",
-    "asked", "ask", "asks", "task", "tasks", "dont", "done", "down", "town", "walk", "work", "worked", "worth",
+    "asked", "ask", "asks", "task", "tasks", "dont", "down", "town", "walk", "work", "worked", "worth",
     "wrote", "write", "quote", "quotes", "quoted", "quite", "quiet", "quit", "recent", "remind", "rewind",
     "visit", "visited", "visits", "vista", "week", "weeks", "weekly", "well", "were", "will", "with", "without",
 }  # fmt: skip
