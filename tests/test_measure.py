@@ -308,3 +308,68 @@ def test_claude_qualifies_scores_records_spend_and_reports(api, cli, data_dir: P
     assert store.require("leads", ids["fan"])["effort_class"] == "gold"
     assert store.scan("source_spend")[0]["amount"] == 400
     assert store.require("opportunities", ids["job"])["stage"] == "estimating"
+
+
+# ---------------------------------------------------------------------------- the pipeline, weights, the playbook
+def test_the_pipeline_report_weighs_open_jobs_by_stage_and_gives_velocity(cli, data_dir: Path):
+    ids = book(data_dir)
+    store = Store(data_dir)
+    call(store, "update_opportunity", opportunity_id=ids["job"], amount=5000, stage="proposal_sent")
+    store.close()
+    code, out = cli("--json", "pipeline")
+    data = json.loads(out)
+    assert code == 0 and data["open_jobs_value"] == 5000 and data["weighted_pipeline_value"] == 3000  # 60%
+    assert data["velocity"]["days_per_stage"]["estimating"] == 0.0
+    code, screen = cli("pipeline")
+    assert "Open jobs: $5,000, weighted by stage: $3,000" in screen and "Velocity (last 90 days)" in screen
+
+
+def test_new_weights_are_previewed_then_saved_as_a_new_playbook_version(data_dir: Path):
+    ids = book(data_dir)
+    store = Store(data_dir)
+    before = call(store, "rank_leads")["leads"]
+    preview = call(store, "preview_score_weights", weights={"value": 100, "source": 0})
+    assert "Nothing was saved" in preview["message"] and not (data_dir / "playbook.json").exists()
+    assert preview["ranking"][0]["lead_id"] == ids["kitchen"]  # the valued lead leads on value alone
+    saved = call(store, "set_score_weights", weights={"value": 100, "source": 0})
+    assert saved["playbook_version"] == 2 and json.loads((data_dir / "playbook.json").read_text())["version"] == 2
+    after = {r["lead_id"]: r["score"] for r in call(store, "rank_leads")["leads"]}
+    assert after != {r["lead_id"]: r["score"] for r in before}
+    assert "rescored" in actions(store, ids["kitchen"])
+    with pytest.raises(Exception, match="value weight 150 must be between 0 and 100"):
+        call(store, "preview_score_weights", weights={"value": 150})
+
+
+def test_an_ad_hoc_source_used_three_times_is_suggested_as_a_named_one(store: Store):
+    said = ""
+    for n in range(3):
+        c = add_contact(store, name=f"Yard Person{n}", phone=f"555-700-{1000 + n}")
+        said = call(store, "create_lead", title=f"Drain {n}", contact_id=c["contact_id"],
+                    source_detail="yard sign")["message"]  # fmt: skip
+    assert "'yard sign' has now brought 3 leads: make it a named source" in said
+
+
+def test_a_broken_playbook_is_refused_with_the_field_named(cli, data_dir: Path):
+    book(data_dir)
+    (data_dir / "playbook.json").write_text(json.dumps({"classes": {"gold": {"label": "Gold",
+                                                                             "nudge_after_business_days": 0,
+                                                                             "digest_order": 0}}}))  # fmt: skip
+    code, screen = cli("score")
+    assert code != 0 and "playbook.json was not used" in screen and "nudge_after_business_days" in screen
+
+
+def test_the_sample_business_shows_classes_spend_competitors_and_scores(cli, data_dir: Path):
+    code, _ = cli("demo")
+    assert code == 0
+    spend = json.loads(cli("--json", "sources", "--month", "2026-11")[1])
+    assert {r["source"]: r["spend"] for r in spend["sources"] if r["spend"]} == {"Google Ads": 400, "Yelp": 150}
+    board = json.loads(cli("--json", "board")[1])
+    cards = [c for col in board["columns"] for c in col["jobs"]]
+    assert cards and all(c["class"] == "gold" for c in cards)
+    lost = json.loads(cli("--json", "competitors")[1])
+    assert lost["competitors"][0]["competitor"] == "Budget Pipes"
+    assert lost["bidding_on_open_jobs"] == {"Acme Heating": 1}
+    scores = json.loads(cli("--json", "score")[1])["leads"]
+    assert len(scores) >= 3 and all(0 <= r["score"] <= 100 for r in scores)
+    code, screen = cli("check")
+    assert code == 0

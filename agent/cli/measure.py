@@ -141,7 +141,7 @@ def sources(args: argparse.Namespace, store: Store, console: Console) -> int:
                 "per won job", "ROI"], [[r["source"], str(r["leads"]), _percent(r["conversion"]), str(r["won"]),
                 money(r["won_value"]), money(r["spend"]) if r["spend"] else "",
                 money(r["cost_per_won_job"]) if r["cost_per_won_job"] else "",
-                f"{r['roi']:.1f}x" if r["roi"] is not None else ""] for r in data["sources"]])  # fmt: skip
+                f"{r['roi']:+.0%}" if r["roi"] is not None else ""] for r in data["sources"]])  # fmt: skip
     reply.say(f"Spend recorded: {money(data['total_spend'])}. Unattributed leads: {data['unattributed_leads']}.")
     return _render(console, reply)
 

@@ -104,7 +104,7 @@ class WeightsInput(ToolInput):
 
 
 def _new_playbook(store: Store, weights: dict[str, float]) -> Playbook:
-    bad = [f"{k} weight {v!r} must be between 0 and 100" for k, v in weights.items() if not 0 <= v <= 100]
+    bad = [f"{k} weight {v:g} must be between 0 and 100" for k, v in weights.items() if not 0 <= v <= 100]
     if bad:
         raise BadInput("Score weights", bad)
     try:

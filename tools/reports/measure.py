@@ -75,13 +75,13 @@ def stage_days(store: Store, events: list[Doc], until: dt.datetime) -> tuple[dic
         rid, after = event["record_id"], event.get("after") or {}
         if "stage" not in after:
             continue
-        if event["action"] == "created" or rid not in entered:
+        if event["action"] == "created":
             created.setdefault(rid, at)
-        elif entered[rid][0] != after["stage"]:
+        if rid in entered and entered[rid][0] != after["stage"]:
             stage, since = entered[rid]
             spent[stage].append((at - since).total_seconds() / 86400)
         entered[rid] = (after["stage"], at)
-        if after["stage"] == "won":
+        if after["stage"] == "won" and rid in created:  # a job created before the events read has no cycle
             cycles.append((at - created[rid]).total_seconds() / 86400)
     order = [s.name for s in store.playbook.stages.jobs]
     return {name: _mean(spent.get(name, [])) for name in order}, cycles

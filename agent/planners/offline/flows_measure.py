@@ -99,7 +99,7 @@ class MeasureFlows(Engine):
             return
         rows = [[r["source"], str(r["leads"]), _percent(r["conversion"]), str(r["won"]), money(r["won_value"]),
                  money(r["spend"]) if r["spend"] else "", money(r["cost_per_won_job"]) if r["cost_per_won_job"] else "",
-                 f"{r['roi']:.1f}x" if r["roi"] is not None else ""] for r in data["sources"]]  # fmt: skip
+                 f"{r['roi']:+.0%}" if r["roi"] is not None else ""] for r in data["sources"]]  # fmt: skip
         self.reply.table(f"Lead sources, {data['month']}", ["source", "leads", "converted", "won", "won value",
                          "spend", "per won job", "ROI"], rows)  # fmt: skip
 
