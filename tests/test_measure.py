@@ -224,6 +224,8 @@ def test_kpis_of_a_month_from_the_event_log(cli, data_dir: Path):
     assert k["disqualification_rate"] == round(1 / 3, 3)  # two qualified, one disqualified
     assert k["win_rate_by_source"]["referral"] == {"closed": 1, "won": 0, "rate": 0.0}
     assert k["weighted_pipeline_value"] == 600.0  # $2,000 at estimating (30%)
+    assert k["conversion_by_class"] == {"unclassed": {"decided": 1, "won": 0, "rate": 0.0}}  # Sam's lost job
+    assert k["time_to_qualification_days"] == 0.0 and k["days_to_close"] is None  # qualified at once, nothing won
     code, out = cli("--json", "kpis", "--month", "2026-10")
     assert json.loads(out)["leads_created"] == 0 and json.loads(out)["weighted_pipeline_value"] == 0
 

@@ -118,9 +118,8 @@ def kpis_data(store: Store, month: str | None = None) -> dict[str, Any]:
             to_qualify.append((at - clock.parse_stamp(lead["created_at"])).total_seconds() / 86400)
         elif event["action"] == "disqualified":
             disqualified += 1
-            decided_by_class[lead.get("effort_class") or "unclassed"].append(False)
-        elif event["action"] == "converted":
-            decided_by_class[lead.get("effort_class") or "unclassed"].append(True)
+            if lead.get("effort_class"):  # classed, then dropped: a class that did not convert
+                decided_by_class[lead["effort_class"]].append(False)
 
     won_by_source: dict[str, list[bool]] = defaultdict(list)
     to_close: list[float] = []
@@ -132,6 +131,7 @@ def kpis_data(store: Store, month: str | None = None) -> dict[str, Any]:
             continue
         won = event["action"] == "won"
         won_by_source[sources.get(job.get("lead_id") or "", "unattributed")].append(won)
+        decided_by_class[job.get("effort_class") or "unclassed"].append(won)
         if won:
             to_close.append((_day(store, event["at"]) - _day(store, job["created_at"])).days)
 
@@ -148,8 +148,9 @@ def kpis_data(store: Store, month: str | None = None) -> dict[str, Any]:
         "qualified": qualified,
         "disqualified": disqualified,
         "disqualification_rate": _rate(disqualified, qualified + disqualified),
+        # per class, of the work decided this month (a job won or lost, a classed lead disqualified): the share won
         "conversion_by_class": {
-            name: {"decided": len(v), "converted": sum(v), "rate": _rate(sum(v), len(v))}
+            name: {"decided": len(v), "won": sum(v), "rate": _rate(sum(v), len(v))}
             for name, v in sorted(decided_by_class.items())
         },
         "win_rate_by_source": {
@@ -171,7 +172,8 @@ class KpisInput(ToolInput):
 @tool("read")
 def kpis(store: Store, args: KpisInput) -> dict[str, Any]:
     """The month's key numbers, from the event log: new leads by source, days to qualify, the share
-    disqualified, conversion by class (gold, silver, bronze), win rate by source, days to close, the
+    disqualified, conversion by class (gold, silver, bronze: of the work decided, the share won), win rate
+    by source, days to close, the
     open pipeline's weighted value (amount x the stage's probability) and velocity (days per stage,
     cycle time)."""
     return kpis_data(store, args.month)
