@@ -375,3 +375,22 @@ def test_the_sample_business_shows_classes_spend_competitors_and_scores(cli, dat
     assert len(scores) >= 3 and all(0 <= r["score"] <= 100 for r in scores)
     code, screen = cli("check")
     assert code == 0
+
+
+def test_the_class_says_how_deep_a_follow_up_draft_goes(cli, data_dir: Path):
+    ids = book(data_dir)
+    store = Store(data_dir)
+    call(store, "update_lead", lead_id=ids["fan"], effort_class="gold")
+    call(store, "update_lead", lead_id=ids["kitchen"], effort_class="bronze")
+    store.close()
+    code, screen = cli("chat", stdin=lines("follow up on the Oak St lead", "follow up on marcus", "no"))
+    assert code == 0 and screen.count("I am glad to go over the options with you myself") == 1  # gold: Tom only
+    assert "Here is what you could say on the phone" in screen  # Tom has no email: a phone script
+    # bronze: Marcus's email opens and asks, nothing more; and it is not sent
+    assert "Would Monday work for you, morning or afternoon?" in screen and "The surest way" not in screen.split(
+        "Send an email to Marcus Chen")[1]  # fmt: skip
+    store = Store(data_dir)
+    gold, bronze = (call(store, "draft_follow_up", lead_id=ids[k]) for k in ("fan", "kitchen"))
+    assert (gold["depth"], bronze["depth"]) == ("full", "brief")
+    assert len(gold["body"]) > len(bronze["body"])
+    assert store.scan("interactions", type="email_outbound") == []  # nothing was sent
