@@ -242,7 +242,8 @@ def _measures(store: Store, at: Any, on: Any, won: Any, opp: Any, lost: Any, *le
                 store.insert("qualifications", {"lead_id": lead_id, "definition_version": 1, **fields})
             store.update("leads", lead_id, {"effort_class": effort}, action="class_changed")
             store.update("opportunities", job["opportunity_id"], {"effort_class": effort}, action="class_changed")
-        store.update("opportunities", opp["opportunity_id"], {"competitors": ["Acme Heating"]}, action="updated")
+        rival = {"competitors": ["Acme Heating"]}
+        store.update("opportunities", opp["opportunity_id"], rival, action="competitor_added")
     this_month = f"{store.today():%Y-%m}"
     first = store.today().replace(day=1)
     last_month = f"{first - dt.timedelta(days=1):%Y-%m}"

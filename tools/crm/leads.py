@@ -513,8 +513,10 @@ def close_qualification(store: Store, lead: Doc, outcome: str, reason: str | Non
                        definition_version=store.playbook.version)  # fmt: skip
         if reason:
             changes["disqualification_reason"] = reason
-    store.update("qualifications", record["qualification_id"], changes,
-                 action="completed" if not missing else "updated")  # fmt: skip
+    if not missing:
+        store.update("qualifications", record["qualification_id"], changes, action="completed")
+    elif changes["effort_class"] != record.get("effort_class"):  # still open: only the class can have moved
+        store.update("qualifications", record["qualification_id"], changes, action="class_changed")
     return missing
 
 
