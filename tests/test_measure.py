@@ -394,3 +394,16 @@ def test_the_class_says_how_deep_a_follow_up_draft_goes(cli, data_dir: Path):
     assert (gold["depth"], bronze["depth"]) == ("full", "brief")
     assert len(gold["body"]) > len(bronze["body"])
     assert store.scan("interactions", type="email_outbound") == []  # nothing was sent
+
+
+def test_the_other_measures_answer_in_the_offline_chat(cli, data_dir: Path):
+    book(data_dir)
+    said = ["rank my leads", "are the scores any good?", "show me the kpis", "source report for this month",
+            "pipeline board with leads", "spent 150 on yelp in october"]  # fmt: skip
+    code, screen = cli("chat", stdin=lines(*said))
+    assert code == 0 and "Open leads by score (2)" in screen
+    assert "Scores against outcomes (1 decided leads)" in screen and "the check needs 20" in screen
+    assert "KPIs, 2026-11" in screen and "Lead sources, 2026-11" in screen and "Open leads by stage" in screen
+    assert "Recorded $150 on Yelp for 2026-10." in screen
+    store = Store(data_dir)
+    assert [(s["source"], s["month"], s["amount"]) for s in store.scan("source_spend")] == [("Yelp", "2026-10", 150)]
