@@ -407,3 +407,10 @@ def test_the_other_measures_answer_in_the_offline_chat(cli, data_dir: Path):
     assert "Recorded $150 on Yelp for 2026-10." in screen
     store = Store(data_dir)
     assert [(s["source"], s["month"], s["amount"]) for s in store.scan("source_spend")] == [("Yelp", "2026-10", 150)]
+
+
+def test_check_reports_a_broken_playbook(cli, data_dir: Path):
+    book(data_dir)
+    (data_dir / "playbook.json").write_text('{"stages": {"jobs": [{"name": "won", "probability": 1}]}}')
+    code, screen = cli("check")
+    assert code == 1 and "playbook.json was not used" in screen and "won is final" in screen
