@@ -352,7 +352,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 
 FOLLOW_UP_CUE = re.compile(
-    r"(call(?:ing)?\s+(?:\w+\s+)?back|call\s+back|try\s+(?:\w+\s+)?(?:again|back)|ring\s+(?:\w+\s+)?back|"
+    r"(call(?:ing)?\s+(?:\w+\s+)?back|call\s+back|try\s+(?:\w+\s+)?(?:again|back)|try\s+(?:her|him|them)\b|ring\s+(?:\w+\s+)?back|"
     r"follow[\s-]?up|check\s+(?:in|back)|get\s+back\s+to|chase|remind|next\s+step|"
     r"send\s+(?:\w+\s+)?(?:the\s+|a\s+|an\s+)?(?:quote|estimate|proposal|price)|quote\s+by|estimate\s+by|"
     r"come\s+by|going\s+out|go\s+out|out\s+there|visit|walk\s*through|rebook|book(?:ed)?\s+for|"
