@@ -121,6 +121,9 @@ def test_global_options_work_before_or_after_the_command(cli, store: Store, data
         assert code == 0 and isinstance(json.loads(screen), dict), argv
     code, screen = cli("export", "contacts", "-", "--json")
     assert code == 0 and json.loads(screen)[0]["first_name"] == "Dana"
+    # between the command's own words too (found by a new owner: "unrecognized arguments")
+    code, screen = cli("export", "contacts", "--json", str(tmp_path / "out.json"))
+    assert code == 0 and json.loads((tmp_path / "out.json").read_text())[0]["first_name"] == "Dana"
     code, screen = cli("chat", "--offline", stdin="quit\n")
     assert code == 0 and "Offline planner answering (--offline)" in screen
 
@@ -223,6 +226,13 @@ def test_export_to_a_stream_path_writes_to_the_stream(demo_book: Path, tmp_path:
             [sys.executable, "-m", "backoffice", "export", "contacts", "/dev/fd/1"], stdout=target, cwd=tmp_path
         )
     assert (tmp_path / "out.csv").read_bytes().startswith(b"\xef\xbb\xbfcontact_id,")
+
+
+def test_export_of_a_kind_without_a_file_asks_for_the_file_and_writes_nothing(cli, store: Store, tmp_path, monkeypatch):
+    # "export leads" once wrote the contacts into a file named "leads"
+    monkeypatch.chdir(tmp_path)
+    code, screen = cli("export", "leads")
+    assert code == 1 and "say where to write the leads" in screen and not (tmp_path / "leads").exists()
 
 
 def test_export_into_a_missing_folder_names_it(cli, store: Store, tmp_path: Path):

@@ -280,6 +280,10 @@ def export_arguments(p: argparse.ArgumentParser) -> None:
 def export(args: argparse.Namespace, store: Store, console: Console) -> int:
     from backoffice.tools.bulk import exporter
 
+    if len(args.what) == 1 and args.what[0] in exporter.KINDS:  # "export leads": a kind, and nowhere to write it
+        what = args.what[0]
+        raise BadInput("Cannot export", [f"say where to write the {what}: backoffice export {what} {what}.csv "
+                                         "(or - for the screen)"])  # fmt: skip
     if len(args.what) == 1:
         kind, target = "contacts", args.what[0]
     elif len(args.what) == 2:
