@@ -160,6 +160,24 @@ def test_output_into_a_pipe_that_closes_ends_quietly(demo_book: Path, tmp_path: 
     assert code in (0, 141) and err == ""
 
 
+def test_an_export_bigger_than_the_pipe_stops_when_the_reader_leaves(cli, store: Store, tmp_path: Path):
+    # A pipe takes 64 KiB and the write returns short instead of failing: the export once ended
+    # with exit 0 after the first 64 KiB, as if everything had been read.
+    from tests.conftest import add_contact
+
+    for n, name in enumerate(("Dana Reyes", "Marcus Chen", "Priya Patel", "Tom Becker")):
+        add_contact(store, name=name, phone=f"555-301-{1000 + n}", notes="gate code and parking notes " * 1000)
+    store.close()
+    environ = {**os.environ, "BACKOFFICE_DATA_DIR": str(store.directory)}
+    proc = subprocess.Popen([sys.executable, "-m", "backoffice", "export", "contacts", "-"], cwd=tmp_path, env=environ,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert first.startswith(b"contact_id") and proc.wait(timeout=60) == 141 and err == ""
+
+
 def test_a_reader_leaving_mid_output_gives_exit_141_in_process(cli, store: Store, monkeypatch):
     class GoneReader(io.StringIO):
         def write(self, text: str) -> int:

@@ -350,6 +350,9 @@ def run() -> NoReturn:
         code = exc.code
     except BrokenPipeError:  # the help itself, into a closed pipe
         code = PIPE_CLOSED
+    except KeyboardInterrupt:  # Ctrl-C while the command is still starting up
+        print("Interrupted.", file=sys.stderr)
+        code = 1
     try:
         sys.stdout.flush()
     except BrokenPipeError:
