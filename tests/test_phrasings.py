@@ -11,7 +11,11 @@ import pytest
 from .phrasings.harness import CASES, HERE, load_cases, run_all
 
 
-@pytest.mark.parametrize("source", [CASES, HERE / "more_phrasings.yaml"], ids=["owner_phrasings", "more_phrasings"])
+@pytest.mark.parametrize(
+    "source",
+    [CASES, HERE / "more_phrasings.yaml", HERE / "lead_phrasings.yaml"],
+    ids=["owner_phrasings", "more_phrasings", "lead_phrasings"],
+)
 def test_the_offline_planner_understands_owners_and_never_writes_wrong_data(source):
     cases = load_cases(source)
     score = run_all(cases)

@@ -29,10 +29,13 @@ ADD_PREFIX = re.compile(
     r"(?:please\s+|pls\s+|can\s+(?:you|u)\s+|could\s+(?:you|u)\s+|i\s+need\s+to\s+|let'?s\s+)*"
     r"(?:(?:add|create|enter|save|put\s+in|record|make)\s+(?:(?:a|an|the|me|for\s+me|my)\s+)*(?:new\s+)?"
     r"(?:customer|client|contact|cust|person)s?(?:\s+(?:for\s+me|record))?\s*(?:named|called|for|:|,|-|—|\?)?"
-    r"|(?:new|another)\s+(?:customer|client|contact|cust)\b\s*(?:named|called)?[:,\-—]?"
-    r"|(?:add|create|save|put\s+in)\b)\s*",
+    r"|(?:(?:we\s+|i\s+)?(?:got|have)\s+)?(?:a\s+|another\s+)?new\s+(?:customer|client|contact|cust|one)\b\s*"
+    r"(?:named|called)?[:,\-—]?"
+    r"|(?:add|create|save|put\s+in|put)\b)\s*",
     re.I,
 )
+# "put jenny o'neil in the book": the words saying where she goes are not part of her name
+IN_THE_BOOK = re.compile(r"\s+(?:in|into|on)\s+(?:the|my|our)\s+(?:book|list|system|crm)\b\??", re.I)
 RELATION = re.compile(
     r"^(?P<who>[\w .'\-]+?)'?s?\s+(?P<rel>husband|wife|son|daughter|brother|sister|neighbou?r|partner|mom|mother|"
     r"dad|father|friend|boss|tenant|landlord|coworker|co-worker|cousin|uncle|aunt|nephew|niece|business partner)\s+"
@@ -59,7 +62,7 @@ class PeopleFlows(Engine):
         """Name, company, phone, email, address, source and preferred channel from one line."""
         region = self.store.settings.default_phone_region
         data: Doc = {}
-        rest = ADD_PREFIX.sub("", raw, count=1)
+        rest = IN_THE_BOOK.sub(" , ", ADD_PREFIX.sub("", raw, count=1), count=1)
         if phone := find_phone(rest, region):
             data["phone"] = phone[1]
             rest = rest.replace(phone[0], " , ")

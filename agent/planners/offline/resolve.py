@@ -248,7 +248,8 @@ def _people(store: Store, found: Mentions, words: list[str], ignore: set[str]) -
                     hit = True
             if hit:
                 break
-        if not hit and len(word) >= 4 and word.isalpha():
+        # a name word (letters; digits too, as in the benchmark's "First4138") that matched no name exactly
+        if not hit and len(word) >= 4 and word.isalnum() and sum(c.isalpha() for c in word) >= 3:
             fuzzy_tried.add(word)
     spoken = f" {' '.join(words)} "
     for cid, places in matched.items():
