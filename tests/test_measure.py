@@ -249,6 +249,8 @@ def test_the_html_board_renders_in_a_headless_browser(cli, data_dir: Path, tmp_p
     assert code == 0 and "Wrote the board (1 open jobs)" in screen
     html = page.read_text()
     assert "<script" not in html and "http" not in html.replace('http-equiv', "")  # nothing to fetch
+    code, screen = cli("board", "--html", str(tmp_path / "no-such-folder" / "board.html"))
+    assert code == 2 and "give a file in a folder that exists" in screen
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
         pytest.skip("no Chromium installed (apt-get install -y chromium) to render the board page")
