@@ -156,8 +156,8 @@ def import_file(args: argparse.Namespace, store: Store, console: Console) -> int
         rejected_path = importer.write_rejected(store, plan)
         if args.json:
             # nothing left to write is a finished import of nothing, not a preview: zero counts
-            done = {**report, "imported": dict(totals), "rejected_file": str(rejected_path or "") or None}
-            print(json.dumps(done, indent=2))
+            nothing = {**report, "imported": dict(totals), "rejected_file": str(rejected_path or "") or None}
+            print(json.dumps(nothing, indent=2))
         elif plan.rejected:
             console.print(
                 f"Nothing to import: {len(plan.rejected)} rejected row(s), the rest already in the book. "
