@@ -235,9 +235,10 @@ class Engine:
             return False  # "her cell is 555 771 0042": the answer, whatever else it looks like
         if self.looks_like_request(text):
             return True
-        norm = self.normalise(text)
-        if (w.kind == "reason" and disqualify_reason(norm)) or (w.kind == "lost_reason" and lost_reason(norm, None)):
-            return False  # "they went quiet, no response": a reason, though "went quiet" reads as a report
+        if w.kind == "reason" and disqualify_reason(self.normalise(text)):  # "they went quiet, no response"
+            return False
+        if w.kind == "lost_reason" and lost_reason(self.normalise(text), None):
+            return False
         said = Said(self, text)
         if said.request is None or said.match is None or said.request.name in ("smalltalk", "send_draft", w.flow):
             return False
