@@ -355,6 +355,7 @@ def test_an_ad_hoc_source_used_three_times_is_suggested_as_a_named_one(store: St
 
 def test_a_broken_playbook_is_refused_with_the_field_named(cli, data_dir: Path):
     book(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)  # the book may be in PostgreSQL: the playbook is beside it
     (data_dir / "playbook.json").write_text(json.dumps({"classes": {"gold": {"label": "Gold",
                                                                              "nudge_after_business_days": 0,
                                                                              "digest_order": 0}}}))  # fmt: skip
@@ -413,6 +414,7 @@ def test_the_other_measures_answer_in_the_offline_chat(cli, data_dir: Path):
 
 def test_check_reports_a_broken_playbook(cli, data_dir: Path):
     book(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "playbook.json").write_text('{"stages": {"jobs": [{"name": "won", "probability": 1}]}}')
     code, screen = cli("check")
     assert code == 1 and "playbook.json was not used" in screen and "won is final" in screen
