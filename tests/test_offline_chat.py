@@ -441,3 +441,10 @@ def test_asking_for_the_weeks_or_all_follow_ups_lists_those_ahead_with_their_day
     every = screen.split("you> what follow ups do we have")[1]
     assert "I-15" in week and "overdue 1 d" in week and "Sat Nov 28" in week and "Wed Dec 9" not in week
     assert "Wed Dec 9" in every and "Sat Nov 28" in every
+
+
+def test_which_jobs_are_open_lists_the_jobs_still_pursued(cli, data_dir: Path, monkeypatch):
+    demo(data_dir, monkeypatch)
+    code, screen = cli("chat", stdin=lines("which jobs are open"))
+    assert code == 0 and "Open jobs (1)" in screen and "O-2" in screen
+    assert "O-1" not in screen and "O-3" not in screen  # won and lost are not open

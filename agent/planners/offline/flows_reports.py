@@ -275,6 +275,21 @@ class ReportFlows(Engine):
         if total > len(leads):
             self.reply.say(f"… and {total - len(leads)} more (`backoffice export leads -` lists every one).")
 
+    def on_open_jobs(self, said: Said) -> None:
+        outcome = self.call("find_opportunities", open_only=True, limit=50)
+        if not self.report(outcome) or outcome.result is None:
+            return
+        jobs = outcome.result.get("opportunities", [])
+        if not jobs:
+            self.reply.say("No job is open: every one is won or lost.")
+            return
+        total = outcome.result.get("total", len(jobs))
+        rows = [[j["name"], j["opportunity_id"], j.get("customer") or "", j["stage"].replace("_", " "),
+                 money(j["amount"]) if j.get("amount") is not None else ""] for j in jobs]  # fmt: skip
+        self.reply.table(f"Open jobs ({total})", ["job", "id", "who", "stage", "amount"], rows)
+        if total > len(jobs):
+            self.reply.say(f"… and {total - len(jobs)} more (`backoffice export opportunities -` lists every one).")
+
     def on_qb_status(self, said: Said) -> None:
         companies = said.mentions.of("company")
         if companies:
