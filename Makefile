@@ -21,8 +21,11 @@ chat: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/backoffice --data-dir $(BOOK) demo
 
+# Every test twice: on the files, then with the book on a PostgreSQL server the tests start
+# (Debian's postgresql package: apt-get install -y postgresql; .ci/run installs it when absent).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --backend=postgresql
 
 # mypy cannot follow the package-dir mapping (backoffice.agent is agent/): .lint/backoffice is
 # the installed package's shape as symlinks, and mypy checks that (mypy_path in pyproject.toml).

@@ -6,7 +6,6 @@ just asked (confirmations included). End of input is a clean exit."""
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from typing import IO, Any
@@ -22,10 +21,9 @@ from backoffice.agent.chat.screen import action_panel, planner_banner, render, s
 from backoffice.agent.orchestrator import Orchestrator, build
 from backoffice.agent.reply import Reply
 from backoffice.agent.untrusted import safe_line
-from backoffice.tools.book import clock
-from backoffice.tools.book.storage import atomic_write_bytes
+from backoffice.tools.book import clock, keeping
 from backoffice.tools.book.store import Store
-from backoffice.tools.errors import BackofficeError
+from backoffice.tools.errors import BackofficeError, StoreCorrupt
 
 QUIT = {"quit", "exit", "bye", "q", ":q"}
 
@@ -36,10 +34,9 @@ SEEN_KEPT = 50_000  # years of reports and emails
 
 # ---------------------------------------------------------------------------- start of day
 def _state(store: Store) -> dict[str, Any]:
-    path = store.directory / STATE_FILE
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
+    try:  # chat_state.json, or its row in the office's database
+        return dict(keeping.slot(store.directory, "chat_state").load() or {})
+    except (OSError, ValueError, TypeError, StoreCorrupt):
         return {}
 
 
@@ -62,14 +59,16 @@ def show_reports(store: Store, console: Console) -> None:
             console.print(Text(safe_line(note.title), style="bold"), Text(when, style="dim"))
         render(note.reply(), console)
     if len(unseen) > len(shown):
+        kept = "the book's database" if store.database_url else store.directory / "notifications"
         console.print(
-            f"[dim]{len(unseen) - len(shown)} older item(s) you have not seen are in "
-            f"{store.directory / 'notifications'}.[/dim]",
+            f"[dim]{len(unseen) - len(shown)} older item(s) you have not seen are in {kept}.[/dim]",
             highlight=False,
         )
     # every id seen is kept (a few a day), so an old one never comes back as new
     state["seen_reports"] = sorted(seen | {n.id for n in unseen})[-SEEN_KEPT:]
-    atomic_write_bytes(store.directory / STATE_FILE, json.dumps(state).encode())
+    chat_state = keeping.slot(store.directory, "chat_state")
+    with chat_state.locked():
+        chat_state.save(state)
 
 
 def show_pending(orch: Orchestrator, console: Console) -> None:

@@ -1,7 +1,8 @@
 """Pending actions: consequential tool calls waiting for the owner's answer.
 
-Kept in ``<data dir>/pending.json`` (atomic replace, cross-process flock) so they survive restarts
-and are shared by the chat, ``backoffice approve`` and the daemon. Each action moves
+Kept in ``<data dir>/pending.json`` (atomic replace, cross-process flock), or in the office's
+PostgreSQL database when the book is there (``keeping.slot``), so they survive restarts and are
+shared by the chat, ``backoffice approve``, the daemon and every computer of the office. Each action moves
 
     pending ──approve──> running ──> done
        │                    └──────> failed ──approve──> running ...
@@ -22,9 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backoffice.tools.book import clock
-from backoffice.tools.book.storage import atomic_write_bytes, file_lock
-from backoffice.tools.errors import NotFound, StoreCorrupt
+from backoffice.tools.book import clock, keeping
+from backoffice.tools.errors import NotFound
 
 FILE = "pending.json"
 OPEN = ("pending", "failed")
@@ -57,30 +57,28 @@ class PendingStore:
     def __init__(self, directory: Path):
         self.directory = directory
         self.path = directory / FILE
+        self.slot = keeping.slot(directory, "pending")  # the file, or a row of the office's database
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
-        with file_lock(self.directory / ".pending.lock"):
+        with self.slot.locked():
             state = self._read()
             before = json.dumps(state, sort_keys=True, indent=1)
             yield state
             after = json.dumps(state, sort_keys=True, indent=1)
             if after != before:
-                atomic_write_bytes(self.path, after.encode() + b"\n")
+                self.slot.save(state)
 
     def _read(self) -> dict[str, Any]:
-        if not self.path.exists():
+        state = self.slot.load()
+        if state is None:
             return {"next": 1, "actions": []}
-        try:
-            state = json.loads(self.path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise StoreCorrupt(f"{self.path} does not parse (line {exc.lineno}); it was left as it is.") from exc
         return state if isinstance(state, dict) else {"next": 1, "actions": []}
 
     # ------------------------------------------------------------------ queries
     def all(self) -> list[Action]:
         # a reader's lock: listing never writes, and never creates a book that is not there
-        with file_lock(self.directory / ".pending.lock", shared=True):
+        with self.slot.locked(shared=True):
             return [Action(**a) for a in self._read()["actions"]]
 
     def open(self) -> list[Action]:

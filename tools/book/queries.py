@@ -105,8 +105,7 @@ class Queries:
         if self.dialect.nulls_first:
             return order
         terms = []
-        for term in order.split(","):
-            term = term.strip()
+        for term in _terms(order):
             descending = re.search(r"\sDESC$", term, re.I) is not None
             terms.append(f"{term} {'NULLS LAST' if descending else 'NULLS FIRST'}")
         return ", ".join(terms)
@@ -310,12 +309,28 @@ class Queries:
             out.update((rid, self._doc(doc)) for rid, doc in rows)
         return out
 
+    def all_events(self) -> list[Doc]:
+        """The whole audit log in order of arrival."""
+        return [self._doc(r[0]) for r in self.run(f"SELECT event FROM events ORDER BY {self.dialect.arrival}")]
+
     def events_for(self, record_id: str) -> list[Doc]:
         rows = self.run(
             f"SELECT event FROM events WHERE record_id = ? ORDER BY {self.order('at')}, {self.dialect.arrival}",
             (record_id,),
         )
         return [self._doc(r[0]) for r in rows]
+
+
+def _terms(order: str) -> list[str]:
+    """The terms of an ORDER BY, split at the commas that are not inside parentheses."""
+    terms, depth, start = [], 0, 0
+    for i, char in enumerate(order):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            terms.append(order[start:i].strip())
+            start = i + 1
+    terms.append(order[start:].strip())
+    return [t for t in terms if t]
 
 
 def _cell(value: Any) -> Any:

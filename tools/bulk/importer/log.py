@@ -6,9 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from backoffice.tools.book.storage import atomic_write_bytes, file_lock, load_json_file
+from backoffice.tools.book import keeping
 from backoffice.tools.book.store import Store
 
 # ---------------------------------------------------------------------------- the import log
@@ -20,7 +18,7 @@ def file_digest(path: Path) -> str:
 
 
 def _log(store: Store) -> dict[str, Any]:
-    data = load_json_file(store.directory / IMPORT_LOG)
+    data = keeping.slot(store.directory, "imports").load()  # imports.json, or its row in the database
     return data if isinstance(data, dict) else {}
 
 
@@ -31,9 +29,10 @@ def previewed(store: Store, digest: str) -> bool:
 
 def remember(store: Store, digest: str, path: Path, what: str, counts: dict[str, int]) -> None:
     """Note that this file was previewed or imported (data/imports.json)."""
-    with file_lock(store.directory / ".imports.lock"):
+    kept = keeping.slot(store.directory, "imports")
+    with kept.locked():
         log = _log(store)
         entry = log.setdefault(digest, {"file": str(path.resolve())})
         entry[f"{what}_at"] = store.now().isoformat(timespec="seconds")
         entry[what] = counts
-        atomic_write_bytes(store.directory / IMPORT_LOG, orjson.dumps(log, option=orjson.OPT_INDENT_2))
+        kept.save(log)
