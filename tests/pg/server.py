@@ -1,8 +1,9 @@
 """The PostgreSQL server the tests run against: pytest-postgresql's executor around Debian's
 pg_ctl, started once per run, in a temporary folder, listening on loopback and a socket.
 
-Durability is switched off (fsync, synchronous_commit): the tests are about backoffice, not about
-surviving a power cut, and the server's data is thrown away at the end. Each test's book is a
+Durability is switched off for the tests (fsync, synchronous_commit): they are about backoffice,
+not about surviving a power cut, and the server's data is thrown away at the end. The benchmarks
+ask for a ``durable`` server, which commits to disk as a real one does. Each test's book is a
 schema of its own (``new_url``), so tests never see each other's records.
 """
 
@@ -21,7 +22,8 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).resolve().parent
-OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+OPTIONS = "-c max_connections=200"
 
 
 def find_pg_ctl() -> str:
@@ -38,7 +40,7 @@ def find_pg_ctl() -> str:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
         import port_for
         from pytest_postgresql.executors import PostgreSQLExecutor
 
@@ -59,7 +61,7 @@ class PostgresServer:
             logfile=str(self.base / "server.log"),
             startparams="-w",
             dbname="backoffice",
-            postgres_options=OPTIONS,
+            postgres_options=OPTIONS if durable else f"{OPTIONS} {FAST}",
         )
         self._schemas = itertools.count(1)
 
