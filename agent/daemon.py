@@ -39,6 +39,7 @@ from backoffice.agent.briefings.schedule import run_due, triggers
 from backoffice.agent.inbound import NOTHING_NEW, counts_line, handle_inbound, poll_gmail, set_aside
 from backoffice.agent.procedure_check import load_checked
 from backoffice.tools.book import clock
+from backoffice.tools.book.datafiles import private_dir, read_object
 from backoffice.tools.book.storage import atomic_write_bytes, file_lock
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import BackofficeError
@@ -84,10 +85,9 @@ def _folder_poller(store: Store) -> Callable[[], str] | None:
             if result.status in ("failed", "error"):
                 log.error("inbox/%s: %s", path.name, result.message)
                 set_aside(folder / "failed", path.name, None, result.message)
-                target = folder / "failed"
+                target = private_dir(folder / "failed")
             else:
-                target = folder / "done"
-            target.mkdir(exist_ok=True)
+                target = private_dir(folder / "done")
             path.replace(target / path.name)
             counts[result.status] = counts.get(result.status, 0) + 1
         return counts_line(counts)
@@ -105,14 +105,24 @@ POLLERS: list[Poller] = [
 ]
 
 
+class PrivateLog(logging.handlers.RotatingFileHandler):
+    """The daemon's log holds customers' names, phones and inquiries: readable by the owner only,
+    whatever the umask, a file left by an older version included, and every file a rotation starts."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(directory: Path, verbose: bool = True) -> Path:
-    path = directory / "logs" / "daemon.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_dir(directory / "logs") / "daemon.log"
     root = logging.getLogger("backoffice")
     root.setLevel(logging.INFO)
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    to_file = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
+    to_file = PrivateLog(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
     to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(to_file)
     if verbose:
@@ -131,6 +141,8 @@ class Daemon:
         self.check_every = check_every
         self.poll_every = poll_every  # overrides the mail pollers' own interval
         self.stop = threading.Event()
+        self.failures: list[str] = []  # what went wrong, for ``--once`` to report (the log has it all)
+        read_state(store.directory)  # a damaged daemon.json stops the daemon here, before it is replaced
         self.state: dict[str, Any] = {"pid": os.getpid(), "started_at": clock.stamp(store.now())}
         checked = load_checked(store.settings, store.directory)
         self.schedule, self.problems = checked.schedule, checked.problems
@@ -147,8 +159,10 @@ class Daemon:
             func()
         except BackofficeError as exc:
             log.error("%s: %s", name, exc)
-        except Exception:  # one failing job must not stop the office; the log has the traceback
+            self.failures.append(f"{name}: {exc}")
+        except Exception as exc:  # one failing job must not stop the office; the log has the traceback
             log.exception("%s failed", name)
+            self.failures.append(f"{name}: {type(exc).__name__}: {exc}")
 
     def _poll_once(self, poller: Poller) -> None:
         poll = poller.start(self.store)
@@ -206,6 +220,7 @@ class Daemon:
                     f"Another daemon is already running for {self.store.directory} ({self._other()}). "
                     "Stop it first, or use a different --data-dir."
                 )
+            self.store.counts()  # a book that cannot be read stops the daemon now, not at the next report
             log.info("started for %s (pid %s)", self.store.directory, os.getpid())
             for problem in self.problems:
                 log.warning("procedure file problem: %s", problem)
@@ -213,6 +228,9 @@ class Daemon:
             if once:
                 for poller in POLLERS:
                     self._poll_once(poller)
+                if self.failures:  # cron reads stderr and the exit code: a failed run must not look fine
+                    more = f" (and {len(self.failures) - 1} more)" if len(self.failures) > 1 else ""
+                    raise BackofficeError(f"{self.failures[0]}{more}. Details in logs/daemon.log.")
                 return 0
             scheduler = self.scheduler()
             previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -241,8 +259,6 @@ class Daemon:
 
 
 def read_state(directory: Path) -> dict[str, Any]:
-    """What ``daemon.json`` says (pid, last check, last poll); empty when there is none."""
-    try:
-        return dict(json.loads((directory / STATE).read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return {}
+    """What ``daemon.json`` says (pid, last check, last poll); empty when there is none. A damaged
+    one is refused (``StoreCorrupt``), never replaced."""
+    return read_object(directory / STATE, "what the daemon did last") or {}

@@ -22,6 +22,8 @@ from backoffice.agent.reply import Reply
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import BackofficeError, PlannerUnavailable
 
+MAX_MESSAGE = 20_000  # characters in one owner message (a long pasted email fits)
+
 
 @dataclass
 class Orchestrator:
@@ -34,6 +36,12 @@ class Orchestrator:
     current: Reply = field(default_factory=Reply)
 
     def handle_message(self, text: str) -> Reply:
+        if len(text) > MAX_MESSAGE:  # a paste gone wrong; every planner and pattern reads bounded text
+            return Reply().error(
+                f"That message is {len(text):,} characters long; messages of up to {MAX_MESSAGE:,} are read. "
+                "Nothing was done. Say what you need in fewer words, or save a long email as .eml and use "
+                "`backoffice inbound`."
+            )
         route = route_message(self.procedures, text)
         turn = self._turn(route)
         planner = self.planner

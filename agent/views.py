@@ -68,7 +68,7 @@ def stale_leads(
 def pending_actions(reply: Reply, actions: list[Action], title: str, with_status: bool = False) -> None:
     columns = ["id", *(["status"] if with_status else []), "what", "from", "since"]
     rows = [
-        [a.id, *([a.status] if with_status else []), a.title, a.origin, a.created_at[:16].replace("T", " ")]
+        [a.id, *([a.shown_status] if with_status else []), a.title, a.origin, a.created_at[:16].replace("T", " ")]
         for a in actions
     ]
     reply.table(title, columns, rows)

@@ -102,7 +102,7 @@ def test_a_database_that_holds_a_book_is_refused_and_left_as_it_is(cli, file_boo
     assert cli("--data-dir", str(file_book), "migrate", "--to", url)[0] == 0
     Store(file_book).close()
     code, screen = cli("--data-dir", str(file_book), "migrate", "--to", url)
-    assert code == 1 and "already holds a book" in screen and "nothing was changed" in screen
+    assert code == 1 and "already holds a book" in screen and "Nothing was changed" in screen
     assert Store(file_book.parent / "x", database_url=url).count("contacts") == Store(file_book).count("contacts")
 
 

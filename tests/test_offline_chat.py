@@ -177,14 +177,13 @@ def test_won_through_the_chat_makes_a_customer_who_shows_up_as_newest(cli, data_
         stdin=lines(
             "convert Dana to a job",
             "mark the Reyes job won",
-            "yes",
-            "no",  # not into QuickBooks today
+            "yes",  # QuickBooks is not connected: told at once, nothing more to answer
             "who are our newest customers?",
             "how long since we talked to Dana?",
         ),
     )
     assert "Marked Kitchen sink at 14 Oak St won." in screen and "not in QuickBooks yet" in screen
-    assert "Create Dana Reyes in QuickBooks" in screen and "not in QuickBooks for now" in screen
+    assert "QuickBooks is not connected yet" in screen and "'Create Dana Reyes in QuickBooks' waits as P-2" in screen
     assert "Newest customers" in screen and "C-1" in screen
     assert "Nothing has been logged with Dana Reyes yet" in screen  # system notes are not conversations
     assert reopen(data_dir).require("contacts", "C-1")["lifecycle_stage"] == "customer"

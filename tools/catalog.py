@@ -33,6 +33,7 @@ TOOLS: tuple[Tool, ...] = (
     interactions.log_interaction,
     interactions.complete_follow_up,
     interactions.cancel_follow_up,
+    interactions.reschedule_follow_up,
     messages.draft_follow_up,
     messages.send_message,
     # jobs
@@ -44,6 +45,7 @@ TOOLS: tuple[Tool, ...] = (
     # reports
     activity.last_touchpoint,
     activity.newest_customers,
+    activity.timeline,
     activity.lead_timeline,
     digest.follow_ups_due,
     digest.stale_leads,

@@ -8,6 +8,13 @@ Each tool declares its effect:
                     create a QuickBooks customer, create a duplicate contact, merge). The agent's gate
                     enforces that; a tool never asks by itself.
 
+A consequential tool also declares whether it is ``idempotent``: whether running the same call a
+second time, after a run that was interrupted half-way, can do nothing twice because the tool
+checks for its own earlier run (a message looks for its Message-ID in the book and the mailbox;
+QuickBooks is searched before a customer is created). The gate re-runs those; every other tool it
+runs inside one book transaction that records the approval, so an interrupted run is either wholly
+in the book or not at all, and a second approval can tell which.
+
 The docstring is the description the model reads; the input schema is derived from the pydantic
 model, so nobody writes a tool schema by hand.
 """
@@ -35,13 +42,16 @@ class ToolInput(BaseModel):
 
 Preview = Callable[["Store", dict[str, Any]], tuple[str, str]]
 FollowUps = Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]
+Ready = Callable[["Store"], "str | None"]
 
 
 @dataclass(frozen=True)
 class Tool:
     """A typed tool and its policy: what it does to the book, how the owner is shown a call before
     saying yes (``preview``: a title and the whole text), and which calls follow once it ran with
-    the owner's yes (``then``: e.g. winning a job asks about QuickBooks next)."""
+    the owner's yes (``then``: e.g. winning a job asks about QuickBooks next), and whether it can run at
+    all right now (``ready``: None, or the sentence saying why not — QuickBooks not connected — so the
+    owner is told at once instead of being asked for a yes that cannot work)."""
 
     name: str
     effect: Effect
@@ -50,6 +60,8 @@ class Tool:
     description: str
     preview: Preview | None = None
     then: FollowUps | None = None
+    ready: Ready | None = None
+    idempotent: bool = False  # a second run after an interrupted one cannot do anything twice
 
     def __call__(self, store: Store, args: BaseModel) -> dict[str, Any]:
         return self.func(store, args)
@@ -78,7 +90,12 @@ class Tool:
 
 
 def tool(
-    effect: Effect, *, preview: Preview | None = None, then: FollowUps | None = None
+    effect: Effect,
+    *,
+    preview: Preview | None = None,
+    then: FollowUps | None = None,
+    ready: Ready | None = None,
+    idempotent: bool = False,
 ) -> Callable[[Callable[..., dict[str, Any]]], Tool]:
     """Declare a function ``fn(store, args: InputModel) -> dict`` a tool. Its docstring is what the
     model reads; its input schema comes from the model. Tools are listed in ``catalog.TOOLS``."""
@@ -91,7 +108,7 @@ def tool(
         doc = inspect.getdoc(func) or ""
         if not doc:
             raise TypeError(f"tool {func.__name__} needs a docstring: it is what the model reads")
-        return Tool(func.__name__, effect, hints[params[1]], func, doc, preview, then)
+        return Tool(func.__name__, effect, hints[params[1]], func, doc, preview, then, ready, idempotent)
 
     return declare
 

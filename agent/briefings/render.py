@@ -72,6 +72,8 @@ def winloss_reply(d: dict[str, Any]) -> Reply:
     for label, key in reasons:
         if d[key]:
             lines.append(f"- {label}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in d[key].items()))
+    if d.get("lost_to"):
+        lines.append("- Lost to: " + ", ".join(f"{name} {n}" for name, n in d["lost_to"].items()))
     reply.say("\n".join(lines))
     if d["top_sources"]:
         rows = [[s["source"].replace("_", " "), s["leads"], s["won"]] for s in d["top_sources"]]

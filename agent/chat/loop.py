@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from typing import IO, Any
 
 from rich.console import Console
@@ -34,10 +35,12 @@ SEEN_KEPT = 50_000  # years of reports and emails
 
 # ---------------------------------------------------------------------------- start of day
 def _state(store: Store) -> dict[str, Any]:
-    try:  # chat_state.json, or its row in the office's database
-        return dict(keeping.slot(store.directory, "chat_state").load() or {})
-    except (OSError, ValueError, TypeError, StoreCorrupt):
-        return {}
+    kept = keeping.slot(store.directory, "chat_state")  # chat_state.json, or its row in the office's database
+    state = kept.load() or {}
+    seen = state.get("seen_reports", []) if isinstance(state, dict) else None
+    if not isinstance(seen, list) or not all(isinstance(s, str) for s in seen):
+        raise StoreCorrupt(f"{kept.where}: seen_reports should be a list of report ids; it was left as it is.")
+    return dict(state)
 
 
 def show_reports(store: Store, console: Console) -> None:
@@ -46,7 +49,10 @@ def show_reports(store: Store, console: Console) -> None:
     state = _state(store)
     seen = set(state.get("seen_reports") or [])
     run_due(store, origin="chat", early_digest=True)
-    unseen = Notifications(store.directory).unseen(seen)
+    folder = Notifications(store.directory)
+    unseen = folder.unseen(seen)
+    for problem in folder.problems:
+        console.print(f"[red]✗ {problem}[/red]", highlight=False)
     emails = [n for n in unseen if n.kind not in KINDS]
     reports = [n for n in unseen if n.kind in KINDS]
     newest = {n.kind: n for n in reports}  # files sort by day, so the last of a kind is its newest
@@ -87,8 +93,9 @@ APPROVE = re.compile(r"^\s*(approve|reject)\s+(?:action\s+)?(p-?\d+|\d+)\s*$", r
 def owner_decision(orch: Orchestrator, console: Console, verb: str, ref: str) -> None:
     """'approve P-3' typed by the owner: this is the owner's answer, so it never goes to a planner."""
     action = orch.gate.pending.get(ref)
-    console.print(action_panel(action))
     outcome = orch.gate.execute(action.id, by="owner") if verb.lower() == "approve" else orch.gate.reject(action.id)
+    if outcome.action is not None and outcome.status != "error":  # described from its tool, never stored text
+        console.print(action_panel(outcome.action))
     show_outcome(outcome, console)
 
 
@@ -110,8 +117,12 @@ def run_chat(store: Store, console: Console, stream: IO[str] | None = None, offl
     console.print(planner_banner(orch, offline), highlight=False)
     for problem in orch.problems:
         console.print(f"[red]Procedure file problem:[/red] {problem}", highlight=False)
-    show_pending(orch, console)
-    show_reports(store, console)
+    openings: list[Callable[[], None]] = [lambda: show_pending(orch, console), lambda: show_reports(store, console)]
+    for opening in openings:
+        try:  # a damaged file is named, and the conversation still starts
+            opening()
+        except BackofficeError as exc:
+            console.print(f"[red]✗ {exc}[/red]", highlight=False)
     while True:
         line = reader.read("you> ")
         if line is None or line.strip().lower() in QUIT:

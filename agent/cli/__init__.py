@@ -24,6 +24,7 @@ before or after the command.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -52,6 +53,9 @@ class Command(NamedTuple):  # a NamedTuple: dataclasses would add inspect to eve
     # Only reads the book (True, or the sub-actions that do): with no book there it says where it
     # looked and exits 1, and never creates one.
     reads: bool | tuple[str, ...] = False
+    # Reads the data dir's files itself (check): its store does not load settings.json, so a
+    # damaged one is reported with the rest instead of stopping the command.
+    own_files: bool = False
 
     def reads_only(self, args: argparse.Namespace) -> bool:
         if isinstance(self.reads, tuple):
@@ -98,8 +102,8 @@ COMMANDS = {
         Command("doctor", "check the book, each integration (set up, working, last success) and the procedure files",
                 "connections:doctor", reads=True),
         Command("demo", "load a small sample plumbing business into an empty book", "book:demo"),
-        Command("check", "validate every record in the book against the schemas",
-                "book:check", reads=True),
+        Command("check", "is the whole data dir healthy? every record, link, log, pending action and file",
+                "book:check", reads=True, own_files=True),
         Command("import", "bring contacts, companies and leads in from a CSV file (shows the plan first)",
                 "book:import_file", "book:import_arguments"),
         Command("export", "write contacts, leads, opportunities or interactions to a CSV (or --json) file",
@@ -224,6 +228,7 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
     if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (argcomplete, see the README)
         _complete()
     argv = list(sys.argv[1:] if argv is None else argv)
+    _tolerant_streams()
     word = _command_word(argv)
     command = COMMANDS.get(word) if word is not None else None
     parser = build_parser(*([command] if command else []))
@@ -263,7 +268,12 @@ def _run(command: Command, args: argparse.Namespace, services: Services | None) 
             err.print(where.missing_message(), markup=False, highlight=False)
             return 1
         handler = command.handler()
-        store = Store(where.path, services=services, database_url=server.url if server else "")
+        settings = None
+        if command.own_files:
+            from backoffice.tools.book.settings import Settings
+
+            settings = Settings()
+        store = Store(where.path, settings=settings, services=services, database_url=server.url if server else "")
         if command.reads_only(args) and server is not None and not store.exists():
             err.print(server.missing_message(where.path), markup=False, highlight=False)
             return 1
@@ -276,12 +286,46 @@ def _run(command: Command, args: argparse.Namespace, services: Services | None) 
         return 1
     except BrokenPipeError:
         return PIPE_CLOSED
+    except OSError as exc:  # the disk, a file's permissions, a folder where a file should be...
+        err.print(f"[red]Error:[/red] {escape(_os_problem(exc))}", highlight=False)
+        return 1
+    except Exception as exc:  # a bug: the owner gets a sentence, not a traceback (BACKOFFICE_DEBUG=1 shows it)
+        if os.environ.get("BACKOFFICE_DEBUG"):
+            raise
+        err.print(
+            f"[red]Error:[/red] backoffice stopped on an unexpected problem ({escape(type(exc).__name__)}: "
+            f"{escape(str(exc)[:300])}). What had been saved is safe. Run it again with BACKOFFICE_DEBUG=1 to see "
+            "where it happened, and please report it.",
+            highlight=False,
+        )
+        return 1
     finally:
         if store is not None:
             try:
                 store.close()
             except BackofficeError as exc:
                 err.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False)
+
+
+def _os_problem(exc: OSError) -> str:
+    where = f" ({_text(exc.filename)})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}. Nothing more was done; check the file or folder named and try again."
+
+
+def _text(value: object) -> str:
+    """A file name or argument as printable text, even when it is not valid UTF-8."""
+    text = os.fsdecode(value) if isinstance(value, bytes | os.PathLike) else str(value)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _tolerant_streams() -> None:
+    """Bytes that are not UTF-8 on stdin become U+FFFD instead of ending the chat; output that
+    cannot be encoded (a file name in another encoding) is replaced rather than raising."""
+    for stream, errors in ((sys.stdin, "replace"), (sys.stdout, "replace"), (sys.stderr, "replace")):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # already read from, or not that kind of stream
+                reconfigure(errors=errors)
 
 
 def run() -> NoReturn:

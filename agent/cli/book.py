@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from backoffice.tools.book.datafiles import shown
 from backoffice.tools.book.store import Store
 from backoffice.tools.bulk.mapping import FIELDS, POLICIES, Policy
 from backoffice.tools.errors import BadInput
@@ -70,16 +72,20 @@ def demo(args: argparse.Namespace, store: Store, console: Console) -> int:
 
 
 def check(args: argparse.Namespace, store: Store, console: Console) -> int:
-    from backoffice.tools.book.check import check_book
+    from backoffice.agent.briefings.notifications import check_folder
+    from backoffice.agent.gate.pending import validate_file
+    from backoffice.tools.book.check import check_data_dir
 
-    problems = check_book(store)
+    # the files as they are: the store would stop at the first problem
+    problems = check_data_dir(store.directory, more=(validate_file, check_folder))
     if args.json:
         print(json.dumps({"ok": not problems, "problems": problems}, indent=2))
     elif problems:
         for problem in problems:
-            console.print(f"[red]✗[/red] {problem}")
+            console.print("[red]✗[/red] " + escape(problem), highlight=False)
+        console.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {store.directory}.")
     else:
-        console.print(f"[green]✓[/green] Every record in {store.directory} is valid.")
+        console.print(f"[green]✓[/green] Every record and file in {store.directory} is valid.")
     return 1 if problems else 0
 
 
@@ -183,10 +189,26 @@ def import_file(args: argparse.Namespace, store: Store, console: Console) -> int
     importer.remember(store, digest, path, "imported", result.summary())
     if args.json:
         rejected_file = str(rejected_path) if rejected_path else None
-        print(json.dumps({**report, "imported": result.summary(), "rejected_file": rejected_file}, indent=2))
+        print(
+            json.dumps(
+                {
+                    **report,
+                    "imported": result.summary(),
+                    "rejected_file": rejected_file,
+                    "done_meanwhile": result.done_meanwhile,
+                },
+                indent=2,
+            )
+        )
         return 0
     done = counted(result.summary()) or "nothing new"
-    console.print(f"[green]✓[/green] Imported {path.name}: {done}.")
+    console.print(f"[green]✓[/green] Imported {shown(path.name)}: {done}.")
+    if result.done_meanwhile:
+        lines = ", ".join(map(str, result.done_meanwhile[:10])) + ("…" if len(result.done_meanwhile) > 10 else "")
+        console.print(
+            f"{len(result.done_meanwhile)} row(s) were already in the book by the time of the import (another "
+            f"import or a change made meanwhile), so they were skipped: line {lines}."
+        )
     if rejected_path:
         console.print(
             f"{len(plan.rejected)} rejected row{'s' if len(plan.rejected) != 1 else ''} written to {rejected_path} "

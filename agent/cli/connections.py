@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -207,13 +208,14 @@ def quickbooks(args: argparse.Namespace, store: Store, console: Console) -> int:
 # ---------------------------------------------------------------------------- doctor
 def doctor(args: argparse.Namespace, store: Store, console: Console) -> int:
     rows = [
-        _check_book(args, store),
-        _check_storage(store),
-        _check_gmail(store),
-        _check_intake(store),
-        _check_quickbooks(store),
+        _checked("Book", lambda: _check_book(args, store)),
+        _checked("Storage", lambda: _check_storage(store)),
+        _checked("Data files", lambda: _check_files(store)),
+        _checked("Gmail", lambda: _check_gmail(store)),
+        _checked("Mail intake", lambda: _check_intake(store)),
+        _checked("QuickBooks", lambda: _check_quickbooks(store)),
         _check_claude(),
-        _check_daemon(store),
+        _checked("Daemon", lambda: _check_daemon(store)),
         *_procedures(store),
     ]
     if args.json:
@@ -235,6 +237,26 @@ def doctor(args: argparse.Namespace, store: Store, console: Console) -> int:
             )
         console.print(table)
     return 1 if any(r["ok"] is False for r in rows) else 0
+
+
+def _checked(name: str, check: Callable[[], dict[str, object]]) -> dict[str, object]:
+    """One line of the doctor's table; a damaged file it reads is that line's finding, not the end of the run."""
+    from backoffice.tools.errors import BackofficeError
+
+    try:
+        return check()
+    except BackofficeError as exc:
+        return _row(name, True, False, None, str(exc))
+
+
+def _check_files(store: Store) -> dict[str, object]:
+    from backoffice.agent.briefings.notifications import check_folder
+    from backoffice.agent.gate.pending import validate_file
+    from backoffice.tools.book.check import check_files
+
+    problems = check_files(store.directory, more=(validate_file, check_folder))
+    note = "\n".join(problems[:5]) + (f"\n… {len(problems) - 5} more: `backoffice check`" if len(problems) > 5 else "")
+    return _row("Data files", True, not problems, None, note or "every file in the data dir reads cleanly")
 
 
 def _row(name: str, configured: bool, ok: bool | None, last: str | None, note: str) -> dict[str, object]:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from backoffice.tools.book.store import Store
+
+if TYPE_CHECKING:
+    from backoffice.agent.gate.pending import Action
 
 
 def chat(args: argparse.Namespace, store: Store, console: Console) -> int:
@@ -31,7 +35,9 @@ def ask(args: argparse.Namespace, store: Store, console: Console) -> int:
     interactive = sys.stdin.isatty() and not args.json
     approver = ChatApprover(console, LineReader(sys.stdin, console)) if interactive else None
     orch = build(store, approver, origin="ask", offline=args.offline)
-    reply = orch.handle_message(" ".join(args.message))
+    # words that are not UTF-8 (a shell in another encoding) are read with U+FFFD in their place
+    text = " ".join(args.message).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    reply = orch.handle_message(text)
     if args.json:
         print(json.dumps(reply.as_dict(), indent=2, default=str))
     else:
@@ -60,9 +66,9 @@ def pending(args: argparse.Namespace, store: Store, console: Console) -> int:
     from backoffice.agent.reply import Reply
 
     waiting = PendingStore(store.directory)
-    actions = waiting.all() if args.all else waiting.open()
+    actions = [fresh_title(store, a) for a in (waiting.all() if args.all else waiting.open())]
     if args.json:
-        print(json.dumps([a.__dict__ for a in actions], indent=2))
+        print(json.dumps([{**a.__dict__, "status": a.shown_status} for a in actions], indent=2))
         return 0
     if not actions:
         console.print("Nothing is waiting for your approval.")
@@ -72,6 +78,27 @@ def pending(args: argparse.Namespace, store: Store, console: Console) -> int:
     reply.say("See the details and run one: `backoffice approve ID`  ·  drop one: `backoffice reject ID`")
     render(reply, console)
     return 0
+
+
+def fresh_title(store: Store, action: Action) -> Action:
+    """An action still to be decided, titled from its tool and arguments now (the stored title is
+    only what was shown once); one that cannot run says why instead."""
+    import dataclasses
+
+    from backoffice.agent.gate.pending import unusable
+    from backoffice.tools.catalog import get_tool
+    from backoffice.tools.errors import BackofficeError
+
+    if not action.waiting:
+        return action
+    problem = unusable(action)
+    if problem:
+        return dataclasses.replace(action, title=f"cannot be run: {problem}")
+    try:
+        title, _ = get_tool(action.tool).describe_call(store, action.args)
+    except BackofficeError as exc:
+        title = f"{action.title} (cannot be checked now: {exc})"
+    return dataclasses.replace(action, title=title)
 
 
 def id_argument(p: argparse.ArgumentParser) -> None:
@@ -96,6 +123,8 @@ def _decide(args: argparse.Namespace, store: Store, console: Console, approve: b
     if args.json:
         print(json.dumps({"id": action.id, "status": outcome.status, "message": outcome.message}))
     else:
-        console.print(action_panel(action))
+        # what ran (or would run), as described from its tool and arguments; an entry refused is not shown
+        if outcome.action is not None and outcome.status != "error":
+            console.print(action_panel(outcome.action))
         show_outcome(outcome, console)
     return 0 if outcome.status in ("ok", "already") or (not approve and outcome.status == "declined") else 1

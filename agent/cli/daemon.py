@@ -9,6 +9,8 @@ from rich.console import Console
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import ConfigError
 
+MAX_SECONDS = 7 * 24 * 3600  # a week: beyond that a timer is not "checking" any more
+
 
 def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -32,8 +34,9 @@ def run(args: argparse.Namespace, store: Store, console: Console) -> int:
     from backoffice.agent.briefings.schedule import report_times
     from backoffice.agent.daemon import Daemon, setup_logging
 
-    if args.check_every <= 0 or (args.poll_every is not None and args.poll_every <= 0):
-        raise ConfigError("--check-every and --poll-every must be more than 0 seconds")
+    for option, value in (("--check-every", args.check_every), ("--poll-every", args.poll_every)):
+        if value is not None and not (0 < value <= MAX_SECONDS):  # also false for nan; inf is too long
+            raise ConfigError(f"{option} {value:g} is not usable: give a number of seconds from 0 to {MAX_SECONDS:,}")
     path = setup_logging(store.directory, verbose=not args.quiet)
     daemon = Daemon(store, check_every=args.check_every, poll_every=args.poll_every)
     if not args.quiet:

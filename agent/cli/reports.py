@@ -35,11 +35,17 @@ def month_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--month", type=_month, help="the month, YYYY-MM (default last month)")
 
 
+YEARS = range(1900, 3000)  # the reports count days back and forward: far-off years would leave the calendar
+
+
 def _iso_date(text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-23") from None
+    if day.year not in YEARS:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a date between {YEARS[0]} and {YEARS[-1]}")
+    return day
 
 
 def _month(text: str) -> str:
@@ -47,6 +53,8 @@ def _month(text: str) -> str:
 
     if not re.fullmatch(MONTH, text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a month like 2026-10")
+    if int(text[:4]) not in YEARS:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a month between {YEARS[0]} and {YEARS[-1]}")
     return text
 
 

@@ -32,8 +32,9 @@ from quickbooks.objects.base import Address, EmailAddress, PhoneNumber
 from quickbooks.objects.customer import Customer
 
 from backoffice.tools.book import clock
+from backoffice.tools.book.datafiles import private_dir, read_object
 from backoffice.tools.book.storage import atomic_write_bytes
-from backoffice.tools.errors import NotConnected, QuickBooksError
+from backoffice.tools.errors import NotConnected, QuickBooksError, StoreCorrupt
 from backoffice.tools.services import Services
 
 TOKEN = "quickbooks.token.json"
@@ -60,16 +61,31 @@ def token_path(directory: Path) -> Path:
 
 def load_tokens(directory: Path) -> dict[str, Any] | None:
     path = token_path(directory)
-    if not path.exists():
-        return None
     try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except ValueError as exc:
-        raise NotConnected(f"The saved QuickBooks sign-in in {path} is damaged ({exc}). {RECONNECT}") from exc
+        tokens = read_object(path, "the QuickBooks sign-in")
+    except StoreCorrupt as exc:
+        raise NotConnected(f"The saved QuickBooks sign-in is damaged: {exc} {RECONNECT}") from exc
+    if tokens is None:
+        return None
+    wrong = [k for k in ("client_id", "client_secret", "realm_id") if not isinstance(tokens.get(k), str)]
+    optional = ("access_token", "refresh_token", "access_expires_at")
+    wrong += [k for k in optional if not isinstance(tokens.get(k), str | None)]
+    if wrong:
+        raise NotConnected(
+            f"The saved QuickBooks sign-in in {path} is damaged ({', '.join(wrong)} missing or not text); it was "
+            f"left as it is. {RECONNECT}"
+        )
+    expires = tokens.get("access_expires_at")
+    try:
+        if expires:
+            clock.parse_stamp(expires)
+    except ValueError:
+        raise NotConnected(f"The saved QuickBooks sign-in in {path} has a bad access_expires_at. {RECONNECT}") from None
+    return tokens
 
 
 def save_tokens(directory: Path, tokens: dict[str, Any]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     atomic_write_bytes(token_path(directory), json.dumps(tokens, indent=1).encode("utf-8"), mode=0o600)
 
 

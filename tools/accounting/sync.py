@@ -76,7 +76,16 @@ def _preview(store: Store, args: dict[str, Any]) -> tuple[str, str]:
     return f"Create {f['name']} in QuickBooks", "\n".join(lines)
 
 
-@tool("consequential", preview=_preview)
+def _connected(store: Store) -> str | None:
+    """Why a QuickBooks customer cannot be created right now (no sign-in saved), or None."""
+    from backoffice.tools.accounting.quickbooks import TOKEN  # the module loads the QuickBooks clients
+
+    if (store.directory / TOKEN).exists():
+        return None  # a sign-in Intuit has since refused is found when the call is made
+    return "QuickBooks is not connected yet: connect it with `backoffice quickbooks auth`."
+
+
+@tool("consequential", preview=_preview, ready=_connected, idempotent=True)  # QuickBooks is searched before creating
 def create_quickbooks_customer(store: Store, args: QuickBooksCustomerInput) -> dict[str, Any]:
     """Put a won customer (a contact, or a company) into QuickBooks. Needs the owner's yes. Searches
     QuickBooks first by name and email and links an existing customer instead of creating a duplicate."""

@@ -39,11 +39,9 @@ import contextlib
 import gc
 import logging
 import os
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,7 +52,7 @@ from backoffice.tools.book.eventlog import EventLog
 from backoffice.tools.book.index import SPEC, Index
 from backoffice.tools.book.journal import Entry, Journal, Position
 from backoffice.tools.book.schemas import TABLES
-from backoffice.tools.book.storage import Doc, fsync_dir
+from backoffice.tools.book.storage import Doc, atomic_file
 from backoffice.tools.errors import StoreCorrupt, StoreError
 
 log = logging.getLogger("backoffice.store")
@@ -66,19 +64,25 @@ WRITE_THROUGH_BELOW = 4 * 1024 * 1024
 JOURNAL_MIN = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Sig:
-    ino: int
-    size: int
-    mtime_ns: int
-
-
 def _sig(path: Path) -> list[int] | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
         return None
     return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+@contextlib.contextmanager
+def _book_files() -> Iterator[None]:
+    """The book's own files that cannot be used (a folder where the journal should be, no
+    permission) are the book's problem, named as such, never a bare OSError."""
+    try:
+        yield
+    except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        raise StoreCorrupt(
+            f"{exc.filename} cannot be used as part of the book ({exc.strerror}); it was left as it is. "
+            "Move it aside or fix it, then try again."
+        ) from exc
 
 
 class Transaction:
@@ -192,11 +196,13 @@ class FileBook:
                 return
             for _ in range(5):
                 with self._locked(SHARED):
-                    if self._lock_file is None or self._current():
+                    with _book_files():
+                        current = self._lock_file is None or self._current()
+                    if current:
                         with self.view.snapshot():
                             yield self.view
                         return
-                with self._locked(EXCLUSIVE):  # behind the disk: bring the index up to date, then read
+                with self._locked(EXCLUSIVE), _book_files():  # behind the disk: catch up, then read
                     self._refresh()
             raise StoreError(
                 f"The book in {self.directory} keeps changing under its lock; is something else editing it?"
@@ -218,13 +224,15 @@ class FileBook:
                 yield self._tx
                 return
             with self._locked(EXCLUSIVE):
-                self._refresh()
+                with _book_files():
+                    self._refresh()
                 tx = Transaction(self)
                 self._tx = tx
                 try:
                     with self.index.batch():
                         yield tx
-                        self._commit(tx)
+                        with _book_files():
+                            self._commit(tx)
                 finally:
                     self._tx = None
                 with contextlib.suppress(OSError, StoreError):
@@ -424,29 +432,16 @@ class FileBook:
 
     def _write_snapshot(self, name: str) -> None:
         """The TinyDB file, streamed from the index: documents are copied as stored, never re-parsed."""
-        path = self.directory / name
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
-        try:
-            if hasattr(os, "fchmod"):  # POSIX; on Windows the file is private to the user's profile
-                os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb", buffering=1 << 20) as out:
-                out.write(b"{")
-                tables = [*self.layout[name], *(self.index.meta(f"extra:{name}") or [])]
-                for t, table in enumerate(tables):
-                    out.write(b"," if t else b"")
-                    out.write(orjson.dumps(table) + b":{")
-                    if table in SPEC:
-                        for i, (key, doc) in enumerate(self.index.raw(table)):
-                            out.write(b',"' if i else b'"')
-                            out.write(str(key).encode() + b'":')
-                            out.write(doc)
-                    out.write(b"}")
+        with atomic_file(self.directory / name, mode=0o600) as out:
+            out.write(b"{")
+            tables = [*self.layout[name], *(self.index.meta(f"extra:{name}") or [])]
+            for t, table in enumerate(tables):
+                out.write(b"," if t else b"")
+                out.write(orjson.dumps(table) + b":{")
+                if table in SPEC:
+                    for i, (key, doc) in enumerate(self.index.raw(table)):
+                        out.write(b',"' if i else b'"')
+                        out.write(str(key).encode() + b'":')
+                        out.write(doc)
                 out.write(b"}")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        fsync_dir(self.directory)
+            out.write(b"}")

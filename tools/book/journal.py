@@ -129,7 +129,9 @@ class Journal:
     def append(self, entry: Entry, position: Position) -> Position:
         """Commit ``entry``: one line, fsynced. A torn tail left by a crash is cut off first."""
         line = orjson.dumps({"tx": entry.tx, "ops": entry.ops, "events": entry.events}) + b"\n"
-        if position.inode is None:
+        if position.inode is None or position.token is None:
+            # no journal, or one whose header line was never completed (nothing can have been
+            # committed after it): a fresh one, rather than a line glued to the torn header
             position = self.start()
         try:
             with open(self.path, "r+b") as handle:

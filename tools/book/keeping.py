@@ -23,15 +23,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from backoffice.tools.book.datafiles import read_object, shown
 from backoffice.tools.book.location import database
 from backoffice.tools.book.storage import atomic_write_bytes, file_lock
-from backoffice.tools.errors import StoreCorrupt
 
 # slot name -> (file in the data dir, its lock file or None)
 FILES: dict[str, tuple[str, str | None]] = {
     "pending": ("pending.json", ".pending.lock"),
     "chat_state": ("chat_state.json", None),
     "imports": ("imports.json", ".imports.lock"),
+}
+WHAT = {  # what each holds, in the owner's words, for a message about a damaged file
+    "pending": "actions waiting for your approval",
+    "chat_state": "which reports the chat has shown you",
+    "imports": "the files you imported",
 }
 
 
@@ -74,7 +79,7 @@ def slot(directory: Path, name: str, database_url: str | None = None) -> Slot:
 
         return PgSlot(url, name)
     file, lock = FILES[name]
-    return FileSlot(directory / file, directory / lock if lock else None)
+    return FileSlot(directory / file, directory / lock if lock else None, WHAT[name])
 
 
 def shelf(directory: Path, database_url: str | None = None) -> Shelf | None:
@@ -97,10 +102,11 @@ def _url(directory: Path, database_url: str | None) -> str:
 class FileSlot:
     """A JSON file replaced atomically, under a cross-process lock file when it has one."""
 
-    def __init__(self, path: Path, lock: Path | None):
+    def __init__(self, path: Path, lock: Path | None, what: str = ""):
         self.path = path
         self.lock = lock
-        self.where = str(path)
+        self.what = what
+        self.where = shown(path)
 
     @contextlib.contextmanager
     def locked(self, shared: bool = False) -> Iterator[None]:
@@ -111,12 +117,7 @@ class FileSlot:
             yield
 
     def load(self) -> Any:
-        if not self.path.exists():
-            return None
-        try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise StoreCorrupt(f"{self.path} does not parse (line {exc.lineno}); it was left as it is.") from exc
+        return read_object(self.path, self.what)  # damage is reported, never read as "nothing saved"
 
     def save(self, data: dict[str, Any]) -> None:
         atomic_write_bytes(self.path, json.dumps(data, sort_keys=True, indent=1).encode() + b"\n")

@@ -4,9 +4,11 @@ checks both directions so neither can drift."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal, get_args
+import math
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 PreferredChannel = Literal["phone", "email", "sms"]
 LifecycleStage = Literal["prospect", "customer", "past_customer"]
@@ -37,6 +39,37 @@ OPEN_OPPORTUNITY_STAGES = ("estimating", "scheduled", "proposal_sent")
 
 def choices(literal: object) -> tuple[str, ...]:
     return tuple(get_args(literal))
+
+
+MAX_AMOUNT = 1_000_000_000  # dollars; anything larger is a typo, not a job
+
+
+def _plausible_amount(value: Any) -> Any:
+    """Refuse, with a sentence, what must never be stored as money: a negative amount (a "$-5k"
+    read as $5,000 would be worse than asking), infinity or NaN (400 nines overflow to inf), and
+    sums no small business quotes. Text and other types are left to the float validator."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return value
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    except ValueError:
+        return value
+    if math.isnan(number) or math.isinf(number):
+        raise PydanticCustomError("amount", "is not an amount of money I can use (too large, or not a number); "
+                                  "give the dollar figure")  # fmt: skip
+    if number < 0:
+        raise PydanticCustomError("amount", "cannot be negative ({value}); give the amount without a minus sign",
+                                  {"value": value})  # fmt: skip
+    if number > MAX_AMOUNT:
+        raise PydanticCustomError("amount", "is more than $1,000,000,000 ({value}); check the figure",
+                                  {"value": f"{number:.4g}"})  # fmt: skip
+    return number
+
+
+# an amount of dollars as the tools take it: zero or more, finite, below MAX_AMOUNT
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), BeforeValidator(_plausible_amount)]
 
 
 class _Record(BaseModel):

@@ -135,7 +135,7 @@ def to_database(store: Store, url: str, progress: Progress | None = None) -> Mov
 
     where = safe_url(url)
     if store.database_url and store.database_url == url:
-        raise BadInput(f"The book is already in {where}; nothing was copied.")
+        raise BadInput("Cannot migrate", [f"the book is already in {where}, so there is nothing to copy"])
     book = read_book(store)
     source = book_tally(book)
     conn = pg.connect(url)
@@ -151,7 +151,7 @@ def to_database(store: Store, url: str, progress: Progress | None = None) -> Mov
                 copied = _database_tally(conn, target)
                 moved = Moved(where, source, copied)
                 if not moved.same:
-                    raise BadInput(_mismatch(moved) + " Nothing was saved in the database.")
+                    raise BadInput("Cannot migrate", [_mismatch(moved), "nothing was saved in the database"])
                 conn.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -174,9 +174,12 @@ def _refuse_unless_empty(conn: Any, where: str) -> None:
     if any(held.values()):
         what = ", ".join(f"{n} in {t.removeprefix('t_')}" for t, n in held.items() if n)
         raise BadInput(
-            f"The database {where} already holds a book ({what}). migrate copies only into an empty database, "
-            "so nothing is ever mixed or overwritten; nothing was changed. Give an empty database (or a schema of "
-            "its own: add ?options=-csearch_path%3Dname to the address)."
+            "Cannot migrate",
+            [
+                f"the database {where} already holds a book ({what})",
+                "migrate copies only into an empty database, so nothing is ever mixed or overwritten: give an "
+                "empty database (or a schema of its own: add ?options=-csearch_path%3Dname to the address)",
+            ],
         )
 
 
@@ -234,11 +237,14 @@ def _database_tally(conn: Any, view: Queries) -> Tally:
 def to_folder(store: Store, directory: Path, progress: Progress | None = None) -> Moved:
     target = directory.expanduser().resolve()
     if target == store.directory.resolve() and not store.database_url:
-        raise BadInput(f"The book is already in {target}; nothing was copied.")
+        raise BadInput("Cannot migrate", [f"the book is already in {target}, so there is nothing to copy"])
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise BadInput(
-            f"{target} is not an empty folder. migrate copies only into a new or empty folder, so nothing is ever "
-            "mixed or overwritten; nothing was changed."
+            "Cannot migrate",
+            [
+                f"{target} is not an empty folder",
+                "migrate copies only into a new or empty folder, so nothing is ever mixed or overwritten",
+            ],
         )
     book = read_book(store)
     source = book_tally(book)
@@ -254,7 +260,7 @@ def to_folder(store: Store, directory: Path, progress: Progress | None = None) -
             check.close()
         moved = Moved(str(target), source, copied)
         if not moved.same:
-            raise BadInput(_mismatch(moved) + f" {target} was not made.")
+            raise BadInput("Cannot migrate", [_mismatch(moved), f"{target} was not made"])
         with contextlib.suppress(FileNotFoundError):
             target.rmdir()  # an empty folder given as the target: the new one takes its place
         os.rename(building, target)
@@ -314,7 +320,7 @@ def _write_folder(store: Store, folder: Path, book: Book, progress: Progress | N
 def _mismatch(moved: Moved) -> str:
     wrong = sorted(k for k in moved.source.sums if moved.source.sums.get(k) != moved.copied.sums.get(k))
     details = ", ".join(f"{k} ({moved.source.counts.get(k)} -> {moved.copied.counts.get(k)})" for k in wrong)
-    return f"The copy in {moved.target} does not match the book: {details}."
+    return f"the copy in {moved.target} does not match the book: {details}"
 
 
 def rows_in(moved: Moved) -> Iterator[tuple[str, int, str]]:

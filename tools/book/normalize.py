@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 
@@ -111,5 +112,13 @@ def full_name(contact: dict[str, object]) -> str:
 
 
 def money(value: float | None) -> str:
-    """Whole dollars for the owner: 2400.0 -> '$2,400'; nothing is $0."""
-    return f"${float(value or 0):,.0f}"
+    """Whole dollars for the owner: 2400.0 -> '$2,400'; nothing is $0. A value that is no amount at
+    all (infinity, NaN: the tools refuse them, an old or hand-edited record may hold one) shows as
+    such, never as "$inf"."""
+    try:
+        number = float(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return "(not an amount)"
+    if not math.isfinite(number):
+        return "(not an amount)"
+    return f"-${-number:,.0f}" if number < 0 else f"${number:,.0f}"

@@ -38,7 +38,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import psycopg
@@ -54,12 +54,19 @@ from backoffice.tools.errors import StoreError
 log = logging.getLogger("backoffice.store")
 
 
+class Connected(Protocol):
+    """What holds the connection ``PgIndex`` asks on: the book, or ``migrate``'s own transaction."""
+
+    @property
+    def connection(self) -> psycopg.Connection[Any]: ...
+
+
 class PgIndex(Queries):
     """``Queries`` on the book's connection (the tables are the book, not an index of it)."""
 
     dialect = POSTGRES
 
-    def __init__(self, book: PgBook):
+    def __init__(self, book: Connected):
         self.book = book
 
     @property

@@ -154,4 +154,5 @@ class PgShelf:
         with _link(self.url) as conn:
             if not _has_book(conn, self.url):
                 return 0
-            return int(conn.execute("SELECT count(*) FROM notifications").fetchone()[0])
+            row = conn.execute("SELECT count(*) FROM notifications").fetchone()
+            return int(row[0]) if row else 0

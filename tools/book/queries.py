@@ -28,8 +28,9 @@ import orjson
 from backoffice.tools.book.spec import NUMBERS, SPEC
 from backoffice.tools.book.storage import Doc
 
-# an interaction is activity on its lead only from the lead's creation on (imported history is not)
-_SINCE = " AND ts >= t_leads.created_at"
+# a touch on a lead: an interaction from the lead's creation on (imported history is not one), and
+# not the agent's own system record (a note that it was qualified, a message saved unsent)
+_SINCE = " AND ts >= t_leads.created_at AND type != 'system'"
 _LATEST = "SELECT max(ts) FROM t_interactions"
 
 
@@ -230,7 +231,7 @@ class Queries:
             "WHERE m.tbl = ? AND m.name = ?" + "".join(f" AND r.{c}" for c in clauses)
         )
         sql += " GROUP BY m.value HAVING count(DISTINCT m.key) > 1 ORDER BY m.value"
-        return [tuple(row) for row in self.run(sql, [table, name, *values])]  # type: ignore[misc]
+        return [tuple(row) for row in self.run(sql, [table, name, *values])]
 
     def count(
         self, table: str, where: dict[str, Any] | None = None, extra: str = "", params: tuple[Any, ...] = ()
@@ -293,9 +294,11 @@ class Queries:
         )
         return [(k, c, t, self._value(v)) for k, c, t, v in rows], int(total)
 
-    def latest_by(self, link: str, record_ids: list[str]) -> dict[str, Doc]:
-        """The latest interaction of each record (by ``link``), in one pass per 500 records."""
+    def latest_by(self, link: str, record_ids: list[str], human_only: bool = False) -> dict[str, Doc]:
+        """The latest interaction of each record (by ``link``), in one pass per 500 records;
+        ``human_only`` leaves the agent's system records out."""
         out: dict[str, Doc] = {}
+        human = " AND type != 'system'" if human_only else ""
         order = self.order("ts DESC, key DESC")
         for i in range(0, len(record_ids), 500):
             chunk = record_ids[i : i + 500]
@@ -303,7 +306,7 @@ class Queries:
             rows = self.run(
                 f"""SELECT {link}, doc FROM (
                       SELECT {link}, doc, row_number() OVER (PARTITION BY {link} ORDER BY {order}) AS n
-                      FROM t_interactions WHERE {link} IN ({marks})) latest WHERE n = 1""",
+                      FROM t_interactions WHERE {link} IN ({marks}){human}) latest WHERE n = 1""",
                 chunk,
             )
             out.update((rid, self._doc(doc)) for rid, doc in rows)
@@ -319,6 +322,17 @@ class Queries:
             (record_id,),
         )
         return [self._doc(r[0]) for r in rows]
+
+    def events_for_many(self, record_ids: list[str]) -> list[Doc]:
+        """The events of several records in the order they were logged (by time, then as written)."""
+        found: list[tuple[str, int, Any]] = []
+        for i in range(0, len(record_ids), 500):
+            chunk = record_ids[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT at, {self.dialect.arrival}, event FROM events WHERE record_id IN ({marks})"
+            found.extend(self.run(sql, chunk))
+        found.sort(key=lambda r: (r[0] or "", r[1]))
+        return [self._doc(r[2]) for r in found]
 
 
 def _terms(order: str) -> list[str]:

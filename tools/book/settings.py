@@ -7,18 +7,25 @@ default, so a fresh data dir works without one.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from backoffice.tools.book.clock import BusinessCalendar
+from backoffice.tools.book.datafiles import private_dir, read_object
 from backoffice.tools.book.storage import atomic_write_bytes
 from backoffice.tools.errors import ConfigError
 
 SETTINGS_FILE = "settings.json"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Where "12/3" is December 3rd: the United States and its territories, Canada (where both orders are
+# common: set date_order if the owner writes the day first), the Philippines, Micronesia, the
+# Marshall Islands, Palau, and the year-first countries whose short dates are month/day (China,
+# Japan, Korea, Taiwan). Elsewhere "12/3" is the 12th of March.
+MONTH_FIRST_REGIONS = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "UM", "CA", "PH", "FM", "MH", "PW",
+                                 "CN", "JP", "KR", "TW"})  # fmt: skip
 
 
 class Settings(BaseModel):
@@ -31,6 +38,9 @@ class Settings(BaseModel):
     business_days: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
     holidays: list[dt.date] = Field(default_factory=list)
     default_phone_region: str = "US"
+    # How the owner writes a date in numbers: month_first (12/3 = Dec 3) or day_first (12/3 = 3 Mar).
+    # Left out, it follows default_phone_region; read it through ``month_first``.
+    date_order: Literal["month_first", "day_first"] | None = None
     stale_after_business_days: int = Field(default=3, ge=1, le=60)
     # Auto-send covers follow-up messages to customers only. Winning a deal and QuickBooks
     # always ask, whatever this says.
@@ -80,6 +90,13 @@ class Settings(BaseModel):
         return day
 
     @property
+    def month_first(self) -> bool:
+        """Whether a numeric date such as 12/3 puts the month first (December 3rd) for this business."""
+        if self.date_order is not None:
+            return self.date_order == "month_first"
+        return self.default_phone_region.strip().upper() in MONTH_FIRST_REGIONS
+
+    @property
     def report_time(self) -> dt.time:
         return dt.time.fromisoformat(self.digest_time)
 
@@ -98,12 +115,9 @@ class Settings(BaseModel):
 
 def load_settings(directory: Path) -> Settings:
     path = directory / SETTINGS_FILE
-    if not path.exists():
+    raw = read_object(path, "your business settings")
+    if raw is None:
         return Settings()
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from exc
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
@@ -112,6 +126,6 @@ def load_settings(directory: Path) -> Settings:
 
 
 def save_settings(directory: Path, settings: Settings) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     text = settings.model_dump_json(indent=2) + "\n"
     atomic_write_bytes(directory / SETTINGS_FILE, text.encode("utf-8"))

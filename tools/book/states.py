@@ -1,4 +1,13 @@
-"""The state machines for leads and opportunities. Every status/stage change is checked here."""
+"""The state machines for leads and opportunities, and the one rule for moves the book makes by
+itself. Every status/stage change is checked here.
+
+Two kinds of change:
+- the owner's own (``update_lead``, ``update_opportunity``, ``disqualify_lead``...): any move the
+  machine allows, backward included: the owner may correct a stage that was wrong;
+- the book's automatic ones (qualifying, converting, logging a sent proposal, a call on a new lead):
+  these only ever move forward (``forward``). A lead whose estimate is out stays estimate_sent when
+  it is qualified; a job converted from it starts at proposal_sent.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +30,20 @@ OPPORTUNITY_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 _MACHINES = {"lead": LEAD_TRANSITIONS, "opportunity": OPPORTUNITY_TRANSITIONS}
+
+# How far along each value is. Values of equal rank are side by side: neither is ahead of the other.
+PROGRESS: dict[str, dict[str, int]] = {
+    "lead_status": {"new": 0, "working": 1, "qualified": 2, "converted": 3, "disqualified": 3},
+    # a lead's conversation: first contact, understanding the job, a visit to look at it, a price
+    # out, chasing that price
+    "lead_stage": {"inquiry": 0, "needs_analysis": 1, "scheduled_visit": 2, "estimate_sent": 3, "follow_up": 4},
+    # a job is priced (estimating) or visited first (scheduled), then proposed, then decided
+    "opportunity_stage": {"estimating": 0, "scheduled": 0, "proposal_sent": 1, "won": 2, "lost": 2},
+}
+
+# lead stages that mean a price is with the customer: "Proposals out" counts them, a follow-up asks
+# about the estimate, and a job converted from such a lead starts at proposal_sent
+ESTIMATE_OUT_STAGES = ("estimate_sent", "follow_up")
 
 
 def allowed(kind: str, current: str) -> frozenset[str]:
@@ -48,3 +71,13 @@ def check(kind: str, record_id: str, current: str, target: str) -> None:
         f"{kind.capitalize()} {record_id} is {current}; it cannot go straight to {target}. "
         f"From {current} it can become: {', '.join(sorted(nexts))}."
     )
+
+
+def forward(scale: str, current: str | None, target: str) -> str:
+    """Where an automatic move from ``current`` towards ``target`` lands: ``target`` when it is
+    further along ``scale`` (a key of PROGRESS), else ``current``. A value side by side with the
+    current one is not progress either: the book does not swap what it knows for something else."""
+    ranks = PROGRESS[scale]
+    if current is None or current not in ranks:
+        return target
+    return target if ranks[target] > ranks[current] else current

@@ -22,6 +22,7 @@ import orjson
 from tinydb.storages import Storage
 
 from backoffice.tools.book import locks
+from backoffice.tools.book.datafiles import private_dir
 from backoffice.tools.errors import StoreCorrupt
 
 Doc = dict[str, Any]
@@ -42,7 +43,7 @@ def file_lock(path: Path, blocking: bool = True, shared: bool = False) -> Iterat
         yield True
         return
     if not shared:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
     with _open_lock_file(path) as handle:
         if not locks.lock(handle, shared=shared, blocking=blocking):
             yield False
@@ -66,14 +67,23 @@ def fsync_dir(directory: Path) -> None:
 
 
 def atomic_write_bytes(path: Path, payload: bytes, mode: int | None = None) -> None:
-    """Replace ``path`` with ``payload`` so that a crash leaves either the old or the new file."""
+    """Replace ``path`` with ``payload`` so that a crash leaves either the old or the new file. The
+    file is the owner's only (0600, mkstemp's mode, whatever the umask) unless ``mode`` says otherwise."""
+    with atomic_file(path, mode) as handle:
+        handle.write(payload)
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
+    """A file to write ``path``'s new content into: a temp file beside it, fsynced and renamed over
+    it when the block ends, removed if the block raises. A crash leaves the old or the new file."""
     directory = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         if mode is not None:
             _chmod(fd, tmp, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+        with os.fdopen(fd, "wb", buffering=1 << 20) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -121,7 +131,7 @@ class AtomicJSONStorage(Storage):
     def __init__(self, path: str | os.PathLike[str], create_dirs: bool = False, **_: Any):
         self.path = Path(path)
         if create_dirs:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         data = load_json_file(self.path)

@@ -42,8 +42,8 @@ SIMILAR_NAME = 80  # rapidfuzz WRatio: a typo or a partial name still finds the 
 def key_of(table: str, record_id: str) -> str:
     prefix = TABLES[table][3]
     head, _, tail = str(record_id).strip().upper().partition("-")
-    if head != prefix or not tail.isdigit():
-        raise NotFound(f"{record_id!r} is not a {TABLES[table][4]} id (they look like {prefix}-12)")
+    if head != prefix or not (tail.isascii() and tail.isdigit()) or len(tail) > 15:
+        raise NotFound(f"{_short(record_id)!r} is not a {TABLES[table][4]} id (they look like {prefix}-12)")
     return str(int(tail))
 
 
@@ -52,7 +52,13 @@ def table_of(record_id: str) -> str:
     for table, spec in TABLES.items():
         if spec[3] == head:
             return table
-    raise NotFound(f"{record_id!r} is not a record id (ids look like C-12, L-3, O-7)")
+    raise NotFound(f"{_short(record_id)!r} is not a record id (ids look like C-12, L-3, O-7)")
+
+
+def _short(text: object) -> str:
+    """An id as typed, cut to a readable length for a message."""
+    value = str(text)
+    return value if len(value) <= 30 else value[:30] + "…"
 
 
 class Store:
@@ -210,12 +216,39 @@ class Store:
         with self.transaction():
             self._event(action, table, record_id, None, details)
 
+    def note_approved(self, action_id: str, token: str, tool: str) -> None:
+        """Inside the transaction of an approved action's run: the event that proves the run got
+        into the book (the gate asks ``approved_ran`` before running an interrupted action again)."""
+        tx = self.db.current_tx
+        assert tx is not None, "an approval is noted inside the run's own transaction"
+        tx.events.append(
+            {
+                "at": self._utc_stamp(),
+                "actor": self.actor,
+                "action": "approved_action_ran",
+                "record_type": "pending action",
+                "record_id": f"{action_id}#{token}",
+                "before": None,
+                "after": {"tool": tool},
+            }
+        )
+
+    def approved_ran(self, action_id: str, token: str) -> bool:
+        """Whether the run of ``action_id`` that claimed it with ``token`` committed."""
+        with self.db.reading() as ix:
+            return bool(ix.events_for(f"{action_id}#{token}"))
+
     def events(self, record_id: str | None = None) -> list[dict[str, Any]]:
         """The audit log, oldest first: every event, or those of one record."""
         if record_id is None:
             return list(self.db.events.read())
         with self.db.reading() as ix:
             return ix.events_for(record_id)
+
+    def events_of(self, record_ids: list[str]) -> list[dict[str, Any]]:
+        """The events of several records together, in the order they were logged: a history."""
+        with self.db.reading() as ix:
+            return ix.events_for_many(list(dict.fromkeys(record_ids)))
 
     # ------------------------------------------------------------------ queries
     # Everything the tools, reports and intake need to find records, each answered from the index.
@@ -247,6 +280,14 @@ class Store:
         with self.db.reading() as ix:
             found = ix.shared(table, name, {k: _column_value(k, v) for k, v in where.items()})
         return {value: [f"{prefix}-{k}" for k in sorted(map(int, keys.split(",")))] for value, keys in found}
+
+    def first(self, table: str, limit: int, **where: Any) -> list[Doc]:
+        """The ``limit`` oldest records (in the order they were added) whose indexed fields equal
+        ``where``'s values, without reading the rest: a page of a long list."""
+        for column in where:
+            self._check_link(table, column)
+        with self.db.reading() as ix:
+            return ix.select(table, {k: _column_value(k, v) for k, v in where.items()}, limit=max(limit, 1))
 
     def count_where(self, table: str, **where: Any) -> int:
         """How many records have these indexed field values (as ``scan``, without reading them)."""
@@ -301,11 +342,12 @@ class Store:
             )
         return found[0] if found else None
 
-    def latest_interactions(self, link: str, record_ids: list[str]) -> dict[str, Doc]:
-        """The latest interaction of each of many records at once (the digest's last touchpoints)."""
+    def latest_interactions(self, link: str, record_ids: list[str], human_only: bool = False) -> dict[str, Doc]:
+        """The latest interaction of each of many records at once (the digest's last touchpoints);
+        ``human_only`` skips the agent's own system notes."""
         self._check_link("interactions", link)
         with self.db.reading() as ix:
-            return ix.latest_by(link, record_ids)
+            return ix.latest_by(link, record_ids, human_only)
 
     def many(self, table: str, record_ids: list[str]) -> dict[str, Doc]:
         """Several records by id at once; ids that match nothing are left out."""
@@ -322,8 +364,10 @@ class Store:
     ) -> tuple[list[dict[str, Any]], int]:
         """Leads in ``statuses`` with no activity (their creation counts) at or after ``since``, the
         longest silence first then the most valuable: the id, ``created_at``, ``last_ts`` (the latest
-        interaction since, None when nothing was logged) and ``estimated_value`` of the first
-        ``limit`` (None: all), without reading the leads; and how many there are."""
+        touch since, None when there was none) and ``estimated_value`` of the first ``limit`` (None:
+        all), without reading the leads; and how many there are. A touch is any interaction but the
+        agent's own system records: a note that a lead was qualified, or that a message was saved to
+        the outbox unsent, reached nobody."""
         cutoff = clock.stamp(since.astimezone(clock.UTC))
         with self.db.reading() as ix:
             found, total = ix.quiet_leads(statuses, cutoff, limit)
@@ -342,13 +386,24 @@ class Store:
             found = ix.select(table, {"source_ref": ref}, limit=1)
         return found[0] if found else None
 
-    def pending_follow_ups(self, due_by: dt.date | None = None, limit: int | None = None) -> list[Doc]:
+    def pending_follow_ups(
+        self,
+        due_by: dt.date | None = None,
+        link: str | None = None,
+        record_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[Doc]:
         """Interactions whose follow-up is pending, due on ``due_by`` or earlier (all when None), the
-        longest overdue first; the first ``limit`` of them (None: all)."""
+        longest overdue first; with ``link``, only those pointing at ``record_id`` (a lead's, say);
+        the first ``limit`` of them (None: all)."""
+        where: dict[str, Any] = {"follow_up_status": "pending"}
+        if link is not None:
+            self._check_link("interactions", link)
+            where[link] = record_id
         with self.db.reading() as ix:
             return ix.select(
                 "interactions",
-                {"follow_up_status": "pending"},
+                where,
                 order="follow_up_date, key",
                 limit=limit,
                 extra="follow_up_date <= ?" if due_by else "",

@@ -17,6 +17,7 @@ import codecs
 import csv
 import io
 import re
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ csv.field_size_limit(16 * 1024 * 1024)  # long notes fields; the default (128 Ki
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 SAMPLE_BYTES = 256 * 1024
+MAX_FILE_BYTES = 512 * 1024 * 1024  # several hundred thousand contacts; anything bigger is not an export
 HEADER_SEARCH_ROWS = 25
 
 
@@ -76,7 +78,19 @@ def decode(raw: bytes) -> tuple[str, str]:
 def _parse(text: str, delimiter: str) -> Iterable[Row]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     previous = 0
-    for values in reader:
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a field over the limit: a stray quote swallowing the rest of the file
+            raise BadInput(
+                "Cannot import the file",
+                [
+                    f"the row starting on line {previous + 1} cannot be read ({exc}): a quote left open there "
+                    "makes the rest of the file one value"
+                ],
+            ) from exc
         start, previous = previous + 1, reader.line_num
         if any(v.strip() for v in values):
             yield Row(start, values)
@@ -102,15 +116,35 @@ def sniff_delimiter(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------- reading
+def read_file(path: Path, subject: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes. A device (/dev/zero), a pipe, a
+    folder or a bigger file is refused without reading it, so nothing hangs or fills the memory."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise BadInput(subject, ["there is no such file"]) from None
+    except OSError as exc:
+        raise BadInput(subject, [f"cannot be read ({exc.strerror or exc})"]) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise BadInput(subject, ["is a folder, not a CSV file"])
+    if not stat.S_ISREG(st.st_mode):
+        raise BadInput(subject, ["is not a regular file (a device or a pipe?); save the data to a file first"])
+    if st.st_size > limit:
+        raise BadInput(subject, [f"is {st.st_size:,} bytes; files up to {limit // 2**20} MiB are imported"])
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(limit + 1)
+    except OSError as exc:
+        raise BadInput(subject, [f"cannot be read ({exc.strerror or exc})"]) from None
+    if len(raw) > limit:  # it grew while being read
+        raise BadInput(subject, [f"is over {limit // 2**20} MiB; files up to that size are imported"])
+    return raw
+
+
 def read_table(path: Path, header_score: Callable[[Sequence[str]], int]) -> Table:
     """Read ``path``. ``header_score`` says how many cells of a row look like known column names;
     the best-scoring row among the first ones is the header."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise BadInput(f"Cannot import {path}", ["there is no such file"]) from None
-    except IsADirectoryError:
-        raise BadInput(f"Cannot import {path}", ["is a folder, not a CSV file"]) from None
+    raw = read_file(path, f"Cannot import {path}")
     if b"\x00" in raw[:4096] and not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise BadInput(f"Cannot import {path}", ["looks like a binary file (an .xlsx?); save it as CSV first"])
     text, encoding = decode(raw)
@@ -118,7 +152,10 @@ def read_table(path: Path, header_score: Callable[[Sequence[str]], int]) -> Tabl
     if not text.strip():
         raise BadInput(f"Cannot import {path}", ["is empty"])
     delimiter = sniff_delimiter(text)
-    rows = list(_parse(text, delimiter))
+    try:
+        rows = list(_parse(text, delimiter))
+    except BadInput as exc:
+        raise BadInput(f"Cannot import {path}", exc.problems) from exc
     header_at = _find_header(rows[:HEADER_SEARCH_ROWS], header_score)
     header_row = rows[header_at]
     header = [h.strip() for h in header_row.values]

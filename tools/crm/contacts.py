@@ -301,53 +301,144 @@ def add_details(store: Store, contact: Doc, email: str | None, phone: str | None
 
 # ---------------------------------------------------------------------------- updating
 class UpdateContactInput(ToolInput):
-    contact_id: str
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = Field(default=None, description="becomes the primary phone; older ones are kept")
-    email: str | None = Field(default=None, description="becomes the primary email; older ones are kept")
-    address: str | None = None
-    company_id: str | None = None
-    preferred_channel: PreferredChannel | None = None
-    lifecycle_stage: LifecycleStage | None = None
-    source: str | None = None
-    add_tags: list[str] = Field(default_factory=list)
+    contact_id: str = Field(description="the person (C-12)")
+    name: str | None = Field(default=None, description="the corrected full name; or give first_name/last_name")
+    first_name: str | None = Field(default=None, description="the corrected first name")
+    last_name: str | None = Field(default=None, description="the corrected last name")
+    phone: str | None = Field(default=None, description="becomes the primary phone; the others are kept")
+    add_phone: str | None = Field(default=None, description="another phone number, kept after the primary")
+    remove_phone: str | None = Field(default=None, description="a wrong or dead number to take off, in any format")
+    email: str | None = Field(default=None, description="becomes the primary email; the others are kept")
+    add_email: str | None = Field(default=None, description="another email address, kept after the primary")
+    remove_email: str | None = Field(default=None, description="a wrong or dead address to take off")
+    address: str | None = Field(default=None, description="the service address: where the work happens")
+    company_id: str | None = Field(default=None, description="the company they belong to (CO-3)")
+    preferred_channel: PreferredChannel | None = Field(default=None, description="how they like to be reached")
+    lifecycle_stage: LifecycleStage | None = Field(default=None, description="prospect, customer or past_customer")
+    source: str | None = Field(default=None, description="how they heard about the business")
+    add_tags: list[str] = Field(default_factory=list, description="tags to add")
+    remove_tags: list[str] = Field(default_factory=list, description="tags to take off")
     append_note: str | None = Field(default=None, description="added to the running notes with today's date")
-    archived: bool | None = Field(default=None, description="archive hides a contact from lists; nothing is deleted")
+    archived: bool | None = Field(
+        default=None, description="true archives (hidden from lists; nothing is deleted), false brings them back"
+    )
+
+
+def edit_tags(label: str, tags: list[str], add: list[str], remove: list[str]) -> list[str]:
+    """``tags`` with ``add`` appended and ``remove`` taken off (either matched regardless of case).
+    Removing a tag the record does not have is refused: the owner probably meant another one."""
+
+    def key(tag: str) -> str:
+        return " ".join(tag.split()).casefold()
+
+    have = {key(t) for t in tags}
+    missing = [t for t in remove if key(t) not in have]
+    if missing:
+        shown = ", ".join(tags) if tags else "none"
+        raise InvalidRecord(label, [f"it has no tag {', '.join(repr(t) for t in missing)} (its tags: {shown})"])
+    drop = {key(t) for t in remove}
+    kept = [t for t in tags if key(t) not in drop]
+    for tag in add:
+        tag = " ".join(tag.split())
+        if tag and key(tag) not in {key(t) for t in kept}:
+            kept.append(tag)
+    return kept
+
+
+def _edit_list(label: str, what: str, values: list[str], key: Any, primary: str | None, extra: str | None,
+               wrong: str | None) -> list[str]:  # fmt: skip
+    """A contact's phones or emails after making ``primary`` the first, adding ``extra`` and taking
+    ``wrong`` off. Each is compared by ``key`` (a phone in any format, an email in any case)."""
+    if wrong is not None:
+        if key(wrong) not in {key(v) for v in values}:
+            shown = ", ".join(values) if values else "none"
+            raise InvalidRecord(label, [f"{what} {wrong!r} is not on this contact (on file: {shown})"])
+        if key(wrong) in {key(v) for v in (primary, extra) if v}:
+            raise InvalidRecord(label, [f"{what} {wrong!r} cannot be both added and taken off"])
+        values = [v for v in values if key(v) != key(wrong)]
+    if extra is not None and key(extra) not in {key(v) for v in values}:
+        values = [*values, extra]
+    if primary is not None:
+        values = [primary, *(v for v in values if key(v) != key(primary))]
+    return values
 
 
 @tool("write")
 def update_contact(store: Store, args: UpdateContactInput) -> dict[str, Any]:
-    """Change a contact's details. Phones and emails given become primary; the old ones are kept."""
-    region = store.settings.default_phone_region
+    """Correct a contact: name, phones and emails (a new primary, another one, or a wrong one taken off),
+    service address, company, preferred channel, lifecycle stage, source, tags (add or take off), a dated
+    note, or archive / bring back. Phones and emails are checked like any new one; a contact must keep a
+    name, a phone or an email. Nothing changes if any part is refused; every change is in the event log
+    with before and after."""
+    label = f"Contact {args.contact_id}"
     with store.transaction():
         contact = store.require("contacts", args.contact_id)
+        label = f"Contact {contact['contact_id']} ({full_name(contact)})"
         changes: Doc = {}
-        for field in (
-            "first_name",
-            "last_name",
-            "address",
-            "company_id",
-            "preferred_channel",
-            "lifecycle_stage",
-            "source",
-            "archived",
-        ):
+        first, last = args.first_name, args.last_name
+        if args.name is not None and first is None and last is None:
+            first, last = split_name(args.name)
+            if not (first or last):
+                raise InvalidRecord(label, ["name is empty; give the person's name"])
+        for field, value in (("first_name", first), ("last_name", last)):
+            if value is not None:
+                changes[field] = value.strip()
+        for field in ("address", "company_id", "preferred_channel", "lifecycle_stage", "source", "archived"):
             value = getattr(args, field)
             if value is not None:
                 changes[field] = value
-        if args.phone:
-            phone = checked_phone(store, args.phone, f"Contact {args.contact_id}")
-            changes["phones"] = [phone] + [p for p in contact.get("phones", []) if phone_e164(p, region) != phone]
-        if args.email:
-            email = checked_email(args.email, f"Contact {args.contact_id}")
-            changes["emails"] = [email] + [e for e in contact.get("emails", []) if email_key(e) != email_key(email)]
-        if args.add_tags:
-            changes["tags"] = list(dict.fromkeys([*contact.get("tags", []), *args.add_tags]))
+        if args.company_id:
+            store.require("companies", args.company_id)
+        if args.phone is not None or args.add_phone is not None or args.remove_phone is not None:
+
+            def phone_key(p: str) -> str:
+                return phone_e164(p, store.settings.default_phone_region) or p
+
+            changes["phones"] = _edit_list(
+                label,
+                "phone",
+                list(contact.get("phones") or []),
+                phone_key,
+                checked_phone(store, args.phone, label) if args.phone is not None else None,
+                checked_phone(store, args.add_phone, label) if args.add_phone is not None else None,
+                args.remove_phone,
+            )
+        if args.email is not None or args.add_email is not None or args.remove_email is not None:
+            changes["emails"] = _edit_list(
+                label,
+                "email",
+                list(contact.get("emails") or []),
+                lambda e: email_key(e) or e.strip().lower(),
+                checked_email(args.email, label) if args.email is not None else None,
+                checked_email(args.add_email, label) if args.add_email is not None else None,
+                args.remove_email,
+            )
+        if args.add_tags or args.remove_tags:
+            changes["tags"] = edit_tags(label, list(contact.get("tags") or []), args.add_tags, args.remove_tags)
         if args.append_note:
             stamp = store.today().isoformat()
             notes = contact.get("notes") or ""
             changes["notes"] = (notes + "\n" if notes else "") + f"{stamp}: {args.append_note.strip()}"
-        updated = store.update("contacts", args.contact_id, changes)
+        updated = store.update("contacts", contact["contact_id"], changes)
+        shared = _shared_with_others(store, contact, updated)
+    changed = sorted(k for k in changes if contact.get(k) != updated.get(k))
     card = contact_card(store, updated)
-    return {"contact": card, "changed": sorted(changes), "message": f"Updated {card['name']}."}
+    what = ", ".join(c.replace("_", " ") for c in changed)
+    message = f"Updated {card['name']}: {what}." if changed else f"Nothing to change for {card['name']}."
+    if shared:
+        message += " " + " ".join(shared) + " If they are the same person, merging them keeps one record."
+    return {"contact": card, "changed": changed, "also_on": shared, "message": message}
+
+
+def _shared_with_others(store: Store, before: Doc, after: Doc) -> list[str]:
+    """Sentences naming other active contacts that hold a phone or email just added to this one."""
+    notes = []
+    new_phones = set(after.get("phones") or []) - set(before.get("phones") or [])
+    new_emails = {email_key(e) for e in after.get("emails") or []} - {email_key(e) for e in before.get("emails") or []}
+    for kind, values, lookup in (("phone", new_phones, store.contacts_by_phone),
+                                 ("email", new_emails, store.contacts_by_email)):  # fmt: skip
+        for value in sorted(v for v in values if v):
+            others = [d for d in lookup(value) if d["contact_id"] != after["contact_id"] and not d.get("archived")]
+            for other in others:
+                notes.append(f"{full_name(other)} ({other['contact_id']}) has that {kind} ({value}) too.")
+    return notes

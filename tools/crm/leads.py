@@ -7,9 +7,17 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from backoffice.tools.book.models import DisqualificationReason, LeadSource, LeadStatus, PipelineStage
+from backoffice.tools.book import clock
+from backoffice.tools.book.models import (
+    OPEN_LEAD_STATUSES,
+    Amount,
+    DisqualificationReason,
+    LeadSource,
+    LeadStatus,
+    PipelineStage,
+)
 from backoffice.tools.book.normalize import email_normal, fold, full_name, phone_e164, split_name
-from backoffice.tools.book.states import check
+from backoffice.tools.book.states import ESTIMATE_OUT_STAGES, check, forward
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.crm import identity
 from backoffice.tools.crm.contacts import (
@@ -18,6 +26,7 @@ from backoffice.tools.crm.contacts import (
     _contact_fields,
     add_details,
     contact_card,
+    edit_tags,
     find_contact_docs,
 )
 from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction, set_lead_status, system_note
@@ -53,6 +62,8 @@ def lead_card(store: Store, lead: Doc) -> Doc:
         "pipeline_stage": lead["pipeline_stage"],
         "source": lead["source"],
         "estimated_value": lead.get("estimated_value"),
+        "expected_close_date": lead.get("expected_close_date"),
+        "tags": lead.get("tags") or [],
         "created_at": lead["created_at"],
     }
 
@@ -60,18 +71,18 @@ def lead_card(store: Store, lead: Doc) -> Doc:
 # ---------------------------------------------------------------------------- capture
 class CreateLeadInput(ToolInput):
     title: str | None = Field(default=None, description="short label, e.g. 'Leaky faucet at 123 Main'")
-    description: str = ""
-    contact_id: str | None = None
-    company_id: str | None = None
-    source: LeadSource = "other"
-    estimated_value: float | None = Field(default=None, ge=0)
-    pipeline_stage: PipelineStage = "inquiry"
-    expected_close_date: dt.date | None = None
-    owner: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    url: str | None = None
-    notes: str = ""
+    description: str = Field(default="", description="what the customer described")
+    contact_id: str | None = Field(default=None, description="the person (C-12), when known")
+    company_id: str | None = Field(default=None, description="their company (CO-3), if a business")
+    source: LeadSource = Field(default="other", description="how the inquiry came in")
+    estimated_value: Amount | None = Field(default=None, description="rough job size in dollars")
+    pipeline_stage: PipelineStage = Field(default="inquiry", description="where the conversation is")
+    expected_close_date: dt.date | None = Field(default=None, description="when the owner expects a decision")
+    owner: str | None = Field(default=None, description="who on the team follows it up")
+    email: str | None = Field(default=None, description="an email, when there is no contact yet")
+    phone: str | None = Field(default=None, description="a phone number, when there is no contact yet")
+    url: str | None = Field(default=None, description="a web address the lead came from")
+    notes: str = Field(default="", description="anything else worth keeping")
     source_ref: str | None = Field(default=None, description="capture key; the same key never creates a second lead")
 
 
@@ -113,7 +124,7 @@ class RecordInquiryInput(ToolInput):
     description: str = Field(default="", description="what they described")
     title: str | None = None
     source: LeadSource = "phone_call"
-    estimated_value: float | None = Field(default=None, ge=0)
+    estimated_value: Amount | None = None
     source_ref: str | None = None
     subject: str | None = None
     message_id: str | None = None
@@ -259,14 +270,43 @@ def record_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- finding
 class FindLeadsInput(ToolInput):
-    query: str | None = Field(default=None, description="words of the lead title, or the contact's name/phone/email")
-    contact_id: str | None = None
-    status: list[LeadStatus] = Field(default_factory=list, description="empty: any status")
-    limit: int = Field(default=10, ge=1, le=100)
+    query: str | None = Field(
+        default=None,
+        description="words of the lead title, or the contact's name/phone/email; leave out to list leads",
+    )
+    contact_id: str | None = Field(default=None, description="only this person's leads (C-12)")
+    status: list[LeadStatus] = Field(
+        default_factory=list, description="only these statuses; empty: any status, or the open ones when listing"
+    )
+    pipeline_stage: list[PipelineStage] = Field(default_factory=list, description="only these stages; empty: any")
+    limit: int = Field(default=10, ge=1, le=100, description="at most this many")
 
 
-def find_lead_docs(store: Store, args: FindLeadsInput) -> list[Doc]:
+def _lead_order(lead: Doc) -> tuple[bool, str]:
+    return lead["status"] in ("converted", "disqualified"), lead["created_at"]
 
+
+def listed_leads(store: Store, args: FindLeadsInput) -> tuple[list[Doc], int]:
+    """Without a query or a contact: the first ``limit`` leads by status (the open ones unless
+    statuses are given) and stage, open ones first, oldest first, and how many there are in all.
+    Read a page at a time, so listing stays quick however long the book is."""
+    wanted = tuple(args.status) or OPEN_LEAD_STATUSES
+    stage: dict[str, Any] = {"pipeline_stage": tuple(args.pipeline_stage)} if args.pipeline_stage else {}
+    leads: list[Doc] = []
+    total = 0
+    with store.reading():
+        is_open = [s for s in wanted if s in OPEN_LEAD_STATUSES]
+        for group in (is_open, [s for s in wanted if s not in is_open]):
+            if not group:
+                continue
+            total += store.count_where("leads", status=tuple(group), **stage)
+            if len(leads) < args.limit:
+                leads += store.first("leads", args.limit - len(leads), status=tuple(group), **stage)
+    return leads, total
+
+
+def matching_leads(store: Store, args: FindLeadsInput) -> list[Doc]:
+    """Every lead a query or a contact selects, open ones first, oldest first."""
     found: dict[str, Doc] = {}
     if args.contact_id:
         for lead in store.linked("leads", "contact_id", args.contact_id):
@@ -289,83 +329,122 @@ def find_lead_docs(store: Store, args: FindLeadsInput) -> list[Doc]:
     leads = list(found.values())
     if args.status:
         leads = [lead for lead in leads if lead["status"] in args.status]
-    leads.sort(key=lambda d: (d["status"] in ("converted", "disqualified"), d["created_at"]), reverse=False)
-    return leads[: args.limit]
+    if args.pipeline_stage:
+        leads = [lead for lead in leads if lead["pipeline_stage"] in args.pipeline_stage]
+    return sorted(leads, key=_lead_order)
+
+
+def find_lead_docs(store: Store, args: FindLeadsInput) -> list[Doc]:
+    if not args.query and not args.contact_id:
+        return listed_leads(store, args)[0]
+    return matching_leads(store, args)[: args.limit]
 
 
 @tool("read")
 def find_leads(store: Store, args: FindLeadsInput) -> dict[str, Any]:
     """Find leads by words of their title ("Oak St"), by the contact's name, phone or email, or by contact id.
-    Open leads come first."""
-    return {"leads": [lead_card(store, lead) for lead in find_lead_docs(store, args)]}
+    With no query and no contact it lists the open leads (new, working, qualified; or the statuses given),
+    optionally only some stages: "show me my open leads", "which leads have an estimate out?".
+    Open leads come first, oldest first; ``total`` says how many matched in all."""
+    if not args.query and not args.contact_id:
+        page, total = listed_leads(store, args)
+    else:
+        found = matching_leads(store, args)
+        page, total = found[: args.limit], len(found)
+    return {"leads": [lead_card(store, lead) for lead in page], "total": total}
 
 
 # ---------------------------------------------------------------------------- changes
 class UpdateLeadInput(ToolInput):
-    lead_id: str
-    title: str | None = None
-    description: str | None = None
-    contact_id: str | None = None
-    estimated_value: float | None = Field(default=None, ge=0)
-    pipeline_stage: PipelineStage | None = None
-    expected_close_date: dt.date | None = None
-    owner: str | None = None
+    lead_id: str = Field(description="the lead (L-3)")
+    title: str | None = Field(default=None, description="a new short label")
+    description: str | None = Field(default=None, description="a new description of the job")
+    contact_id: str | None = Field(default=None, description="link the lead to this person (C-12)")
+    source: LeadSource | None = Field(default=None, description="correct how the inquiry came in")
+    estimated_value: Amount | None = Field(default=None, description="rough job size in dollars")
+    pipeline_stage: PipelineStage | None = Field(
+        default=None, description="the owner's correction of the stage; backward moves are allowed here"
+    )
+    expected_close_date: dt.date | None = Field(default=None, description="when the owner expects a decision")
+    owner: str | None = Field(default=None, description="who on the team follows it up")
     status: Literal["new", "working", "qualified"] | None = Field(
         default=None, description="disqualify and convert have their own tools"
     )
-    notes: str | None = None
+    add_tags: list[str] = Field(default_factory=list, description="tags to add")
+    remove_tags: list[str] = Field(default_factory=list, description="tags to take off")
+    notes: str | None = Field(default=None, description="replaces the lead's notes")
 
 
 @tool("write")
 def update_lead(store: Store, args: UpdateLeadInput) -> dict[str, Any]:
-    """Change a lead's details, stage or (open) status. Status changes follow the lead state machine."""
+    """Change a lead's title, description, source, estimated value, expected close date, stage, owner,
+    tags or (open) status. Status changes follow the lead state machine; a converted or disqualified lead
+    keeps everything but its notes and tags. Every change is in the event log with before and after."""
     with store.transaction():
         lead = store.require("leads", args.lead_id)
-        changes = args.model_dump(exclude={"lead_id", "status"}, exclude_none=True)
-        if lead["status"] in ("converted", "disqualified") and (changes or args.status):
-            allowed_notes = set(changes) <= {"notes"}
-            if not allowed_notes or args.status:
-                raise IllegalTransition(
-                    f"Lead {lead['lead_id']} is {lead['status']} and kept as history; only its notes can change."
-                )
+        status_changes = args.status is not None and args.status != lead["status"]
+        changes = args.model_dump(exclude={"lead_id", "status", "add_tags", "remove_tags"}, exclude_none=True)
+        if args.add_tags or args.remove_tags:
+            label = f"Lead {lead['lead_id']}"
+            changes["tags"] = edit_tags(label, lead.get("tags") or [], args.add_tags, args.remove_tags)
+        if lead["status"] in ("converted", "disqualified") and (set(changes) - {"notes", "tags"} or args.status):
+            raise IllegalTransition(
+                f"Lead {lead['lead_id']} is {lead['status']} and kept as history; only its notes and tags can change."
+            )
         if args.contact_id:
             store.require("contacts", args.contact_id)
-        if args.status and args.status != lead["status"]:
+        if args.status and status_changes:
             lead = set_lead_status(store, lead, args.status)
+        before = lead
         updated = store.update("leads", args.lead_id, changes)
-    return {"lead": lead_card(store, updated), "message": f"Updated lead {updated['lead_id']}."}
+    changed = sorted(
+        {k for k in changes if before.get(k) != updated.get(k)} | ({"status"} if status_changes else set())
+    )
+    return {
+        "lead": lead_card(store, updated),
+        "changed": changed,
+        "message": f"Updated lead {updated['lead_id']} ({updated['title']})"
+        + (f": {', '.join(c.replace('_', ' ') for c in changed)}." if changed else "; nothing was different."),
+    }
 
 
 class QualifyLeadInput(ToolInput):
-    lead_id: str
+    lead_id: str = Field(description="the lead (L-3)")
     pipeline_stage: Literal["needs_analysis", "estimate_sent"] = Field(
-        default="needs_analysis", description="needs_analysis, or estimate_sent if a price is already out"
+        default="needs_analysis",
+        description="needs_analysis, or estimate_sent if a price is already out; a lead further along keeps its stage",
     )
-    estimated_value: float | None = Field(default=None, ge=0)
+    estimated_value: Amount | None = Field(default=None, description="rough job size in dollars, if known now")
 
 
 @tool("write")
 def qualify_lead(store: Store, args: QualifyLeadInput) -> dict[str, Any]:
     """The lead is worth pursuing: status qualified, stage needs_analysis (or estimate_sent), and an
-    interaction records it. Only a qualified lead can be converted to a job."""
+    interaction records it. A lead already further along (its estimate out, a visit booked) keeps its
+    stage: qualifying never moves a lead back. It stays in the daily watch for quiet leads. Only a
+    qualified lead can be converted to a job."""
     with store.transaction():
         lead = store.require("leads", args.lead_id)
-        changes: Doc = {"pipeline_stage": args.pipeline_stage}
+        target = forward("lead_stage", lead["pipeline_stage"], args.pipeline_stage)
+        changes: Doc = {"pipeline_stage": target}
         if args.estimated_value is not None:
             changes["estimated_value"] = args.estimated_value
         lead = set_lead_status(store, lead, "qualified", changes, action="qualified")
-        stage = args.pipeline_stage.replace("_", " ")
-        system_note(store, f"Lead qualified — moving to {stage}.", lead_id=lead["lead_id"])
+        stage = target.replace("_", " ")
+        kept = target != args.pipeline_stage
+        note = f"Lead qualified — {'staying at' if kept else 'moving to'} {stage}."
+        system_note(store, note, lead_id=lead["lead_id"])
     return {
         "lead": lead_card(store, lead),
-        "message": f"Qualified {lead['title']} ({lead['lead_id']}) — moving to {stage}.",
+        "message": f"Qualified {lead['title']} ({lead['lead_id']}) — "
+        + (f"it stays at {stage}, which is further along." if kept else f"moving to {stage}."),
     }
 
 
 class DisqualifyLeadInput(ToolInput):
-    lead_id: str
+    lead_id: str = Field(description="the lead (L-3)")
     reason: DisqualificationReason = Field(description="budget | timing | outside_scope | no_response | other")
-    note: str | None = None
+    note: str | None = Field(default=None, description="the reason in the owner's words")
 
 
 @tool("write")
@@ -391,20 +470,41 @@ def disqualify_lead(store: Store, args: DisqualifyLeadInput) -> dict[str, Any]:
 
 
 class ConvertLeadInput(ToolInput):
-    lead_id: str
-    stage: Literal["estimating", "scheduled"] = Field(
-        default="estimating", description="estimating (pricing the job) or scheduled (site visit booked)"
+    lead_id: str = Field(description="the qualified lead (L-3)")
+    stage: Literal["estimating", "scheduled", "proposal_sent"] | None = Field(
+        default=None,
+        description="where the job starts. Default: where the lead was (proposal_sent if its estimate is out, "
+        "scheduled if a visit is booked, else estimating); a stage behind the lead's is not used",
     )
     name: str | None = Field(default=None, description="job name; default the lead title")
-    amount: float | None = Field(default=None, ge=0)
-    expected_close_date: dt.date | None = None
-    needs_site_visit: bool = False
+    amount: Amount | None = Field(default=None, description="the job's amount in dollars; default the lead's estimate")
+    expected_close_date: dt.date | None = Field(default=None, description="default the lead's")
+    needs_site_visit: bool = Field(default=False, description="a site visit must be booked before pricing")
+
+
+LEAD_STAGE_TO_JOB = {"estimate_sent": "proposal_sent", "follow_up": "proposal_sent", "scheduled_visit": "scheduled"}
+
+
+def estimate_day(store: Store, lead: Doc) -> dt.date:
+    """When a lead's estimate went out: its latest interaction with outcome sent_proposal, else the
+    latest change that put it at estimate_sent (or follow_up), else today."""
+    sent = [d["timestamp"] for d in store.linked("interactions", "lead_id", lead["lead_id"])
+            if d.get("outcome") == "sent_proposal"]  # fmt: skip
+    if sent:
+        return clock.parse_stamp(max(sent)).astimezone(store.tz).date()
+    moved = [e["at"] for e in store.events(lead["lead_id"])
+             if (e.get("after") or {}).get("pipeline_stage") in ESTIMATE_OUT_STAGES]  # fmt: skip
+    if moved:
+        return clock.parse_stamp(max(moved)).astimezone(store.tz).date()
+    return store.today()
 
 
 @tool("write")
 def convert_lead(store: Store, args: ConvertLeadInput) -> dict[str, Any]:
-    """Turn a qualified lead into a job (an opportunity). The contact must have a name, a phone and a
-    service address; if anything is missing nothing changes and the missing items are listed."""
+    """Turn a qualified lead into a job (an opportunity). The job starts where the lead was: a lead whose
+    estimate is out becomes a proposal_sent job carrying the day the estimate went, so "Proposals out" keeps
+    counting it and follow-ups ask about the estimate. The contact must have a name, a phone and a service
+    address; if anything is missing nothing changes and the missing items are listed."""
     with store.transaction():
         lead = store.require("leads", args.lead_id)
         check("lead", lead["lead_id"], lead["status"], "converted")
@@ -425,32 +525,42 @@ def convert_lead(store: Store, args: ConvertLeadInput) -> dict[str, Any]:
             raise MissingInformation(
                 f"Before {full_name(contact)} can become a job their record needs: {', '.join(missing)}.", missing
             )
-        opp = store.insert(
-            "opportunities",
-            {
-                "lead_id": lead["lead_id"],
-                "contact_id": contact["contact_id"],
-                "company_id": lead.get("company_id") or contact.get("company_id"),
-                "name": args.name or lead["title"],
-                "stage": args.stage,
-                "amount": args.amount if args.amount is not None else lead.get("estimated_value"),
-                "expected_close_date": args.expected_close_date or lead.get("expected_close_date"),
-                "needs_site_visit": args.needs_site_visit or args.stage == "scheduled",
-            },
-            action="created",
-        )
+        where_lead_was = LEAD_STAGE_TO_JOB.get(lead["pipeline_stage"], "estimating")
+        stage = forward("opportunity_stage", where_lead_was, args.stage) if args.stage else where_lead_was
+        fields: Doc = {
+            "lead_id": lead["lead_id"],
+            "contact_id": contact["contact_id"],
+            "company_id": lead.get("company_id") or contact.get("company_id"),
+            "name": args.name or lead["title"],
+            "stage": stage,
+            "amount": args.amount if args.amount is not None else lead.get("estimated_value"),
+            "expected_close_date": args.expected_close_date or lead.get("expected_close_date"),
+            "needs_site_visit": args.needs_site_visit or stage == "scheduled",
+        }
+        if stage == "proposal_sent":
+            fields["proposal_sent_date"] = (
+                estimate_day(store, lead) if where_lead_was == "proposal_sent" else store.today()
+            )
+        opp = store.insert("opportunities", fields, action="created")
         lead = set_lead_status(
             store, lead, "converted", {"converted_opportunity_id": opp["opportunity_id"]}, action="converted"
         )
         system_note(
             store,
-            f"Lead converted to job {opp['opportunity_id']} — {opp['name']}.",
+            f"Lead converted to job {opp['opportunity_id']} — {opp['name']} ({stage.replace('_', ' ')}).",
             lead_id=lead["lead_id"],
             opportunity_id=opp["opportunity_id"],
         )
-    next_step = "book the site visit" if opp["needs_site_visit"] else "prepare the estimate"
+    if stage == "proposal_sent":
+        sent = dt.date.fromisoformat(opp["proposal_sent_date"])
+        next_step = f"follow up on the estimate sent {sent:%a %b} {sent.day}"
+    elif opp["needs_site_visit"]:
+        next_step = "book the site visit"
+    else:
+        next_step = "prepare the estimate"
     return {
         "lead": lead_card(store, lead),
         "opportunity": opp,
-        "message": f"Converted {lead['title']} into job {opp['opportunity_id']} ({opp['stage']}). Next: {next_step}.",
+        "message": f"Converted {lead['title']} into job {opp['opportunity_id']} "
+        f"({opp['stage'].replace('_', ' ')}). Next: {next_step}.",
     }

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from backoffice.tools.book.normalize import full_name
+from backoffice.tools.book.states import ESTIMATE_OUT_STAGES
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction
 from backoffice.tools.errors import MissingInformation
@@ -24,14 +25,18 @@ from backoffice.tools.mail.parse import MESSAGE_ID, REPLY_PREFIX
 from backoffice.tools.registry import ToolInput, tool
 from backoffice.tools.reports.activity import current_work, summary
 
-DraftStage = Literal["inquiry", "visit_booked", "estimate_sent", "accepted"]
+DraftStage = Literal["inquiry", "visit_booked", "estimate_sent", "accepted", "lost"]
 
 
 # ---------------------------------------------------------------------------- drafting
 class DraftFollowUpInput(ToolInput):
-    lead_id: str | None = None
-    opportunity_id: str | None = None
-    contact_id: str | None = Field(default=None, description="used when there is no lead or job to name")
+    lead_id: str | None = Field(default=None, description="the lead to follow up (L-3)")
+    opportunity_id: str | None = Field(default=None, description="the job to follow up (O-7), open or lost")
+    contact_id: str | None = Field(
+        default=None,
+        description="the person, when there is no lead or job to name: their open work is used, else their "
+        "last lost job",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> DraftFollowUpInput:
@@ -56,6 +61,8 @@ def _last_proposal_date(store: Store, link: str, record_id: str) -> dt.date | No
 
 def _stage(store: Store, lead: Doc | None, opp: Doc | None) -> tuple[DraftStage, dt.date | None]:
     if opp:
+        if opp["stage"] == "lost":
+            return "lost", None
         last = store.latest_interaction("opportunity_id", opp["opportunity_id"], human_only=True)
         if opp["stage"] == "won" or (last and last.get("outcome") == "accepted_proposal"):
             return "accepted", None
@@ -69,7 +76,7 @@ def _stage(store: Store, lead: Doc | None, opp: Doc | None) -> tuple[DraftStage,
         last = store.latest_interaction("lead_id", lead["lead_id"], human_only=True)
         if last and last.get("outcome") == "accepted_proposal":
             return "accepted", None
-        if lead["pipeline_stage"] in ("estimate_sent", "follow_up"):
+        if lead["pipeline_stage"] in ESTIMATE_OUT_STAGES:
             return "estimate_sent", _last_proposal_date(store, "lead_id", lead["lead_id"])
         if lead["pipeline_stage"] == "scheduled_visit":
             return "visit_booked", None
@@ -98,6 +105,12 @@ def compose_follow_up(store: Store, stage: DraftStage, first: str, job: str, sen
             "or you would like to change the scope, I am glad to go through it with you. "
             "When you are ready to go ahead, just reply and I will get you on the schedule."
         )
+    elif stage == "lost":
+        middle = (
+            f"It has been a while since we talked about {job}, and I wanted to check in. If the work went "
+            "ahead, I hope it turned out well. If anything is still unfinished, or there is something else we "
+            "can help with, I would be glad to hear from you."
+        )
     else:
         middle = (
             f"Thank you for choosing {settings.business_name} for {job}. You are on our list to be scheduled, "
@@ -110,8 +123,9 @@ def compose_follow_up(store: Store, stage: DraftStage, first: str, job: str, sen
 @tool("read")
 def draft_follow_up(store: Store, args: DraftFollowUpInput) -> dict[str, Any]:
     """Draft a follow-up message for a lead, a job or a contact, worded for where it stands (before a
-    price, estimate sent, accepted and waiting to be scheduled). Returns the draft and the last
-    touchpoint; nothing is sent. To send it, call send_message with the same text; the owner reviews it."""
+    price, a visit booked, estimate sent, accepted and waiting to be scheduled, or a check-back after a
+    lost job). Returns the draft and the last touchpoint; nothing is sent. To send it, call send_message
+    with the same text; the owner reviews it."""
     lead = store.require("leads", args.lead_id) if args.lead_id else None
     opp = store.require("opportunities", args.opportunity_id) if args.opportunity_id else None
     contact_id = args.contact_id or (opp or {}).get("contact_id") or (lead or {}).get("contact_id")
@@ -120,6 +134,9 @@ def draft_follow_up(store: Store, args: DraftFollowUpInput) -> dict[str, Any]:
     contact = store.require("contacts", contact_id)
     if not (lead or opp):
         lead, opp = current_work(store, contact_id)
+    if not (lead or opp):
+        lost = [o for o in store.linked("opportunities", "contact_id", contact_id) if o["stage"] == "lost"]
+        opp = max(lost, key=lambda o: (o.get("close_date") or "", o["created_at"])) if lost else None
     stage, sent_on = _stage(store, lead, opp)
     title = (opp or {}).get("name") or (lead or {}).get("title") or "your project"
     body = compose_follow_up(store, stage, contact.get("first_name", ""), _job_words(title), sent_on)
@@ -146,7 +163,7 @@ def draft_follow_up(store: Store, args: DraftFollowUpInput) -> dict[str, Any]:
         "lead_id": lead["lead_id"] if lead else None,
         "opportunity_id": opp["opportunity_id"] if opp else None,
         "stage": stage,
-        "subject": subject or f"{title} — following up",
+        "subject": subject or (f"{title} — checking in" if stage == "lost" else f"{title} — following up"),
         "body": body,
         "last_touchpoint": touch,
         "message": (f"Last touchpoint: {touch}." if touch else "No touchpoint logged yet.")
@@ -220,11 +237,12 @@ def _preview(store: Store, args: dict[str, Any]) -> tuple[str, str]:
     return title, text
 
 
-@tool("consequential", preview=_preview)
+@tool("consequential", preview=_preview, idempotent=True)  # the Message-ID is looked for before sending
 def send_message(store: Store, args: SendMessageInput) -> dict[str, Any]:
     """Email a customer. Needs the owner's yes: the owner sees the recipient, subject and the whole text
     first. The same message is never sent twice. Without a connected mail account the message is saved
-    to the outbox and the owner is told it was not sent."""
+    to the outbox and the owner is told it was not sent; it is recorded as a system note, not as a
+    touch, so it neither closes a follow-up nor makes a quiet lead look worked."""
     contact = store.require("contacts", args.contact_id)
     emails = contact.get("emails") or []
     if not emails:
@@ -235,7 +253,8 @@ def send_message(store: Store, args: SendMessageInput) -> dict[str, Any]:
         return {"already": True, "interaction": earlier, "message": "That exact message was already handled today."}
     message = build_email(store, args, emails[0], full_name(contact), message_id)
     delivery = mailer_for(store).send(message, args.thread_id)
-    kind: Literal["email_outbound", "note"] = "email_outbound" if delivery.sent else "note"
+    # an unsent message reached nobody: the record says what happened, as the agent's own note
+    kind: Literal["email_outbound", "system"] = "email_outbound" if delivery.sent else "system"
     subject = args.subject if delivery.sent else f"Saved to outbox, not sent: {args.subject}"
     interaction = add_interaction(
         store,

@@ -8,13 +8,13 @@ from typing import Any, Literal
 from pydantic import Field
 
 from backoffice.tools.accounting.sync import sync_args
-from backoffice.tools.book.models import LostReason
+from backoffice.tools.book.models import OPEN_OPPORTUNITY_STAGES, Amount, LostReason, OpportunityStage
 from backoffice.tools.book.normalize import full_name, money
 from backoffice.tools.book.states import check
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.crm.contacts import FindContactsInput, find_contact_docs
 from backoffice.tools.crm.interactions import system_note
-from backoffice.tools.errors import IllegalTransition
+from backoffice.tools.errors import IllegalTransition, MissingInformation
 from backoffice.tools.registry import ToolInput, tool
 
 
@@ -28,18 +28,28 @@ def opportunity_card(store: Store, opp: Doc) -> Doc:
         "stage": opp["stage"],
         "amount": opp.get("amount"),
         "expected_close_date": opp.get("expected_close_date"),
+        "proposal_sent_date": opp.get("proposal_sent_date"),
         "close_date": opp.get("close_date"),
+        "lost_reason": opp.get("lost_reason"),
+        "competitor": opp.get("competitor"),
     }
 
 
 class FindOpportunitiesInput(ToolInput):
-    query: str | None = Field(default=None, description="words of the job name, or the customer's name/phone/email")
-    open_only: bool = False
-    limit: int = Field(default=10, ge=1, le=100)
+    query: str | None = Field(
+        default=None, description="words of the job name, or the customer's name/phone/email; leave out to list jobs"
+    )
+    open_only: bool = Field(default=False, description="only jobs still being pursued (not won or lost)")
+    stage: list[OpportunityStage] = Field(
+        default_factory=list,
+        description="only jobs at these stages, e.g. ['lost'] when the owner talks about a job already lost; "
+        "empty: any stage",
+    )
+    limit: int = Field(default=10, ge=1, le=100, description="at most this many")
 
 
-def find_opportunity_docs(store: Store, args: FindOpportunitiesInput) -> list[Doc]:
-
+def matching_opportunities(store: Store, args: FindOpportunitiesInput) -> list[Doc]:
+    """Every job the arguments select, open ones first, oldest first."""
     found: dict[str, Doc] = {}
     query = (args.query or "").strip()
     if query.upper().startswith("O-") and query[2:].isdigit():
@@ -51,47 +61,65 @@ def find_opportunity_docs(store: Store, args: FindOpportunitiesInput) -> list[Do
             for opp in store.linked("opportunities", "contact_id", contact["contact_id"]):
                 found.setdefault(opp["opportunity_id"], opp)
     else:
-        with store.reading():
-            found = {o["opportunity_id"]: dict(o) for o in store.scan("opportunities")}
+        stages = tuple(args.stage) or (OPEN_OPPORTUNITY_STAGES if args.open_only else ())
+        found = {o["opportunity_id"]: o for o in store.scan("opportunities", **({"stage": stages} if stages else {}))}
     opps = list(found.values())
     if args.open_only:
-        opps = [o for o in opps if o["stage"] not in ("won", "lost")]
+        opps = [o for o in opps if o["stage"] in OPEN_OPPORTUNITY_STAGES]
+    if args.stage:
+        opps = [o for o in opps if o["stage"] in args.stage]
     opps.sort(key=lambda o: (o["stage"] in ("won", "lost"), o["created_at"]))
-    return opps[: args.limit]
+    return opps
+
+
+def find_opportunity_docs(store: Store, args: FindOpportunitiesInput) -> list[Doc]:
+    return matching_opportunities(store, args)[: args.limit]
 
 
 @tool("read")
 def find_opportunities(store: Store, args: FindOpportunitiesInput) -> dict[str, Any]:
-    """Find jobs (opportunities) by name words or by the customer's name, phone or email. Open ones first."""
-    return {"opportunities": [opportunity_card(store, o) for o in find_opportunity_docs(store, args)]}
+    """Find jobs (opportunities) by name words or by the customer's name, phone or email; with no query,
+    list them. Won and lost jobs are included unless open_only is set, so "we lost the Reyes job" finds the
+    job even once it is closed; stage narrows to some stages (['lost'], ['proposal_sent']...). Open ones
+    first; ``total`` says how many matched in all."""
+    opps = matching_opportunities(store, args)
+    return {"opportunities": [opportunity_card(store, o) for o in opps[: args.limit]], "total": len(opps)}
 
 
 class UpdateOpportunityInput(ToolInput):
-    opportunity_id: str
+    opportunity_id: str = Field(description="the job (O-7)")
     stage: Literal["estimating", "scheduled", "proposal_sent"] | None = Field(
-        default=None, description="won and lost have their own tools"
+        default=None,
+        description="estimating, scheduled (site visit booked) or proposal_sent (the price is with the customer; "
+        "the proposal date becomes today unless given). Won and lost have their own tools",
     )
-    name: str | None = None
-    amount: float | None = Field(default=None, ge=0)
-    expected_close_date: dt.date | None = None
-    proposal_sent_date: dt.date | None = None
-    competitor: str | None = None
-    needs_site_visit: bool | None = None
-    notes: str | None = None
+    name: str | None = Field(default=None, description="a new name for the job")
+    amount: Amount | None = Field(default=None, description="the job's amount in dollars")
+    expected_close_date: dt.date | None = Field(default=None, description="when the owner expects a decision")
+    proposal_sent_date: dt.date | None = Field(default=None, description="the day the proposal went out")
+    competitor: str | None = Field(default=None, description="who else is bidding, or who won it")
+    needs_site_visit: bool | None = Field(default=None, description="a site visit must be booked first")
+    notes: str | None = Field(default=None, description="replaces the job's notes")
+
+
+CLOSED_EDITABLE = {"notes", "competitor"}  # history a closed job may still gain
 
 
 @tool("write")
 def update_opportunity(store: Store, args: UpdateOpportunityInput) -> dict[str, Any]:
-    """Change a job's stage (estimating, scheduled, proposal_sent), amount, dates or notes.
-    Won and lost jobs are final."""
+    """Change a job's stage (estimating, scheduled, proposal_sent), name, amount, expected close date,
+    proposal date, competitor, site-visit flag or notes. Moving to proposal_sent records the proposal
+    date, so "Proposals out" counts it. Won and lost jobs are final: only their notes and competitor can
+    change. Every change is in the event log with before and after."""
     with store.transaction():
         opp = store.require("opportunities", args.opportunity_id)
         changes = args.model_dump(exclude={"opportunity_id"}, exclude_none=True)
         target: str = changes.get("stage") or opp["stage"]
         if opp["stage"] in ("won", "lost"):
-            if set(changes) - {"notes"}:
+            if set(changes) - CLOSED_EDITABLE:
                 raise IllegalTransition(
-                    f"Job {opp['opportunity_id']} is {opp['stage']}, which is final; only its notes can change."
+                    f"Job {opp['opportunity_id']} is {opp['stage']}, which is final; only its notes and competitor "
+                    "can change."
                 )
         else:
             check("opportunity", opp["opportunity_id"], opp["stage"], target)
@@ -101,12 +129,18 @@ def update_opportunity(store: Store, args: UpdateOpportunityInput) -> dict[str, 
         updated = store.update("opportunities", args.opportunity_id, changes, action=action)
         if target != opp["stage"]:
             system_note(store, f"Job moved to {target.replace('_', ' ')}.", opportunity_id=opp["opportunity_id"])
-    return {"opportunity": opportunity_card(store, updated), "message": f"Updated job {updated['opportunity_id']}."}
+    changed = sorted(k for k in changes if opp.get(k) != updated.get(k))
+    return {
+        "opportunity": opportunity_card(store, updated),
+        "changed": changed,
+        "message": f"Updated job {updated['opportunity_id']} ({updated['name']})"
+        + (f": {', '.join(c.replace('_', ' ') for c in changed)}." if changed else "; nothing was different."),
+    }
 
 
 class MarkWonInput(ToolInput):
-    opportunity_id: str
-    amount: float | None = Field(default=None, ge=0, description="final amount, if it changed")
+    opportunity_id: str = Field(description="the job (O-7)")
+    amount: Amount | None = Field(default=None, description="final amount in dollars, if it changed")
 
 
 def _preview_won(store: Store, args: dict[str, Any]) -> tuple[str, str]:
@@ -175,30 +209,64 @@ def mark_opportunity_won(store: Store, args: MarkWonInput) -> dict[str, Any]:
 
 
 class MarkLostInput(ToolInput):
-    opportunity_id: str
-    reason: LostReason = Field(description="price | competition | timing | no_decision | scope | other")
-    note: str | None = None
-    competitor: str | None = None
+    opportunity_id: str = Field(description="the job (O-7)")
+    reason: LostReason | None = Field(
+        default=None,
+        description="price | competition | timing | no_decision | scope | other. May be left out when a "
+        "competitor is named: the reason is then competition",
+    )
+    competitor: str | None = Field(
+        default=None, description="who the customer went with, when the owner names them (e.g. 'Acme Plumbing')"
+    )
+    note: str | None = Field(default=None, description="what the owner said about it, in their words")
 
 
 @tool("write")
 def mark_opportunity_lost(store: Store, args: MarkLostInput) -> dict[str, Any]:
-    """Mark a job lost, with a reason. Nothing is deleted; afterwards offer a re-engagement reminder."""
+    """Mark a job lost, with a reason and, when the owner names one, the competitor who got it (a reason of
+    price with a competitor is fine: "went with a cheaper guy, Acme" is price and Acme). Nothing is deleted;
+    afterwards offer a reminder to check back. A job already lost stays lost: its reason and close date are
+    kept, and a competitor or note not recorded before is added."""
+    reason = args.reason or ("competition" if args.competitor else None)
+    competitor = " ".join(args.competitor.split()) if args.competitor else None
     with store.transaction():
         opp = store.require("opportunities", args.opportunity_id)
+        if opp["stage"] == "lost":
+            fill: Doc = {}
+            if competitor and not opp.get("competitor"):
+                fill["competitor"] = competitor
+            if args.note and not opp.get("lost_note"):
+                fill["lost_note"] = args.note
+            if fill:
+                opp = store.update("opportunities", opp["opportunity_id"], fill, action="loss_details")
+            closed = dt.date.fromisoformat(opp["close_date"])
+            why = (opp.get("lost_reason") or "other").replace("_", " ")
+            to = f" to {opp['competitor']}" if opp.get("competitor") else ""
+            return {
+                "opportunity": opportunity_card(store, opp),
+                "already": True,
+                "message": f"{opp['name']} was already marked lost{to} on {closed:%a %b} {closed.day} ({why})."
+                + (f" Added: {', '.join(k.replace('_', ' ') for k in fill)}." if fill else ""),
+            }
         check("opportunity", opp["opportunity_id"], opp["stage"], "lost")
+        if reason is None:
+            raise MissingInformation(
+                f"Why was {opp['name']} lost? price, competition, timing, no_decision, scope or other "
+                "(and who they went with, if the owner knows). Nothing was changed.",
+                ["reason"],
+            )
         changes: Doc = {
             "stage": "lost",
             "close_date": store.today(),
-            "lost_reason": args.reason,
+            "lost_reason": reason,
             "lost_note": args.note,
-            "competitor": args.competitor or opp.get("competitor"),
+            "competitor": competitor or opp.get("competitor"),
         }
         opp = store.update("opportunities", opp["opportunity_id"], changes, action="lost")
-        reason = args.reason.replace("_", " ")
+        said = reason.replace("_", " ") + (f", to {opp['competitor']}" if opp.get("competitor") else "")
         system_note(
             store,
-            f"Opportunity lost — {reason}." + (f" {args.note}" if args.note else ""),
+            f"Opportunity lost — {said}." + (f" {args.note}" if args.note else ""),
             opportunity_id=opp["opportunity_id"],
             lead_id=opp.get("lead_id"),
         )
@@ -206,5 +274,5 @@ def mark_opportunity_lost(store: Store, args: MarkLostInput) -> dict[str, Any]:
     who = full_name(contact) if contact else "them"
     return {
         "opportunity": opportunity_card(store, opp),
-        "message": f"Marked {opp['name']} lost ({reason}). Want a reminder to check back with {who} in a few months?",
+        "message": f"Marked {opp['name']} lost ({said}). Want a reminder to check back with {who} in a few months?",
     }

@@ -41,8 +41,9 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from backoffice.tools.book import clock
+from backoffice.tools.book.datafiles import private_dir, read_object
 from backoffice.tools.book.storage import atomic_write_bytes
-from backoffice.tools.errors import GmailError, NotConnected, StoreError
+from backoffice.tools.errors import GmailError, NotConnected, StoreCorrupt, StoreError
 from backoffice.tools.mail.gmail_account import SCOPES, load_state, save_state, token_path
 from backoffice.tools.mail.outbox import Delivery
 
@@ -66,7 +67,7 @@ RECONNECT = "Run `backoffice gmail auth --client-secrets FILE` to connect again;
 
 # ---------------------------------------------------------------------------- storage
 def save_credentials(directory: Path, creds: Credentials) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     atomic_write_bytes(token_path(directory), creds.to_json().encode("utf-8"), mode=0o600)
 
 
@@ -77,9 +78,14 @@ class Gmail:
         if not path.exists():
             raise NotConnected(f"Gmail is not connected. {RECONNECT.split(';')[0]}.")
         try:
-            self.creds = Credentials.from_authorized_user_file(str(path), SCOPES)
-        except (ValueError, KeyError) as exc:
-            raise NotConnected(f"The saved Gmail sign-in in {path} is damaged ({exc}). {RECONNECT}") from exc
+            info = read_object(path, "the Gmail sign-in")
+            self.creds = Credentials.from_authorized_user_info(info or {}, SCOPES)
+        except StoreCorrupt as exc:
+            raise NotConnected(f"The saved Gmail sign-in is damaged: {exc} {RECONNECT}") from exc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # the right JSON, the wrong fields
+            raise NotConnected(
+                f"The saved Gmail sign-in in {path} is damaged ({exc}); it was left as it is. {RECONNECT}"
+            ) from exc
         self.directory = directory
         self._token = self.creds.token
         self.http = AuthorizedHttp(self.creds, http=(http or default_http)())

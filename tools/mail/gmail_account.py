@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from backoffice.tools.book.datafiles import read_object
 from backoffice.tools.book.storage import atomic_write_bytes
 
 TOKEN = "gmail.token.json"
@@ -27,10 +28,8 @@ def connected(directory: Path) -> bool:
 
 
 def load_state(directory: Path) -> dict[str, Any]:
-    try:
-        return dict(json.loads((directory / STATE).read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return {}
+    """What ``gmail.json`` says; empty when there is none. A damaged one is refused, never replaced."""
+    return read_object(directory / STATE, "which Gmail messages were read") or {}
 
 
 def save_state(directory: Path, state: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import Protocol
 
+from backoffice.tools.book.datafiles import private_dir
 from backoffice.tools.book.storage import atomic_write_bytes
 
 
@@ -41,7 +42,7 @@ class OutboxMailer:
         key = re.sub(r"[^A-Za-z0-9]+", "-", str(message["Message-ID"] or "message")).strip("-")
         path = self.directory / f"{key}.eml"
         if not path.exists():  # the same message id is never written twice
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self.directory)
             atomic_write_bytes(path, message.as_bytes(policy=SMTP))
         return Delivery(
             sent=False,

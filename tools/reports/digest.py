@@ -18,7 +18,7 @@ from backoffice.tools.reports.activity import summary
 # ---------------------------------------------------------------------------- follow-ups
 class FollowUpsDueInput(ToolInput):
     on: dt.date | None = Field(default=None, description="default today")
-    include_overdue: bool = True
+    include_overdue: bool = Field(default=True, description="also list follow-ups due before that day")
 
 
 def follow_ups_due_rows(
@@ -75,15 +75,16 @@ def quiet_since(store: Store, day: dt.date) -> dt.date:
     return edge
 
 
-QUIET_STATUSES = ("new", "working")
+QUIET_STATUSES = OPEN_LEAD_STATUSES  # every open lead is watched: qualifying one must not hide it
 FOLLOW_UPS_SHOWN = 15  # follow-ups listed in the digest; the rest are counted
 SHOWN = 10  # quiet leads drawn in the digest; the rest are counted (``--all`` or the data lists every one)
 
 
 def stale_lead_rows(store: Store, as_of: dt.date | None = None, limit: int | None = None) -> list[Doc]:
-    """Leads in status new or working with no interaction in the last N business days (N is the
+    """Open leads (new, working or qualified) with no touch in the last N business days (N is the
     ``stale_after_business_days`` setting, 3 by default), longest silence first, then the most
-    valuable. A lead's own creation counts as activity. ``limit`` keeps the first ones only."""
+    valuable. A lead's own creation counts as activity; the agent's system records (a lead
+    qualified, a message saved to the outbox unsent) do not. ``limit`` keeps the first ones only."""
     return _quiet(store, as_of or store.today(), limit)[0]
 
 
@@ -95,7 +96,7 @@ def _quiet(store: Store, day: dt.date, limit: int | None) -> tuple[list[Doc], in
         shown, total = store.quiet_leads(QUIET_STATUSES, cutoff, limit)
         leads = store.many("leads", [q["id"] for q in shown])
         contacts = store.many("contacts", [d["contact_id"] for d in leads.values() if d.get("contact_id")])
-        lasts = store.latest_interactions("lead_id", [q["id"] for q in shown if q["last_ts"]])
+        lasts = store.latest_interactions("lead_id", [q["id"] for q in shown if q["last_ts"]], human_only=True)
     rows = []
     for found in shown:
         latest = clock.parse_stamp(found["last_ts"] or found["created_at"])
@@ -121,7 +122,8 @@ def _quiet(store: Store, day: dt.date, limit: int | None) -> tuple[list[Doc], in
 
 @tool("read")
 def stale_leads(store: Store, args: StaleLeadsInput) -> dict[str, Any]:
-    """Open leads (new or working) with no activity in the past 3 business days, oldest silence first."""
+    """Open leads (new, working or qualified) with no call, email, text, meeting or note in the past
+    3 business days (the stale_after_business_days setting), longest silence first."""
     return {"stale_leads": stale_lead_rows(store, args.as_of)}
 
 
@@ -154,6 +156,7 @@ class DigestInput(ToolInput):
 
 @tool("read")
 def morning_digest(store: Store, args: DigestInput) -> dict[str, Any]:
-    """The morning digest: today's follow-ups (overdue ones marked) and the new or working leads
-    with no activity in the past 3 business days (the first ten, and how many there are)."""
+    """The morning digest: today's follow-ups (overdue ones marked, each with its interaction id so
+    it can be completed, cancelled or rescheduled) and the open leads with no touch in the past
+    3 business days (the first ten, and how many there are)."""
     return digest_data(store, args.on)

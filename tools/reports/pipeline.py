@@ -9,6 +9,7 @@ from pydantic import Field
 
 from backoffice.tools.book.models import OPEN_LEAD_STATUSES
 from backoffice.tools.book.normalize import full_name
+from backoffice.tools.book.states import ESTIMATE_OUT_STAGES
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.registry import ToolInput, tool
 from backoffice.tools.reports.activity import local_date
@@ -52,7 +53,7 @@ def pipeline_data(store: Store, as_of: dt.date | None = None, limit: int | None 
             if lead["status"] not in OPEN_LEAD_STATUSES:
                 continue
             open_ages.append((end - created).days)
-            if lead["pipeline_stage"] == "estimate_sent":
+            if lead["pipeline_stage"] in ESTIMATE_OUT_STAGES:
                 proposals.append(float(lead["estimated_value"] or 0))
             if oldest is None or lead["created_at"] < oldest["created_at"]:
                 oldest = lead

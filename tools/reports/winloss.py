@@ -40,6 +40,7 @@ def winloss_data(store: Store, month: str | None = None) -> Doc:
     won: list[float] = []
     lost: list[float] = []
     loss_reasons: dict[str, int] = {}
+    competitors: dict[str, int] = {}
     disqualified_reasons: dict[str, int] = {}
     days_to_close: list[int] = []
     sources: dict[str, dict[str, int]] = {}
@@ -70,6 +71,8 @@ def winloss_data(store: Store, month: str | None = None) -> Doc:
                 lost.append(float(opp.get("amount") or 0))
                 reason = opp.get("lost_reason") or "other"
                 loss_reasons[reason] = loss_reasons.get(reason, 0) + 1
+                if opp.get("competitor"):
+                    competitors[opp["competitor"]] = competitors.get(opp["competitor"], 0) + 1
                 continue
             won.append(float(opp.get("amount") or 0))
             began = local_date(store, (from_lead or opp)["created_at"])
@@ -93,6 +96,7 @@ def winloss_data(store: Store, month: str | None = None) -> Doc:
         "avg_days_to_close": round(sum(days_to_close) / len(days_to_close), 1) if days_to_close else None,
         "top_sources": [{"source": name, **counts} for name, counts in top[:5]],
         "loss_reasons": dict(sorted(loss_reasons.items(), key=lambda kv: -kv[1])),
+        "lost_to": dict(sorted(competitors.items(), key=lambda kv: (-kv[1], kv[0]))),
         "disqualification_reasons": dict(sorted(disqualified_reasons.items(), key=lambda kv: -kv[1])),
     }
 
@@ -104,5 +108,5 @@ class WinLossInput(ToolInput):
 @tool("read")
 def winloss_summary(store: Store, args: WinLossInput) -> dict[str, Any]:
     """The win/loss summary of a month: outcomes (won, lost, disqualified), win rate, top sources,
-    average days from first inquiry to a won job, and loss reasons."""
+    average days from first inquiry to a won job, loss reasons and the competitors jobs were lost to."""
     return winloss_data(store, args.month)

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from backoffice.tools.book.normalize import email_normal, phone_e164
 from backoffice.tools.reports.winloss import previous_month
 
-EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE = re.compile(r"(?<![\w/])\+?\(?\d[\d\s().\-]{5,}\d(?:\s*(?:x|ext\.?)\s*\d+)?(?![\w/])")
+# Linear time on any input: a match starts only where a run of its characters starts, and the runs
+# are possessive (never given back), so a long line without an "@" is scanned once, not once per
+# character; a phone is at most 40 characters of digits and separators.
+EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]++@[\w-]++(?:\.[\w-]++)+")
+PHONE = re.compile(r"(?<![\w/])\+?\(?\d[\d\s().\-]{5,40}\d(?:\s*(?:x|ext\.?)\s*\d+)?(?![\w/])")
 STREET = (
     r"st|street|ave|avenue|rd|road|blvd|boulevard|dr|drive|ln|lane|ct|court|way|pl|place|ter|terrace|pkwy|parkway|"
     r"hwy|highway|cir|circle|sq|square|trl|trail|loop|row"

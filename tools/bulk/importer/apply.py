@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backoffice.tools.book.datafiles import private_dir
 from backoffice.tools.book.normalize import fold
 from backoffice.tools.book.store import Store
-from backoffice.tools.bulk.importer.plan import Plan, Progress
+from backoffice.tools.bulk.importer.plan import Plan, Progress, plan_import, stale_lines
 from backoffice.tools.bulk.tabular import write_csv
 from backoffice.tools.errors import BadInput, InvalidRecord
 
@@ -20,6 +21,7 @@ class Result:
     created_companies: list[str] = field(default_factory=list)
     created_leads: list[str] = field(default_factory=list)
     updated_leads: list[str] = field(default_factory=list)
+    done_meanwhile: list[int] = field(default_factory=list)  # lines another writer brought in first
 
     def summary(self) -> dict[str, int]:
         return {
@@ -31,13 +33,28 @@ class Result:
         }
 
 
-def apply_plan(store: Store, plan: Plan, on_row: Progress = None) -> Result:
+def apply_plan(store: Store, approved: Plan, on_row: Progress = None) -> Result:
     """Write the plan in one transaction. Any failure (a record the store refuses, a crash) rolls
-    the whole import back: the book is as it was."""
+    the whole import back: the book is as it was.
+
+    The plan the owner approved was made before the write lock was taken, so the book may have
+    changed since (another import, the chat, the daemon). It is made again inside the transaction
+    and only that fresh plan is written: a row someone else brought in meanwhile is skipped, an
+    update fills what is empty *now* (never overwriting what arrived meanwhile), and if any row
+    would now write something other than what was shown, nothing is written and the owner is
+    asked to look at the new plan."""
     result = Result()
     company_ids: dict[str, str] = {}
     planned_ids: dict[int, str] = {}
     with store.acting_as("import"), store.transaction():
+        plan = plan_import(store, approved.source, approved.policy, approved.per_line)
+        changed, result.done_meanwhile = stale_lines(approved, plan)
+        if changed:
+            raise BadInput(
+                "The book changed after the import plan was shown, so nothing was imported",
+                [*changed[:5], *([f"and {len(changed) - 5} more rows"] if len(changed) > 5 else [])]
+                + ["run the same command again to see the plan as it stands now"],
+            )
         with store.reading():
             company_ids = {fold(c["name"]): c["company_id"] for c in store.scan("companies")}
 
@@ -120,7 +137,7 @@ def write_rejected(store: Store, plan: Plan) -> Path | None:
     name = f"{source.stem}.rejected.csv"
     for folder in (source.parent, store.directory / "imports"):
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)
             write_csv(folder / name, header, rows)
             return folder / name
         except OSError:

@@ -7,14 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from backoffice.tools.book import keeping
+from backoffice.tools.book.datafiles import shown
 from backoffice.tools.book.store import Store
+from backoffice.tools.bulk.tabular import read_file
 
 # ---------------------------------------------------------------------------- the import log
 IMPORT_LOG = "imports.json"
 
 
 def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(read_file(path, f"Cannot import {path}")).hexdigest()
 
 
 def _log(store: Store) -> dict[str, Any]:
@@ -32,7 +34,7 @@ def remember(store: Store, digest: str, path: Path, what: str, counts: dict[str,
     kept = keeping.slot(store.directory, "imports")
     with kept.locked():
         log = _log(store)
-        entry = log.setdefault(digest, {"file": str(path.resolve())})
+        entry = log.setdefault(digest, {"file": shown(path.resolve())})
         entry[f"{what}_at"] = store.now().isoformat(timespec="seconds")
         entry[what] = counts
         kept.save(log)

@@ -47,6 +47,8 @@ class Plan:
     steps: list[Step]
     new_companies: dict[str, str]  # fold(name) -> name, in first-seen order
     customer_companies: set[str] = field(default_factory=set)  # new companies that are customers already
+    policy: Policy = "skip"
+    per_line: dict[int, Policy] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         out = {"create": 0, "update": 0, "skip": 0, "reject": 0}
@@ -221,7 +223,28 @@ def plan_import(
     for i, s in planned_steps.items():
         s.candidate.contact = file_index.contacts[i]  # type: ignore[union-attr]
     steps.sort(key=lambda s: s.line)
-    return Plan(source, steps, new_companies, customer_companies)
+    return Plan(source, steps, new_companies, customer_companies, policy, per_line)
+
+
+def stale_lines(approved: Plan, fresh: Plan) -> tuple[list[str], list[int]]:
+    """How ``fresh`` (made now, inside the write) departs from ``approved`` (what the owner saw):
+    the rows that would now write something other than what was shown, and the lines that were to
+    write but have nothing left to do (another import or a change brought them in meanwhile)."""
+    shown = {s.line: s for s in approved.steps}
+    changed: list[str] = []
+    gone: list[int] = []
+    for step in fresh.steps:
+        before = shown.get(step.line)
+        writes = step.action in ("create", "update")
+        if before is None:
+            changed.append(f"line {step.line} was not in the plan")
+        elif writes and (before.action, before.label, before.detail) != (step.action, step.label, step.detail):
+            was = f"{before.action}" + (f" ({before.detail})" if before.detail else "")
+            now = f"{step.action}" + (f" ({step.detail})" if step.detail else "")
+            changed.append(f"line {step.line} was to {was}, now {now}")
+        elif not writes and before.action in ("create", "update"):
+            gone.append(step.line)
+    return changed, gone
 
 
 def _rejected(row: Row, label: str, reason: str) -> Step:
