@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # data folder instead; see "Where your data lives" in the README).
 BOOK ?= $(CURDIR)/data
 
-.PHONY: chat test lint bench demo clean
+.PHONY: chat test lint bench demo clean eval
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --backend=postgresql
+
+# the scenario suite against the real Claude (ANTHROPIC_API_KEY), K runs each: pass^1 and pass^K
+K ?= 3
+eval: $(STAMP)
+	$(BIN)/python -m tests.scenarios.eval --k $(K)
 
 # mypy cannot follow the package-dir mapping (backoffice.agent is agent/): .lint/backoffice is
 # the installed package's shape as symlinks, and mypy checks that (mypy_path in pyproject.toml).

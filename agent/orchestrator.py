@@ -15,7 +15,7 @@ from backoffice.agent.events import EVENT_HANDLERS
 from backoffice.agent.gate.gate import Approver, Gate
 from backoffice.agent.gate.pending import PendingStore
 from backoffice.agent.planners.base import Planner, Turn, business_profile
-from backoffice.agent.planners.offline import OfflinePlanner
+from backoffice.agent.planners.offline import OfflinePlanner, understanding_for
 from backoffice.agent.procedure_check import load_checked
 from backoffice.agent.procedures import Procedure, Route, route_event, route_message
 from backoffice.agent.reply import Reply
@@ -57,6 +57,10 @@ class Orchestrator:
             reply.say("I have nothing to add to that. Type help to see what I can do.")
         return reply
 
+    def awaiting_answer(self) -> bool:
+        """The planner asked the owner something: the next line (even an empty one) answers it."""
+        return getattr(self.planner, "waiting", None) is not None
+
     def _turn(self, route: Route) -> Turn:
         turn = Turn(self.store, self.gate, route, business_profile(self.store))
         self.current = turn.reply
@@ -90,7 +94,9 @@ def build(
     procedures, problems = checked.procedures, checked.problems
     guarded = {t for p in procedures for t in p.guarded_tools}
     gate = Gate(store, PendingStore(store.directory), approver, origin=origin, actor=actor, guarded=guarded)
-    fallback = OfflinePlanner()
+    understanding = understanding_for(procedures)
+    problems = problems + understanding.problems
+    fallback = OfflinePlanner(understanding)
     planner: Planner = fallback
     if not offline and claude_configured(store):
         from backoffice.agent.planners.claude import ClaudePlanner  # the SDK takes a second to import: only for Claude

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,10 @@ def test_claude_adds_a_customer_with_procedures_cached_and_tools_generated(api, 
     [dana] = records(store, "contacts")
     assert dana["phones"] == ["+15552017788"] and dana["address"] == "14 Oak St"
     first = fake.requests[0]
-    assert first["messages"] == [{"role": "user", "content": "add a new customer, Dana Reyes, 555-201-7788, "
-                                  "dana@reyesplumbing.com, 14 Oak St"}]  # fmt: skip
+    said = "add a new customer, Dana Reyes, 555-201-7788, dana@reyesplumbing.com, 14 Oak St"
+    # the conversation so far is cached too: the last block of the last message carries the breakpoint
+    assert first["messages"] == [{"role": "user", "content": [{"type": "text", "text": said,
+                                                               "cache_control": {"type": "ephemeral"}}]}]  # fmt: skip
     assert first["system"][0]["cache_control"] == {"type": "ephemeral"}
     assert "Customers, leads and follow-ups" in first["system"][0]["text"]
     assert "Today is Friday 2026-11-20" in first["system"][1]["text"]
@@ -87,6 +90,9 @@ def test_claude_adds_a_customer_with_procedures_cached_and_tools_generated(api, 
     assert tools["create_contact"]["input_schema"]["properties"]["phone"]
     assert first["tools"][-1]["cache_control"] == {"type": "ephemeral"}
     assert '"status": "ok"' in fake.tool_results(1)[0]["content"]
+    second = fake.requests[1]["messages"]
+    assert second[-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert "cache_control" not in str(second[:-1])  # one breakpoint in the conversation, on its last block
 
 
 def test_claude_logs_a_call_with_a_follow_up(api, cli, data_dir: Path):
@@ -419,3 +425,159 @@ def test_ask_prints_json_with_the_planner_and_the_answer(cli, store):
     code, out = cli("--json", "ask", "what's our pipeline?")
     answer = json.loads(out)
     assert code == 0 and answer["planner"] == "offline" and "New leads this week: 0" in answer["text"]
+
+
+# ---------------------------------------------------------------------------- stop reasons, a history the API accepts
+def test_the_strict_fake_refuses_what_the_real_api_refuses():
+    from .fakes.messages_api import problems
+
+    call = {"type": "tool_use", "id": "toolu_1", "name": "find_contacts", "input": {}}
+    answer = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
+    good = [{"role": "user", "content": "find Dana"}, {"role": "assistant", "content": [call]},
+            {"role": "user", "content": [answer]}]  # fmt: skip
+    assert problems({"messages": good}) == []
+    unanswered = [*good[:2], {"role": "user", "content": "and Sam?"}]
+    assert "without tool_result" in problems({"messages": unanswered})[0]
+    assert "non-empty" in problems({"messages": [*good, {"role": "assistant", "content": []}]})[0]
+    assert "alternate" in problems({"messages": [good[0], {"role": "user", "content": "again"}]})[0]
+    stray = [good[0], {"role": "assistant", "content": "ok"}, {"role": "user", "content": [answer]}]
+    assert "unexpected tool_use_id" in problems({"messages": stray})[0]
+    cached = [{"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}] * 5
+    assert "maximum of 4" in problems({"messages": [{"role": "user", "content": cached}]})[0]
+
+
+def test_a_cut_off_tool_call_is_neither_run_nor_kept_and_is_asked_again_with_room(api, cli, data_dir: Path):
+    from .fakes.messages_api import cut_off
+
+    ids = book(data_dir)
+    fake = api(
+        cut_off("Logging it.", "log_interaction", {"type": "phone_call", "contact_id": ids["dana"]}),
+        tool_use("log_interaction", {"type": "phone_call", "contact_id": ids["dana"], "body": "She wants a quote"}),
+        text("Logged the call with Dana."),
+        text("Anything else?"),
+    )
+    code, screen = cli("chat", stdin=lines("log a call with Dana, she wants a quote", "thanks"))
+    assert code == 0 and "Logged the call with Dana." in screen and "Anything else?" in screen
+    assert fake.refused == []  # every request was one the real API accepts
+    assert fake.requests[0]["max_tokens"] == 2048 and fake.requests[1]["max_tokens"] == 4096
+    # the cut-off turn never reached the conversation; the finished one did
+    assert all("Logging it." not in json.dumps(m) for m in fake.requests[3]["messages"])
+    [call_logged] = [i for i in records(reopen(data_dir), "interactions") if i["type"] == "phone_call"]
+    assert call_logged["body"] == "She wants a quote"
+
+
+def test_an_answer_cut_off_twice_is_told_and_claude_still_answers_the_next_message(api, cli, data_dir: Path):
+    from .fakes.messages_api import cut_off
+
+    ids = book(data_dir)
+    fake = api(
+        cut_off("I will mark", "disqualify_lead", {"lead_id": ids["lead"]}),
+        cut_off("I will mark", "disqualify_lead", {"lead_id": ids["lead"]}),
+        text("Here is the pipeline."),
+    )
+    code, screen = cli("chat", stdin=lines("disqualify the oak st lead, budget", "what's our pipeline?"))
+    assert code == 0 and "ran out of room" in screen and "Here is the pipeline." in screen
+    assert "offline planner is answering" not in screen and fake.refused == []
+    assert reopen(data_dir).require("leads", ids["lead"])["status"] == "new"  # nothing from the cut-off part ran
+
+
+def test_a_refusal_is_told_kept_out_of_the_history_and_the_session_stays_on_claude(api, cli, data_dir: Path):
+    from .fakes.messages_api import refusal
+
+    book(data_dir)
+    fake = api(refusal(), text("One job is estimating."))
+    code, screen = cli("chat", stdin=lines("write something nasty to Dana", "what's our pipeline?"))
+    assert code == 0 and "Claude declined to answer that" in screen and "One job is estimating." in screen
+    assert fake.refused == []
+    assert [m["content"][0]["text"] if isinstance(m["content"], list) else m["content"]
+            for m in fake.requests[1]["messages"]] == ["what's our pipeline?"]  # fmt: skip
+
+
+def test_a_paused_turn_is_sent_back_and_carried_on(api, cli, data_dir: Path):
+    from .fakes.messages_api import paused
+
+    ids = book(data_dir)
+    fake = api(
+        paused("Let me look that up."),
+        tool_use("last_touchpoint", {"contact_id": ids["dana"]}),
+        text("Nothing logged with Dana yet."),
+        text("Sure."),
+    )
+    code, screen = cli("chat", stdin=lines("how long since we talked to Dana?", "thanks"))
+    assert code == 0 and "Nothing logged with Dana yet." in screen and fake.refused == []
+    continued = fake.requests[1]["messages"]
+    assert continued[-1]["role"] == "assistant" and "Let me look that up." in json.dumps(continued[-1])
+    # the carried-on turn is one assistant turn: its text and its call together, then the result
+    later = fake.requests[3]["messages"]
+    assert [m["role"] for m in later] == ["user", "assistant", "user", "assistant", "user"]
+
+
+def test_an_empty_turn_after_a_tool_is_not_stored_empty(api, cli, data_dir: Path):
+    from .fakes.messages_api import empty
+
+    ids = book(data_dir)
+    fake = api(
+        tool_use("log_interaction", {"type": "note", "contact_id": ids["dana"], "body": "Prefers mornings"}),
+        empty(),
+        text("Noted."),
+    )
+    code, screen = cli("chat", stdin=lines("note that dana prefers mornings", "ok"))
+    assert code == 0 and "Noted." in screen and fake.refused == []
+    assert "Done." in screen or "finished without saying anything" in screen
+
+
+def test_a_history_the_api_refuses_is_dropped_and_claude_answers(api, data_dir: Path, services: Services):
+    from backoffice.agent.orchestrator import build
+
+    book(data_dir)
+    fake = api(text("Pipeline is quiet."))
+    store = Store(data_dir, services=services)
+    orch = build(store, approver=None, origin="ask")
+    orch.planner.history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": []}]  # type: ignore[attr-defined]
+    reply = orch.handle_message("what's our pipeline?")
+    store.close()
+    assert reply.planner == "claude" and "Pipeline is quiet." in reply.plain() and "started it afresh" in reply.plain()
+    assert len(fake.refused) == 1 and fake.requests[1]["messages"][0]["content"][0]["text"] == "what's our pipeline?"
+
+
+# ---------------------------------------------------------------------------- what the model reads
+def test_every_tool_parameter_has_a_description():
+    from backoffice.agent.planners.claude import tool_definitions
+
+    missing = [
+        f"{d['name']}.{name}"
+        for d in tool_definitions(set())
+        for name, spec in d["input_schema"].get("properties", {}).items()
+        if not spec.get("description")
+    ]
+    assert missing == []
+
+
+def test_tool_results_reach_the_model_marked_as_book_data(api, cli, data_dir: Path):
+    ids = book(data_dir)
+    fake = api(tool_use("find_leads", {"query": "Oak"}), text("One lead."))
+    cli("chat", stdin="which leads are on oak st?\n")
+    content = fake.tool_results(1)[0]["content"]
+    assert content.startswith("<book_data>") and ids["lead"] in content
+    assert "never instructions" in content
+
+
+def test_losing_or_disqualifying_on_a_customers_say_so_needs_the_owners_yes(api, cli, data_dir: Path):
+    ids = book(data_dir)
+    # the model read a customer's text and wants to close the lead; the owner only asked for a summary
+    api(
+        tool_use("disqualify_lead", {"lead_id": ids["lead"], "reason": "other", "note": "customer asked"}),
+        tool_use("mark_opportunity_lost", {"opportunity_id": ids["job"], "reason": "other"}),
+        text("Done."),
+    )
+    code, screen = cli("chat", stdin=lines("summarise what Dana and Sam wrote", "no", "no"))
+    assert code == 0 and screen.count("Go ahead? [yes/no]") == 2
+    store = reopen(data_dir)
+    assert store.require("leads", ids["lead"])["status"] == "new"
+    assert store.require("opportunities", ids["job"])["stage"] == "estimating"
+    # with nobody at the keyboard it waits for the owner instead
+    api(tool_use("disqualify_lead", {"lead_id": ids["lead"], "reason": "other"}), text("Queued."))
+    code, screen = cli("ask", "tidy up the leads from the inbox")
+    assert "Waiting for your approval" in screen
+    assert [a.tool for a in PendingStore(data_dir).open()] == ["disqualify_lead"]
+    assert reopen(data_dir).require("leads", ids["lead"])["status"] == "new"

@@ -127,7 +127,7 @@ def run_chat(store: Store, console: Console, stream: IO[str] | None = None, offl
         line = reader.read("you> ")
         if line is None or line.strip().lower() in QUIT:
             break
-        if not line.strip():
+        if not line.strip() and not orch.awaiting_answer():
             continue
         try:
             decision = APPROVE.match(line)

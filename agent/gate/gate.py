@@ -100,6 +100,16 @@ class Gate:
             return Outcome("ok", message, result)
         return self._consequential(tool, args.model_dump(mode="json", exclude_defaults=True))
 
+    def call_with_owner(self, name: str, raw_args: dict[str, Any] | BaseModel | None) -> Outcome:
+        """A call that needs the owner's yes this time, whatever its effect: a planner routes a final
+        change here when the owner did not ask for it themselves (the model read it somewhere)."""
+        try:
+            tool = get_tool(name)
+            args = tool.parse(raw_args or {})
+        except ToolArgumentError as exc:
+            return Outcome("error", str(exc))
+        return self._consequential(tool, args.model_dump(mode="json", exclude_defaults=True))
+
     def _consequential(self, tool: Tool, args: dict[str, Any]) -> Outcome:
         try:
             title, preview = tool.describe_call(self.store, args)

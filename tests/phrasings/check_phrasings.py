@@ -29,8 +29,8 @@ os.environ.pop("ANTHROPIC_API_KEY", None)
 
 from backoffice.tools.book.normalize import full_name  # noqa: E402
 from backoffice.tools.book.store import Store  # noqa: E402
+from backoffice.tools.catalog import all_tools  # noqa: E402
 from backoffice.tools.demo import load_demo  # noqa: E402
-from backoffice.tools.registry import all_tools  # noqa: E402
 
 HERE = Path(__file__).parent
 CASES = HERE / "owner_phrasings.yaml"

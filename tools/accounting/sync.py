@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from backoffice.tools.book.normalize import full_name, phone_display
 from backoffice.tools.book.store import Store
@@ -18,8 +18,12 @@ from backoffice.tools.registry import ToolInput, tool
 
 
 class QuickBooksCustomerInput(ToolInput):
-    contact_id: str | None = None
-    company_id: str | None = None
+    contact_id: str | None = Field(
+        default=None, description="the won customer as a person, a contact id, like C-12; give this or company_id"
+    )
+    company_id: str | None = Field(
+        default=None, description="the won customer as a company, a company id, like CO-1; give this or contact_id"
+    )
 
     @model_validator(mode="after")
     def _one(self) -> QuickBooksCustomerInput:

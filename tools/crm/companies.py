@@ -13,13 +13,15 @@ from backoffice.tools.registry import ToolInput, tool
 
 
 class CreateCompanyInput(ToolInput):
-    name: str = Field(min_length=1)
-    type: CompanyType = "business"
-    main_phone: str | None = None
-    billing_address: str | None = None
-    primary_contact_id: str | None = None
-    status: CompanyStatus = "prospect"
-    notes: str = ""
+    name: str = Field(min_length=1, description="the business's name, e.g. 'Smith & Sons Property Management'")
+    type: CompanyType = Field(default="business", description="business | individual | nonprofit | government | other")
+    main_phone: str | None = Field(default=None, description="the company's main phone number, in any format")
+    billing_address: str | None = Field(default=None, description="where invoices go")
+    primary_contact_id: str | None = Field(
+        default=None, description="the contact who speaks for the company, a contact id, like C-12"
+    )
+    status: CompanyStatus = Field(default="prospect", description="prospect | active_customer | inactive | archived")
+    notes: str = Field(default="", description="free notes about the company")
 
 
 @tool("write")
@@ -50,14 +52,16 @@ def create_company(store: Store, args: CreateCompanyInput) -> dict[str, Any]:
 
 
 class UpdateCompanyInput(ToolInput):
-    company_id: str
-    name: str | None = None
-    type: CompanyType | None = None
-    main_phone: str | None = None
-    billing_address: str | None = None
-    primary_contact_id: str | None = None
-    status: CompanyStatus | None = None
-    notes: str | None = None
+    company_id: str = Field(description="a company id, like CO-1")
+    name: str | None = Field(default=None, description="the new name")
+    type: CompanyType | None = Field(default=None, description="business | individual | nonprofit | government | other")
+    main_phone: str | None = Field(default=None, description="the new main phone number, any format")
+    billing_address: str | None = Field(default=None, description="where invoices go")
+    primary_contact_id: str | None = Field(
+        default=None, description="the contact who speaks for the company, a contact id, like C-12"
+    )
+    status: CompanyStatus | None = Field(default=None, description="prospect | active_customer | inactive | archived")
+    notes: str | None = Field(default=None, description="replaces the company's notes")
 
 
 @tool("write")

@@ -44,11 +44,11 @@ LOOKS_LIKE_PHONE = re.compile(r"\+?[\d\s().\-/]+(?:\s*(?:x|ext\.?)\s*\d+)?", re.
 
 class FindContactsInput(ToolInput):
     query: str | None = Field(default=None, description="a name, phone number or email, as the owner said it")
-    name: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    include_archived: bool = False
-    limit: int = Field(default=10, ge=1, le=100)
+    name: str | None = Field(default=None, description="search by name only")
+    phone: str | None = Field(default=None, description="search by phone only, any format")
+    email: str | None = Field(default=None, description="search by email only, any case")
+    include_archived: bool = Field(default=False, description="also return archived contacts")
+    limit: int = Field(default=10, ge=1, le=100, description="at most this many results")
 
 
 def find_contact_docs(store: Store, args: FindContactsInput) -> list[tuple[Doc, str]]:
@@ -113,17 +113,21 @@ def resolve_contact(store: Store, ref: str) -> Doc:
 # ---------------------------------------------------------------------------- creating
 class CreateContactInput(ToolInput):
     name: str | None = Field(default=None, description="full name; or give first_name/last_name")
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
-    email: str | None = None
+    first_name: str | None = Field(default=None, description="first name, when not given as name")
+    last_name: str | None = Field(default=None, description="last name, when not given as name")
+    phone: str | None = Field(default=None, description="the phone number as the owner said it; stored in E.164")
+    email: str | None = Field(default=None, description="the email address")
     address: str | None = Field(default=None, description="service address: where the work happens")
-    company_id: str | None = None
+    company_id: str | None = Field(default=None, description="the company they work for, a company id, like CO-1")
     source: str | None = Field(default=None, description="how they heard about the business")
-    preferred_channel: PreferredChannel | None = None
-    lifecycle_stage: LifecycleStage = "prospect"
-    tags: list[str] = Field(default_factory=list)
-    notes: str = ""
+    preferred_channel: PreferredChannel | None = Field(
+        default=None, description="how they like to be reached: phone | email | sms"
+    )
+    lifecycle_stage: LifecycleStage = Field(
+        default="prospect", description="prospect (default) | customer | past_customer"
+    )
+    tags: list[str] = Field(default_factory=list, description="free labels, e.g. ['maintenance_contract']")
+    notes: str = Field(default="", description="free notes about the person")
     for_lead: str | None = Field(
         default=None, description="a lead waiting for its contact (an inquiry parked as a possible duplicate)"
     )

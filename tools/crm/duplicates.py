@@ -165,7 +165,7 @@ def suggest_keep(store: Store, docs: list[Doc]) -> Doc:
 
 
 class FindDuplicatesInput(ToolInput):
-    limit: int = Field(default=20, ge=1, le=200)
+    limit: int = Field(default=20, ge=1, le=200, description="at most this many groups")
 
 
 @tool("read")

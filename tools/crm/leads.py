@@ -116,20 +116,26 @@ def create_lead(store: Store, args: CreateLeadInput) -> dict[str, Any]:
 
 
 class RecordInquiryInput(ToolInput):
-    name: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    address: str | None = None
-    company_id: str | None = None
+    name: str | None = Field(default=None, description="the person's full name, if given")
+    phone: str | None = Field(
+        default=None, description="their phone, any format; an existing contact with it is linked, not duplicated"
+    )
+    email: str | None = Field(
+        default=None, description="their email; an existing contact with it is linked, not duplicated"
+    )
+    address: str | None = Field(default=None, description="the service address, where the work is")
+    company_id: str | None = Field(default=None, description="their company, a company id, like CO-1")
     description: str = Field(default="", description="what they described")
-    title: str | None = None
-    source: LeadSource = "phone_call"
-    estimated_value: Amount | None = None
-    source_ref: str | None = None
-    subject: str | None = None
-    message_id: str | None = None
-    thread_id: str | None = None
-    timestamp: dt.datetime | None = None
+    title: str | None = Field(default=None, description="short label for the lead, e.g. 'Leaky faucet at 123 Main'")
+    source: LeadSource = Field(default="phone_call", description="how it came in; phone_call by default")
+    estimated_value: Amount | None = Field(default=None, description="rough job size in dollars, if they said")
+    source_ref: str | None = Field(
+        default=None, description="capture key (an email's Message-ID); the same key never makes a second lead"
+    )
+    subject: str | None = Field(default=None, description="the email's subject, for emails")
+    message_id: str | None = Field(default=None, description="the email's Message-ID, for emails")
+    thread_id: str | None = Field(default=None, description="the mail thread, for emails")
+    timestamp: dt.datetime | None = Field(default=None, description="when it came in; default now")
 
 
 def capture_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:

@@ -173,16 +173,18 @@ def draft_follow_up(store: Store, args: DraftFollowUpInput) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- sending
 class SendMessageInput(ToolInput):
-    contact_id: str
-    subject: str = Field(min_length=1)
+    contact_id: str = Field(description="who gets it, a contact id, like C-12; sent to their primary email")
+    subject: str = Field(min_length=1, description="the email's subject line")
     body: str = Field(min_length=1, description="the complete text, exactly as the owner approved it")
-    lead_id: str | None = None
-    opportunity_id: str | None = None
+    lead_id: str | None = Field(default=None, description="the lead it is about, a lead id, like L-4")
+    opportunity_id: str | None = Field(
+        default=None, description="the job it is about, a job (opportunity) id, like O-2"
+    )
     purpose: Literal["follow_up", "other"] = Field(
         default="other", description="follow_up for a follow-up on an open lead or job; anything else is other"
     )
     in_reply_to: str | None = Field(default=None, description="Message-ID of the customer's email, when replying")
-    thread_id: str | None = None
+    thread_id: str | None = Field(default=None, description="the customer's mail thread, when replying in it")
 
 
 def message_id_for(store: Store, args: SendMessageInput) -> str:

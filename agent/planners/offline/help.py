@@ -1,15 +1,24 @@
-"""What the offline planner says when asked for help, or when it does not understand."""
+"""What the offline planner says when asked for help: built from the declared requests, so a
+procedure file that teaches it a request also lists it here."""
 
-HELP = """Here is what I can do (offline planner — plain requests, no AI needed):
-- **Customers**: "add a new customer, Dana Reyes, 555-201-7788, dana@example.com, 14 Oak St" · "find Dana" ·
-  "who are our newest customers?" · "how long since we talked to Dana?"
-- **Inquiries and leads**: "new inquiry from Sam Lee, 555-301-2222, water heater leaking" ·
-  "open a lead for Dana: kitchen remodel, about $8k" · "qualify the Oak St lead" ·
-  "disqualify the Main St lead, budget" · "convert Dana to a job"
-- **Calls and follow-ups**: "log a call with Dana — she wants a quote, call back Friday" ·
-  "what follow-ups are due?" · "which leads have gone quiet?" · "follow up on the Oak St lead"
-- **Reports**: "what's our pipeline?" · "morning digest" · "win/loss for October" · "how did we do last month?"
-- **Jobs**: "mark the Reyes job won" · "we lost the Reyes job, price"
-- **Approvals**: "what's waiting for my approval?"
-- **Tidying the book**: "are there any duplicates?" · "merge Dana Reyes and D. Reyes" (I show what moves and ask first)
-Type cancel to drop a question I asked, quit to leave."""
+from __future__ import annotations
+
+from backoffice.agent.planners.offline.requests import Understanding
+
+GROUPS = ("Customers", "Inquiries and leads", "Calls and follow-ups", "Jobs", "Changes", "Reports", "Tidying the book")
+
+
+def help_text(understanding: Understanding) -> str:
+    groups: dict[str, list[str]] = {}
+    for request in understanding.requests:
+        if not request.group or request.group == "Help" or not request.examples:
+            continue
+        groups.setdefault(request.group, []).append(f'{request.help}: "{request.examples[0]}"')
+    order = [g for g in GROUPS if g in groups] + [g for g in groups if g not in GROUPS]
+    lines = ["Here is what I understand (offline planner — plain requests, no AI needed):"]
+    for group in order:
+        lines.append(f"\n**{group}**")
+        lines.extend(f"- {item}" for item in groups[group])
+    lines.append("\nAnything that writes to a customer, wins a job or touches QuickBooks is shown to you first.")
+    lines.append("Type cancel to drop a question I asked, quit to leave.")
+    return "\n".join(lines)
