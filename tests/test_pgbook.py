@@ -143,3 +143,20 @@ def test_the_chat_seen_reports_follow_the_book_not_the_computer(cli, store: Stor
     assert "Morning digest — Friday November 20" in screen
     code, screen = cli("--data-dir", str(desk), "chat", stdin=lines("quit"))
     assert code == 0 and "Morning digest" not in screen  # made and shown once for the office
+
+
+def test_pending_actions_in_the_database_that_do_not_fit_their_schema_are_refused_and_left_as_they_are(
+    cli, store: Store
+):
+    """What main guarantees for pending.json holds for its row: read as untrusted, named, untouched."""
+    url = os.environ["BACKOFFICE_DATABASE_URL"]
+    bad = json.dumps({"next": 1, "actions": [{"id": "P-1", "tool": "mark_opportunity_won"}]})
+    _sql(url, "INSERT INTO state_docs (name, doc) VALUES ('pending', %s) "
+              "ON CONFLICT (name) DO UPDATE SET doc = EXCLUDED.doc RETURNING name", bad)  # fmt: skip
+    before = _sql(url, "SELECT doc::text FROM state_docs WHERE name = 'pending'")
+    for argv in (("pending",), ("approve", "P-1"), ("reject", "P-1")):
+        code, screen = cli(*argv)
+        assert code == 1 and "does not fit its schema" in screen, (argv, screen)
+        assert "The row holding actions waiting for your approval in postgresql://" in screen, (argv, screen)
+        assert "Traceback" not in screen
+    assert _sql(url, "SELECT doc::text FROM state_docs WHERE name = 'pending'") == before

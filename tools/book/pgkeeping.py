@@ -74,7 +74,9 @@ class PgSlot:
     def __init__(self, url: str, name: str):
         self.url = url
         self.name = name
-        self.where = f"the {name.replace('_', ' ')} kept in {safe_url(url)}"
+        from backoffice.tools.book.keeping import WHAT
+
+        self.where = f"The row holding {WHAT.get(name, name.replace('_', ' '))} in {safe_url(url)}"
         self._held: psycopg.Connection[Any] | None = None
 
     @contextlib.contextmanager
