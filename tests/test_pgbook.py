@@ -160,3 +160,17 @@ def test_pending_actions_in_the_database_that_do_not_fit_their_schema_are_refuse
         assert "The row holding actions waiting for your approval in postgresql://" in screen, (argv, screen)
         assert "Traceback" not in screen
     assert _sql(url, "SELECT doc::text FROM state_docs WHERE name = 'pending'") == before
+
+
+def test_check_reads_the_records_in_the_database_and_names_one_that_breaks_its_schema(
+    cli, store: Store, data_dir: Path
+):
+    url = os.environ["BACKOFFICE_DATABASE_URL"]
+    add_contact(store, phone="555-201-7788")
+    data_dir.chmod(0o700)  # made by the fixture, not by backoffice
+    code, screen = cli("check")
+    assert code == 0 and "and the book in postgresql://" in screen, screen
+    _sql(url, "UPDATE t_contacts SET doc = jsonb_set(doc, '{lifecycle_stage}', '\"royalty\"') "
+              "WHERE key = 1 RETURNING key")  # fmt: skip
+    code, screen = cli("check")
+    assert code == 1 and "postgresql://" in screen and "C-1" in screen and "lifecycle_stage" in screen, screen
