@@ -22,7 +22,9 @@ from psycopg.adapt import Loader
 from backoffice.tools.book.location import safe_url
 from backoffice.tools.errors import StoreError
 
-LOCK_WAIT = "30s"
+# as long as a big import by another computer may hold the book (the files wait without limit); a
+# computer that died mid-write is ended by the server after IDLE_IN_TRANSACTION anyway
+LOCK_WAIT = "5min"
 IDLE_IN_TRANSACTION = "10min"
 CONNECT_TIMEOUT = 10  # seconds
 

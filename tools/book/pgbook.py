@@ -242,11 +242,21 @@ class PgBook:
                 raise StoreError("internal error: a write was started inside a read")
             with pg.translated(self.url):
                 conn = self._open()
-                conn.execute("BEGIN")
                 created = False
-                try:
-                    if not self._current:
+                if not self._current:
+                    # in a transaction of its own, committed before the write begins: the tables of
+                    # a new book must be visible to this process's other connection (pending
+                    # actions, reports), which would otherwise wait on the migration lock this
+                    # transaction holds
+                    conn.execute("BEGIN")
+                    try:
                         created = bool(pgschema.upgrade(conn, self.where))
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        _rollback(conn)
+                        raise
+                conn.execute("BEGIN")
+                try:
                     conn.execute("SELECT id FROM book WHERE id = 1 FOR UPDATE")
                     tx = PgTransaction(self)
                     self._tx, self._view, self._depth = tx, self.index, 1

@@ -68,7 +68,12 @@ def check_not_ahead(current: int, where: str) -> None:
 
 
 def upgrade(conn: Any, where: str) -> list[str]:
-    """Inside the caller's transaction: apply every migration the database lacks; their names."""
+    """Inside the caller's transaction: apply every migration the database lacks; their names.
+    A book already at the latest level is left without taking the migration lock: that lock is
+    held until the caller's transaction ends, and another connection of the same process (the
+    pending actions' while a write is open) must not wait for it."""
+    if level(conn) == latest():
+        return []
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK,))
     current = level(conn)
     check_not_ahead(current, where)
