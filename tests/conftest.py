@@ -19,7 +19,9 @@ FRIDAY = "2026-11-20T10:00:00"  # a Friday, business time zone (America/New_York
 # `pytest` runs every test on the files; `pytest --backend=postgresql` runs every test again with
 # the book on a PostgreSQL server the tests start (pytest-postgresql, Debian's postgresql). Tests
 # about the files themselves (journal, torn tails, index rebuilds) are marked files_only; tests
-# about the server (migrations, two computers) postgresql_only. `make test` runs both.
+# about the server (migrations, two computers) postgresql_only; tests about something the storage
+# never changes (the planner's understanding of the owner, the wheel) once: they run on the files
+# only, to keep `make test` well inside CI's time. `make test` runs both.
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--backend",
@@ -34,6 +36,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if backend == "postgresql" and item.get_closest_marker("files_only"):
             item.add_marker(pytest.mark.skip(reason="about the file engine itself (runs with --backend=files)"))
+        if backend == "postgresql" and item.get_closest_marker("once"):
+            item.add_marker(pytest.mark.skip(reason="nothing the storage changes (runs once, with --backend=files)"))
         if backend == "files" and item.get_closest_marker("postgresql_only"):
             item.add_marker(pytest.mark.skip(reason="about the PostgreSQL book (runs with --backend=postgresql)"))
 
