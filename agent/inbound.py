@@ -138,12 +138,22 @@ def existing_work(store: Store, mail: InboundEmail) -> Target | None:
         return _current(store, contacts[0], learn=True)
     if not contacts:
         for phone in mail.phones:  # a known customer writing from another address signs with their phone
-            named = [c for c in store.contacts_by_phone(phone) if is_named(c, mail.sender_name, region)]
+            named = [c for c in store.contacts_by_phone(phone)
+                     if is_named(c, mail.sender_name, region) or _signed_by(mail, c)]  # fmt: skip
             if len(named) == 1:
                 return _current(store, named[0], learn=True)
         if FORWARDED.search(mail.full_text) or mail.subject.lower().startswith(("fwd:", "fw:")):
             return _forwarded(store, mail)
     return None
+
+
+def _signed_by(mail: InboundEmail, contact: Doc) -> bool:
+    """The mail ends with the contact's full name ("Greg H <ghall1970@…>" signing "Greg Hall")."""
+    name = " ".join(full_name(contact).lower().split())
+    if " " not in name:  # a first name alone is too common to identify anyone
+        return False
+    tail = " ".join((mail.text or "").lower().split())[-300:]
+    return name in tail
 
 
 def _current(store: Store, contact: Doc, learn: bool, note: str = "") -> Target | None:

@@ -121,6 +121,9 @@ def test_global_options_work_before_or_after_the_command(cli, store: Store, data
         assert code == 0 and isinstance(json.loads(screen), dict), argv
     code, screen = cli("export", "contacts", "-", "--json")
     assert code == 0 and json.loads(screen)[0]["first_name"] == "Dana"
+    # between the command's own words too (found by a new owner: "unrecognized arguments")
+    code, screen = cli("export", "contacts", "--json", str(tmp_path / "out.json"))
+    assert code == 0 and json.loads((tmp_path / "out.json").read_text())[0]["first_name"] == "Dana"
     code, screen = cli("chat", "--offline", stdin="quit\n")
     assert code == 0 and "Offline planner answering (--offline)" in screen
 
@@ -155,6 +158,24 @@ def _reader_leaves_at_once(*args: str, cwd: Path) -> tuple[int, str]:
 def test_output_into_a_pipe_that_closes_ends_quietly(demo_book: Path, tmp_path: Path, argv):
     code, err = _reader_leaves_at_once(*argv, cwd=tmp_path)
     assert code in (0, 141) and err == ""
+
+
+def test_an_export_bigger_than_the_pipe_stops_when_the_reader_leaves(cli, store: Store, tmp_path: Path):
+    # A pipe takes 64 KiB and the write returns short instead of failing: the export once ended
+    # with exit 0 after the first 64 KiB, as if everything had been read.
+    from tests.conftest import add_contact
+
+    for n, name in enumerate(("Dana Reyes", "Marcus Chen", "Priya Patel", "Tom Becker")):
+        add_contact(store, name=name, phone=f"555-301-{1000 + n}", notes="gate code and parking notes " * 1000)
+    store.close()
+    environ = {**os.environ, "BACKOFFICE_DATA_DIR": str(store.directory)}
+    proc = subprocess.Popen([sys.executable, "-m", "backoffice", "export", "contacts", "-"], cwd=tmp_path, env=environ,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert first.startswith(b"contact_id") and proc.wait(timeout=60) == 141 and err == ""
 
 
 def test_a_reader_leaving_mid_output_gives_exit_141_in_process(cli, store: Store, monkeypatch):
@@ -223,6 +244,13 @@ def test_export_to_a_stream_path_writes_to_the_stream(demo_book: Path, tmp_path:
             [sys.executable, "-m", "backoffice", "export", "contacts", "/dev/fd/1"], stdout=target, cwd=tmp_path
         )
     assert (tmp_path / "out.csv").read_bytes().startswith(b"\xef\xbb\xbfcontact_id,")
+
+
+def test_export_of_a_kind_without_a_file_asks_for_the_file_and_writes_nothing(cli, store: Store, tmp_path, monkeypatch):
+    # "export leads" once wrote the contacts into a file named "leads"
+    monkeypatch.chdir(tmp_path)
+    code, screen = cli("export", "leads")
+    assert code == 1 and "say where to write the leads" in screen and not (tmp_path / "leads").exists()
 
 
 def test_export_into_a_missing_folder_names_it(cli, store: Store, tmp_path: Path):

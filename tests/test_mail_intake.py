@@ -172,6 +172,27 @@ def test_a_known_customer_from_a_new_address_is_not_a_new_lead_through_the_cli(s
     assert store.count("contacts") == 1 and store.count("leads") == 1
 
 
+def test_a_customer_signing_with_his_full_name_from_a_new_address_goes_on_his_open_lead(store: Store, cli, tmp_path):
+    # Found by a new owner: "Greg H <ghall1970@…>" signing "Greg Hall" with his phone opened a
+    # second lead beside his open one.
+    greg = add_contact(store, name="Greg Hall", phone="708-555-3321", email="greg.hall@example.com")
+    call(store, "create_lead", title="Basement floor drain", contact_id=greg["contact_id"])
+    mail = tmp_path / "reply.eml"
+    mail.write_bytes(
+        b"From: Greg H <ghall1970@gmail.com>\r\nTo: office@myplumbing.example\r\nSubject: Re: drain\r\n"
+        b"Date: Fri, 20 Nov 2026 09:02:00 -0500\r\nMessage-ID: <greg3@gmail.com>\r\n"
+        b"Content-Type: text/plain; charset=UTF-8\r\n\r\n"
+        b"Got your voicemail. Drain is worse now, water on the floor. Call me at 708-555-3321 anytime.\r\n"
+        b"Greg Hall\r\n"
+    )
+    code, screen = cli("inbound", str(mail))
+    assert code == 0 and "Basement floor drain" in screen
+    assert store.count("leads") == 1 and store.count("contacts") == 1
+    [logged] = [i for i in store.scan("interactions") if i.get("message_id")]
+    assert logged["lead_id"] == "L-1" and logged["contact_id"] == greg["contact_id"]
+    assert "ghall1970@gmail.com" in store.require("contacts", greg["contact_id"])["emails"]
+
+
 # ---------------------------------------------------------------------------- identity on every route
 def test_an_email_from_a_namesake_at_another_address_is_parked_and_the_owner_asked(store: Store, cli, data_dir):
     add_contact(store, name="Marcus Chen", email="marcus@chenbuild.example", phone="512-555-0111")

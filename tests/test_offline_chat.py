@@ -70,6 +70,33 @@ def test_a_question_answered_with_a_request_is_answered_as_a_request_never_store
     assert not store.linked("interactions", "contact_id", dana["contact_id"])
 
 
+def test_a_new_request_typed_while_a_question_waits_is_never_the_answer(cli, data_dir: Path, monkeypatch):
+    # Found by a new owner: the second customer's phone went on the first, a command became a
+    # disqualification note, and a reminder was set for yesterday.
+    demo(data_dir, monkeypatch)
+    code, screen = cli("chat", stdin=lines(
+        "add customer Rita Moss", "add customer Sam Ng, +52 55 1234 5678, sam@ng.mx", "find sam ng",
+        "disqualify L-7", "mark I-15 done",
+        "disqualify L-6", "whats our pipeline",
+        "remind me to call Marcus", "yesterday", "friday",
+        "add customer Jo Fee", "her cell is 555 771 0042",
+    ))  # fmt: skip
+    assert code == 0 and screen.count("set aside my question") == 4 and "Pipeline" in screen
+    store = reopen(data_dir)
+    by_name = {c["first_name"]: c for c in records(store, "contacts")}
+    assert "Rita" not in by_name  # her question was set aside, and said so
+    assert by_name["Sam"]["phones"] == ["+525512345678"] and by_name["Sam"]["emails"] == ["sam@ng.mx"]
+    assert by_name["Jo"]["phones"] == ["+15557710042"]
+    assert "Sam Ng" in screen.split("you> find sam ng")[1].split("you>")[0]
+    assert store.require("leads", "L-7")["status"] != "disqualified"
+    assert store.require("leads", "L-6")["status"] != "disqualified"
+    assert store.require("interactions", "I-15")["follow_up_status"] == "completed"
+    assert "Tue Nov 24 has already passed" in screen
+    [reminder] = [i for i in records(store, "interactions") if i["contact_id"] == "C-4" and i.get("follow_up_date")
+                  and i["follow_up_status"] == "pending"]  # fmt: skip
+    assert reminder["follow_up_date"] == "2026-11-27"
+
+
 def test_names_are_read_the_way_owners_type_them(cli, data_dir: Path):
     cli("chat", stdin=lines(
         "save a customer named Tony Russo cell 555-410-2200",
@@ -391,3 +418,13 @@ def test_the_morning_view_is_shown_once_a_day(cli, data_dir: Path):
     _, second = cli("chat", stdin="")
     assert "Today's follow-ups" in first and "Dana Reyes" in first
     assert "Today's follow-ups" not in second
+
+
+def test_the_owners_own_next_step_wins_over_a_deadline_the_customer_named(cli, data_dir: Path, monkeypatch):
+    demo(data_dir, monkeypatch)
+    cli("chat", stdin=lines("talked to marcus on the phone, he wants quote by fri, call him back thursday",
+                            "texted tom re estimate, fu end of month"))  # fmt: skip
+    store = reopen(data_dir)
+    due = {i["contact_id"]: i["follow_up_date"] for i in records(store, "interactions")
+           if i.get("follow_up_status") == "pending" and i["contact_id"] in ("C-4", "C-6")}  # fmt: skip
+    assert due == {"C-4": "2026-11-26", "C-6": "2026-11-30"}

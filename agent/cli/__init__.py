@@ -81,7 +81,7 @@ COMMANDS = {
                 "conversation:ask", "conversation:ask_arguments"),
         Command("pending", "list actions waiting for your approval",
                 "conversation:pending", "conversation:pending_arguments", reads=True),
-        Command("approve", "approve and run a pending action (shows what it will do first)",
+        Command("approve", "run a pending action: typing this is your yes (see it first with pending)",
                 "conversation:approve", "conversation:id_argument", reads=True),
         Command("reject", "drop a pending action without running it",
                 "conversation:reject", "conversation:id_argument", reads=True),
@@ -215,6 +215,26 @@ def _command_word(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _hoisted(argv: list[str], word: str) -> list[str]:
+    """The global options found after the command moved before it. argparse cannot take an option
+    between two positionals of a command (``export leads --json out.json``); before the command
+    they mean the same and always parse."""
+    at = argv.index(word)
+    front, rest, tail = argv[:at], [], argv[at:]
+    tokens = iter(tail[1:])
+    for token in tokens:
+        if token == "--":
+            rest += [token, *tokens]
+            break
+        if token in ("--json", "--offline") or token.startswith("--data-dir="):
+            front.append(token)
+        elif token in VALUE_OPTIONS:
+            front += [token, *([value] if (value := next(tokens, None)) is not None else [])]
+        else:
+            rest.append(token)
+    return [*front, word, *rest]
+
+
 def _not_a_command(word: str) -> str:
     import difflib
 
@@ -234,7 +254,7 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
     parser = build_parser(*([command] if command else []))
     if word is not None and command is None:
         parser.error(_not_a_command(word))
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_hoisted(argv, word) if command is not None and word is not None else argv)
     if command is None:
         parser.epilog = book_epilog(args.data_dir)
         parser.print_help()
@@ -337,6 +357,9 @@ def run() -> NoReturn:
         code = exc.code
     except BrokenPipeError:  # the help itself, into a closed pipe
         code = PIPE_CLOSED
+    except KeyboardInterrupt:  # Ctrl-C while the command is still starting up
+        print("Interrupted.", file=sys.stderr)
+        code = 1
     try:
         sys.stdout.flush()
     except BrokenPipeError:

@@ -291,6 +291,10 @@ def export_arguments(p: argparse.ArgumentParser) -> None:
 def export(args: argparse.Namespace, store: Store, console: Console) -> int:
     from backoffice.tools.bulk import exporter
 
+    if len(args.what) == 1 and args.what[0] in exporter.KINDS:  # "export leads": a kind, and nowhere to write it
+        what = args.what[0]
+        raise BadInput("Cannot export", [f"say where to write the {what}: backoffice export {what} {what}.csv "
+                                         "(or - for the screen)"])  # fmt: skip
     if len(args.what) == 1:
         kind, target = "contacts", args.what[0]
     elif len(args.what) == 2:
@@ -303,7 +307,10 @@ def export(args: argparse.Namespace, store: Store, console: Console) -> int:
     as_json = args.json or target.lower().endswith(".json")
     count, payload = exporter.export(store, kind, None, as_json=as_json)
     if target == "-":
-        sys.stdout.buffer.write(payload.removeprefix(codecs.BOM_UTF8))
+        data = memoryview(payload.removeprefix(codecs.BOM_UTF8))
+        while data:  # a pipe may take part of it; the rest, or BrokenPipeError once the reader has gone
+            written = sys.stdout.buffer.write(data)
+            data = data[len(data) if written is None else written :]
         return 0
     path = Path(target)
     if not exporter.write_to(path, payload):  # into a stream (/dev/stdout, a FIFO) the data says it all

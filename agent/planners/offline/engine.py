@@ -42,6 +42,10 @@ CANCEL = {"cancel", "never mind", "nevermind", "forget it", "stop", "nvm", "scra
 PRONOUNS = re.compile(r"\b(?:them|him|her|they|it|this one|that one|he|she|this|that|the same|em)\b")
 ID_FIELD = resolve.ID_FIELD
 TABLE = resolve.TABLE
+# slots whose answer is typed in words, so a line may be a new request instead (choices, yes/no and
+# the open "anything else" question have their own rules)
+ANSWERED_IN_WORDS = {"text", "address", "contact", "lead", "job", "reason", "lost_reason", "phone", "email", "date",
+                     "money"}  # fmt: skip
 
 
 class Asked(Exception):
@@ -221,6 +225,19 @@ class Engine:
             return said.weight >= 25 and (anchored or text.rstrip().endswith("?"))
         return said.weight >= 25
 
+    def _new_request(self, w: Waiting, text: str) -> bool:
+        """A line typed while a question waits is a request of its own when it starts like one, or
+        reads strongly as a different request ("mark I-15 done" while a reason is asked for): it must
+        never be stored as the answer (a phone number on the wrong person, a command as a reason)."""
+        if w.kind in ("phone", "email") and only_details(text, self.store.settings.default_phone_region):
+            return False  # "her cell is 555 771 0042": the answer, whatever else it looks like
+        if self.looks_like_request(text):
+            return True
+        said = Said(self, text)
+        if said.request is None or said.match is None or said.request.name in ("smalltalk", "send_draft", w.flow):
+            return False
+        return said.weight >= 30 or (said.match.start() == 0 and said.weight >= 20)
+
     def _answer(self, w: Waiting, text: str) -> bool:
         """Fill the slot the last question asked for and carry on. False when the line is not an
         answer but a request of its own: the caller handles it as one."""
@@ -256,15 +273,15 @@ class Engine:
             return True
         if kind == "details":
             region = self.store.settings.default_phone_region
-            if answer is None and not only_details(text, region) and self.looks_like_request(text, strict=False):
+            if answer is None and not only_details(text, region) and (
+                self.looks_like_request(text, strict=False) or self._new_request(w, text)
+            ):
                 return False
             w.data[w.slot] = answer if answer is not None else text
             w.data[f"{w.slot}_text"] = text
             self.resume(w.flow, w.data)
             return True
-        if kind in ("text", "address", "contact", "lead", "job", "reason", "lost_reason") and self.looks_like_request(
-            text
-        ):
+        if kind in ANSWERED_IN_WORDS and self._new_request(w, text):
             return False
         if is_skip(text) or answer is False:
             if w.optional:
@@ -292,6 +309,8 @@ class Engine:
             when = find_date(self.normalise(text), self.store.today(), self.date_order())
             value = when.day if when else None
             retry = None if when else f"{text!r} is not a day I can read. Which day? (e.g. Friday, 12/3, in 2 weeks)"
+            if when and when.day < self.store.today():  # every day asked for is a next step
+                value, retry = None, f"{when.day:%a %b %-d} has already passed. Which day? (e.g. Friday, 12/3)"
         elif kind == "money":
             amounts = find_amounts(text) or find_amounts(f"about {text.strip()}")
             if amounts and amounts[0].value is not None:

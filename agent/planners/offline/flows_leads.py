@@ -51,6 +51,13 @@ PREFIX = re.compile(
 )
 
 
+# what follows "wants"/"needs" when it names no work: "wants someone asap", "needs help", "wants it done"
+FILLER_NEED = re.compile(
+    r"(?:someone|somebody|anyone|a plumber|a guy|a person|help|it|this|that|us|you)\b(?!\s+to\s+(?:fix|look|install|replace))",
+    re.I,
+)
+
+
 def lead_title(need: str) -> str:
     """A short label from what they need: 'needs a backflow test, budget about 300 bucks' -> 'Backflow test'."""
     text = re.sub(r"\s+", " ", need).strip(" ,.;:-—")
@@ -119,9 +126,13 @@ class LeadFlows(Engine):
         description = re.sub(r"^[\s,.;:\-—]*(?:(?:called|emailed|texted|rang|phoned|wrote|from|via|,)\s*)*", "", rest)
         description = re.sub(r"[\s,.;:\-—]+$", "", description)
         need = NEED.search(description)
+        if need and FILLER_NEED.match(need.group("need")):  # "…backing up, wants someone asap": the job is before it
+            need = None
         if description and len(re.findall(r"[A-Za-z]{3,}", description)) >= 2:
             data["description"] = description
-            data["title"] = lead_title(need.group("need") if need else description) or None
+            plain_need = re.sub(r"^(?:says?|said|saying|reports?|reported)\s+(?:(?:that|there is|there's)\s+)?", "",
+                                description, flags=re.I)  # fmt: skip
+            data["title"] = lead_title(need.group("need") if need else plain_need) or None
         data["said"] = said
         return data
 

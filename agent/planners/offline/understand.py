@@ -367,12 +367,19 @@ FOLLOW_UP_CUE = re.compile(
 def find_follow_up(text: str, today: dt.date, region: str = "US") -> dt.date | None:
     """A committed next step: a date named after a cue such as 'call back', 'follow up', 'by'. A date
     in the past ("called yesterday") is when something happened, never a next step."""
-    for cue in FOLLOW_UP_CUE.finditer(text):
+    # "wants a quote by fri, call him back thursday": the owner's own next step (call back, follow up)
+    # outranks a deadline the customer named ("by")
+    cues = sorted(FOLLOW_UP_CUE.finditer(text), key=lambda cue: (WEAK_CUE.fullmatch(cue.group(0)) is not None,
+                                                                 cue.start()))  # fmt: skip
+    for cue in cues:
         clause = re.split(r"[.;\n]|, (?=\w+ (?:said|says|wants|is|was)\b)", text[cue.start() :], maxsplit=1)[0]
         for when in find_dates(clause, today, region):
             if not when.past and when.day >= today:
                 return when.day
     return None
+
+
+WEAK_CUE = re.compile(r"by|quote\s+by|estimate\s+by|decide\s+by|wants?\s+to\s+decide", re.I)
 
 
 # ---------------------------------------------------------------------------- amounts

@@ -33,7 +33,8 @@ ABBREVIATIONS: dict[str, str] = {
     "asap": "soon", "eom": "end of month", "eow": "end of the week", "nxt": "next", "yday": "yesterday",
     "yest": "yesterday", "morn": "morning", "aft": "afternoon", "em": "them",
     "walkthru": "walkthrough", "folowup": "follow up", "followup": "follow up", "followups": "follow ups",
-    "callback": "call back", "callbacks": "call backs", "checkin": "check in",
+    "callback": "call back", "callbacks": "call backs", "checkin": "check in", "fu": "follow up",
+    "f/u": "follow up",
 }  # fmt: skip
 CONTRACTIONS: dict[str, str] = {
     "whats": "what is", "whos": "who is", "whens": "when is", "wheres": "where is", "hows": "how is",
