@@ -53,7 +53,8 @@ PREFIX = re.compile(
 
 # what follows "wants"/"needs" when it names no work: "wants someone asap", "needs help", "wants it done"
 FILLER_NEED = re.compile(
-    r"(?:someone|somebody|anyone|a plumber|a guy|a person|help|it|this|that|us|you)\b(?!\s+to\s+(?:fix|look|install|replace))",
+    r"(?:someone|somebody|anyone|a plumber|a guy|a person|help|it|this|that|us|you)\b"
+    r"(?!\s+to\s+(?:fix|look|install|replace))",
     re.I,
 )
 
