@@ -77,7 +77,7 @@ def slot(directory: Path, name: str, database_url: str | None = None) -> Slot:
     if url:
         from backoffice.tools.book.pgkeeping import PgSlot  # psycopg loads only for a book on a server
 
-        return PgSlot(url, name)
+        return PgSlot(url, name, WHAT[name])
     file, lock = FILES[name]
     return FileSlot(directory / file, directory / lock if lock else None, WHAT[name])
 

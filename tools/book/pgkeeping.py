@@ -71,12 +71,10 @@ def _changing(conn: psycopg.Connection[Any], url: str) -> Iterator[None]:
 
 
 class PgSlot:
-    def __init__(self, url: str, name: str):
+    def __init__(self, url: str, name: str, what: str = ""):
         self.url = url
         self.name = name
-        from backoffice.tools.book.keeping import WHAT
-
-        self.where = f"The row holding {WHAT.get(name, name.replace('_', ' '))} in {safe_url(url)}"
+        self.where = f"The row holding {what or name.replace('_', ' ')} in {safe_url(url)}"
         self._held: psycopg.Connection[Any] | None = None
 
     @contextlib.contextmanager
