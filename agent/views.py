@@ -11,20 +11,29 @@ from backoffice.agent.reply import Reply
 HEADS_UP_SHOWN = 3  # quiet leads told as a sentence each; the next ones go in a table
 
 
-def follow_ups(reply: Reply, rows: list[dict[str, Any]], total: int | None = None) -> None:
+def follow_ups(reply: Reply, rows: list[dict[str, Any]], total: int | None = None, today: Any = None) -> None:
     """Due follow-ups, the longest overdue first; when ``total`` says there are more than the rows
-    given, a count and how to see them all."""
-    rows = sorted(rows, key=lambda r: (-r["overdue_days"], r["interaction_id"]))
-    table = [
-        [
-            r["name"] or "-",
-            r["topic"],
-            f"overdue {r['overdue_days']} d" if r["overdue_days"] else "today",
-            r["interaction_id"],
-        ]
-        for r in rows
-    ]
-    reply.table("Today's follow-ups", ["who", "about", "due", "id"], table)
+    given, a count and how to see them all. With ``today`` (a date), rows due later are listed too,
+    each with its day, and overdue is counted from today."""
+    import datetime as dt
+
+    def late(r: dict[str, Any]) -> int:
+        return int(r["overdue_days"]) if today is None else (today - dt.date.fromisoformat(r["due"])).days
+
+    def due(r: dict[str, Any]) -> str:
+        days = late(r)
+        return (
+            f"overdue {days} d"
+            if days > 0
+            else "today"
+            if days == 0
+            else f"{dt.date.fromisoformat(r['due']):%a %b %-d}"
+        )
+
+    rows = sorted(rows, key=lambda r: (-late(r), r["interaction_id"]))
+    table = [[r["name"] or "-", r["topic"], due(r), r["interaction_id"]] for r in rows]
+    ahead = any(late(r) < 0 for r in rows)
+    reply.table("Follow-ups due" if ahead else "Today's follow-ups", ["who", "about", "due", "id"], table)
     if total is not None and total > len(rows):
         reply.say(f"… and {total - len(rows):,} more follow-ups due. Every one: `backoffice digest --all`.")
 

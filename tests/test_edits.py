@@ -236,3 +236,13 @@ def test_a_phone_another_contact_already_has_is_added_and_the_owner_told(store: 
     result = call(store, "update_contact", contact_id="C-1", add_phone="(555) 301-2222")
     assert "Sam Lee (C-2) has that phone (+15553012222) too." in result["message"]
     assert store.require("contacts", "C-1")["phones"] == ["+15552017788", "+15553012222"]
+
+
+def test_an_amount_that_cannot_be_read_is_asked_for_once_and_changes_nothing_until_answered(cli, data_dir, monkeypatch):
+    # A new owner saw "What should the amount be?" followed by "What should it be?".
+    from .test_offline_chat import demo, reopen
+
+    demo(data_dir, monkeypatch)
+    code, screen = cli("chat", stdin="bump the sump pump lead to $1e9\n")
+    assert screen.count("?") - screen.split("you> bump")[0].count("?") == 1 and "could not read an amount" in screen
+    assert reopen(data_dir).require("leads", "L-5").get("estimated_value") is None

@@ -428,3 +428,26 @@ def test_the_owners_own_next_step_wins_over_a_deadline_the_customer_named(cli, d
     due = {i["contact_id"]: i["follow_up_date"] for i in records(store, "interactions")
            if i.get("follow_up_status") == "pending" and i["contact_id"] in ("C-4", "C-6")}  # fmt: skip
     assert due == {"C-4": "2026-11-26", "C-6": "2026-11-30"}
+
+
+def test_asking_for_the_weeks_or_all_follow_ups_lists_those_ahead_with_their_day(cli, data_dir: Path, monkeypatch):
+    # A new owner asking "whats due this week" saw only today's and the overdue ones.
+    demo(data_dir, monkeypatch)
+    store = reopen(data_dir)
+    call(store, "log_interaction", type="note", contact_id="C-4", subject="send the revised quote",
+         follow_up_date="2026-11-28")  # Saturday this week  # fmt: skip
+    call(store, "log_interaction", type="note", contact_id="C-3", subject="check the re-pipe decision",
+         follow_up_date="2026-12-09")  # fmt: skip
+    store.close()
+    code, screen = cli("chat", stdin=lines("whats due this week", "what follow ups do we have"))
+    week = screen.split("you> whats due this week")[1].split("you>")[0]
+    every = screen.split("you> what follow ups do we have")[1]
+    assert "I-15" in week and "overdue 1 d" in week and "Sat Nov 28" in week and "Wed Dec 9" not in week
+    assert "Wed Dec 9" in every and "Sat Nov 28" in every
+
+
+def test_which_jobs_are_open_lists_the_jobs_still_pursued(cli, data_dir: Path, monkeypatch):
+    demo(data_dir, monkeypatch)
+    code, screen = cli("chat", stdin=lines("which jobs are open"))
+    assert code == 0 and "Open jobs (1)" in screen and "O-2" in screen
+    assert "O-1" not in screen and "O-3" not in screen  # won and lost are not open

@@ -166,7 +166,9 @@ def import_file(args: argparse.Namespace, store: Store, console: Console) -> int
         importer.remember(store, digest, path, "previewed", plan.counts())
         rejected_path = importer.write_rejected(store, plan)
         if args.json:
-            print(json.dumps({**report, "imported": None, "rejected_file": str(rejected_path or "") or None}, indent=2))
+            # nothing left to write is a finished import of nothing, not a preview: zero counts
+            nothing = {**report, "imported": dict(totals), "rejected_file": str(rejected_path or "") or None}
+            print(json.dumps(nothing, indent=2))
         elif plan.rejected:
             console.print(
                 f"Nothing to import: {len(plan.rejected)} rejected row(s), the rest already in the book. "

@@ -154,8 +154,11 @@ def _preview_won(store: Store, args: dict[str, Any]) -> tuple[str, str]:
         f"Job: {opp['name']} for {who} — {value}, now {opp['stage'].replace('_', ' ')}.",
         f"Close date: {store.today():%a %b %d, %Y}. {who} becomes a customer; won is final.",
     ]
-    if contact and not contact.get("quickbooks_customer_id"):
-        lines.append(f"Afterwards I will ask whether to create {who} in QuickBooks.")
+    company = store.get("companies", opp["company_id"]) if opp.get("company_id") else None
+    billed = company if company is not None else contact  # QuickBooks bills the company when there is one
+    if billed is not None and not billed.get("quickbooks_customer_id"):
+        name = company["name"] if company is not None else who
+        lines.append(f"Afterwards I will ask whether to create {name} in QuickBooks.")
     return title, "\n".join(lines)
 
 
@@ -201,10 +204,9 @@ def mark_opportunity_won(store: Store, args: MarkWonInput) -> dict[str, Any]:
                 )
             if not company.get("quickbooks_customer_id"):
                 needs_qb = [{"company_id": company["company_id"], "name": company["name"]}]
-    message = f"Marked {opp['name']} won."
+    message = f"Marked {opp['name']} won. The job is ready to schedule."
     if needs_qb:
-        message += f" {needs_qb[0]['name']} is not in QuickBooks yet — create them there?"
-    message += " The job is ready to schedule."
+        message += f" {needs_qb[0]['name']} is not in QuickBooks yet."
     return {"opportunity": opportunity_card(store, opp), "quickbooks_needed": needs_qb, "message": message}
 
 

@@ -129,7 +129,8 @@ def read_edit(engine: Engine, said: Said) -> Doc | None:
             return _record(d, "value", None)
         return _record(d, "value", amount.value)
     if money_words and re.search(r"\b(?:bump|value|amount)\b", t):
-        d.update(field="value", problem="What should the amount be?", value_kind="money")
+        unread = "I could not read an amount there. What should the amount be? (e.g. $2,600 or 2.6k)"
+        d.update(field="value", problem=unread, value_kind="money")
         return _record(d, "value", None)
     # company line
     phone = find_phone(raw, region)

@@ -25,11 +25,13 @@ from backoffice.agent.planners.base import Turn
 from backoffice.agent.planners.offline import resolve
 from backoffice.agent.planners.offline.requests import Request, Understanding
 from backoffice.agent.planners.offline.understand import (
+    disqualify_reason,
     find_address,
     find_amounts,
     find_date,
     find_email,
     find_phone,
+    lost_reason,
     only_details,
 )
 from backoffice.agent.planners.offline.words import Normaliser, is_skip, plain, yes_no
@@ -233,6 +235,10 @@ class Engine:
             return False  # "her cell is 555 771 0042": the answer, whatever else it looks like
         if self.looks_like_request(text):
             return True
+        if w.kind == "reason" and disqualify_reason(self.normalise(text)):  # "they went quiet, no response"
+            return False
+        if w.kind == "lost_reason" and lost_reason(self.normalise(text), None):
+            return False
         said = Said(self, text)
         if said.request is None or said.match is None or said.request.name in ("smalltalk", "send_draft", w.flow):
             return False

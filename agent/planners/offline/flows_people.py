@@ -318,8 +318,11 @@ class PeopleFlows(Engine):
         key = {"contact": "contact_id", "lead": "lead_id", "job": "opportunity_id", "company": "company_id"}[kind]
         label = f"{self.store.label(table, record)} ({record[key]})"
         if d.get("problem") and d.get("value") is None:
-            self.reply.say(d["problem"])
-            self.need("edit", d, "value", d.get("value_kind", "text"), d.get("ask") or "What should it be?")
+            problem, ask = str(d["problem"]), d.get("ask")
+            if ask or "?" not in problem:  # a problem to say, then the question; or a problem that is the question
+                self.reply.say(problem)
+            question = ask or (problem if "?" in problem else "What should it be?")
+            self.need("edit", d, "value", d.get("value_kind", "text"), question)
         value = d.get("value")
         if isinstance(value, dt.date):
             value = value.isoformat()

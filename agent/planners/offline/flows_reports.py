@@ -74,16 +74,25 @@ class ReportFlows(Engine):
         if re.search(r"\bnext week\b", said.norm):
             monday = today + dt.timedelta(days=7 - today.weekday())
             day = monday + dt.timedelta(days=4)
+        elif re.search(r"\bthis week\b|\bby the weekend\b", said.norm):
+            day = today + dt.timedelta(days=6 - today.weekday())  # through Sunday
+        elif day is None and re.search(
+            r"\b(?:all|every|upcoming|coming up|pending|open|scheduled)\b|\bdo (?:we|i) have\b", said.norm
+        ):
+            day = today + dt.timedelta(days=365)  # every pending one, not only today's
         outcome = self.call("follow_ups_due", on=day.isoformat() if day and day != today else None)
         if not self.report(outcome) or outcome.result is None:
             return
         rows = outcome.result.get("follow_ups", [])
-        when = "today" if not day or day == today else f"by {day:%a %b} {day.day}"
+        when = ("today" if not day or day == today else "in the coming year" if (day - today).days > 60
+                else f"by {day:%a %b} {day.day}")  # fmt: skip
         if not rows:
             self.reply.say(f"No follow-ups due {when}. Nothing is overdue.")
             return
-        views.follow_ups(self.reply, rows)
-        self.reply.say('Done one? "mark I-15 done" · "cancel the follow-up with Linda" · "move it to Friday".')
+        views.follow_ups(self.reply, rows, today=today)
+        first = rows[0]
+        self.reply.say(f'Done one? "mark {first["interaction_id"]} done" · "cancel {first["interaction_id"]}" · '
+                       f'"move {first["interaction_id"]} to Friday".')  # fmt: skip
 
     def on_stale(self, said: Said) -> None:
         outcome = self.call("stale_leads")
@@ -265,6 +274,21 @@ class ReportFlows(Engine):
         self.reply.table(f"Open leads ({total})", ["lead", "id", "who", "status", "stage", "value"], rows)
         if total > len(leads):
             self.reply.say(f"… and {total - len(leads)} more (`backoffice export leads -` lists every one).")
+
+    def on_open_jobs(self, said: Said) -> None:
+        outcome = self.call("find_opportunities", open_only=True, limit=50)
+        if not self.report(outcome) or outcome.result is None:
+            return
+        jobs = outcome.result.get("opportunities", [])
+        if not jobs:
+            self.reply.say("No job is open: every one is won or lost.")
+            return
+        total = outcome.result.get("total", len(jobs))
+        rows = [[j["name"], j["opportunity_id"], j.get("customer") or "", j["stage"].replace("_", " "),
+                 money(j["amount"]) if j.get("amount") is not None else ""] for j in jobs]  # fmt: skip
+        self.reply.table(f"Open jobs ({total})", ["job", "id", "who", "stage", "amount"], rows)
+        if total > len(jobs):
+            self.reply.say(f"… and {total - len(jobs)} more (`backoffice export opportunities -` lists every one).")
 
     def on_qb_status(self, said: Said) -> None:
         companies = said.mentions.of("company")

@@ -267,20 +267,23 @@ def _people(store: Store, found: Mentions, words: list[str], ignore: set[str]) -
                 if not d.get("archived")]  # fmt: skip
         found.add("contact", doc, 90 if len(same) <= 1 else 70, f"{part} name", said)
     # typos: "marcos chen", "beker"
+    tries = []
     for i, word in enumerate(words):
         if word not in fuzzy_tried:
             continue
         pair = f"{word} {words[i + 1]}" if i + 1 < len(words) and words[i + 1] not in ignore else None
-        for probe in [p for p in (pair, word) if p]:
-            for score, doc in store.contacts_like(probe, limit=4):
-                first, last = _name_words(doc)
-                best_part = max(
-                    fuzz.ratio(word, first) if first else 0,
-                    fuzz.ratio(word, last) if last else 0,
-                    fuzz.ratio(probe, f"{first} {last}".strip()) if " " in probe else 0,
-                )
-                if best_part >= 80 and score >= 80:
-                    found.add("contact", doc, min(88.0, best_part * 0.95), "similar name", probe.split())
+        tries += [(word, probe) for probe in (pair, word) if probe]
+    alike = store.contacts_like_each([probe for _, probe in tries], limit=4) if tries else {}
+    for word, probe in tries:
+        for score, doc in alike[probe]:
+            first, last = _name_words(doc)
+            best_part = max(
+                fuzz.ratio(word, first) if first else 0,
+                fuzz.ratio(word, last) if last else 0,
+                fuzz.ratio(probe, f"{first} {last}".strip()) if " " in probe else 0,
+            )
+            if best_part >= 80 and score >= 80:
+                found.add("contact", doc, min(88.0, best_part * 0.95), "similar name", probe.split())
 
 
 def _places(store: Store, found: Mentions, words: list[str], ignore: set[str]) -> None:
