@@ -37,7 +37,7 @@ Effect = Literal["read", "write", "consequential"]
 
 
 class ToolInput(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "defer_build": True}
 
 
 Preview = Callable[["Store", dict[str, Any]], tuple[str, str]]

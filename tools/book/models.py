@@ -73,7 +73,7 @@ Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), Befor
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -116,7 +116,7 @@ class Company(_Record):
 
 
 class Lead(_Record):
-    model_config = ConfigDict(extra="allow")  # leads are permissive: unknown fields are kept
+    model_config = ConfigDict(extra="allow", defer_build=True)  # leads are permissive: unknown fields are kept
     lead_id: str = Field(pattern=r"^L-[0-9]+$")
     title: str = Field(min_length=1)
     description: str = ""
