@@ -21,8 +21,12 @@ chat: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/backoffice --data-dir $(BOOK) demo
 
+# Every test twice: on the files, then with the book on a PostgreSQL server the tests start
+# (Debian's postgresql package: apt-get install -y postgresql; .ci/run installs it when absent).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	bash tests/pg/ensure_server.sh
+	$(BIN)/python -m pytest --backend=postgresql
 
 # the scenario suite against the real Claude (ANTHROPIC_API_KEY), K runs each: pass^1 and pass^K
 K ?= 3

@@ -2,6 +2,7 @@
 
     python bench/cli_bench.py [--sizes 1000,10000,100000] [--runs 5] [--command 'python -m backoffice']
                               [--timeout 120] [--budget 60] [--previous OLD.json] [--json FILE]
+                              [--postgresql auto|none|URL]
 
 For each size N it builds one book (N contacts, N leads, N interactions of which a tenth are pending
 follow-ups, N/5 jobs spread over every stage, dates around November 2026) with the generators of
@@ -31,6 +32,12 @@ Baselines, measured in the same run on the same machine:
   * bench/sqlite_book.py, a small stdlib-only process answering the same questions from a SQLite
     copy of the same book (JSON documents plus indexed columns, WAL, synchronous=FULL; see its
     docstring for what each question does). Its file is built once per size, untimed.
+
+The PostgreSQL column (``--postgresql``, default auto: a throwaway durable server started as the
+tests start theirs; none leaves it out): the same book is copied with ``backoffice migrate`` (timed)
+into three empty databases (for the reads, the write and the chat, as the files get three
+copies), and every command runs again with ``BACKOFFICE_DATABASE_URL`` set and an empty data dir,
+rows marked [postgresql]; a last table sets each beside its files figure. The same goals apply.
 
 Peak memory is the child's maximum resident set size. With /usr/bin/time (GNU time) present, each
 command runs under ``/usr/bin/time -f '%M %U %S'``: exact for that process, and its CPU time.
@@ -249,6 +256,7 @@ class Spec:
     data_dir: Path | None = None
     prepare: Callable[[], str | None] | None = None  # untimed, before every run; a string is a problem
     baseline: bool = False
+    env: dict[str, str] | None = None  # more environment for the process (the database's address)
 
 
 @dataclass
@@ -334,6 +342,7 @@ def measure_all(
             run_env = dict(env)
             if spec.data_dir is not None:
                 run_env["BACKOFFICE_DATA_DIR"] = str(spec.data_dir)
+            run_env.update(spec.env or {})
             run = run_process(spec.argv, spec.stdin, run_env, cwd, args.timeout, use_time)
             spent[spec.key] += run.wall
             if run.timed_out:
@@ -523,6 +532,72 @@ def product_specs(
         ),
         Spec("duplicates", f"{prog} duplicates", base + ["duplicates"], contains("duplicates"), data_dir=read_dir),
     ]
+
+
+PG = "pg_"  # the [postgresql] rows' keys: the files row's key after it
+
+
+def on_postgresql(
+    base: list[str],
+    products: list[Spec],
+    urls: dict[Path, str],
+    work: Path,
+    run_untimed: Callable[..., str | None],
+) -> list[Spec]:
+    """The same commands on the book copied into PostgreSQL (one database for each files copy)."""
+    import psycopg
+
+    chat_url = next(url for d, url in urls.items() if d.name == "chat")
+
+    def fresh_day() -> str | None:
+        with psycopg.connect(chat_url, autocommit=True) as conn:
+            conn.execute("DELETE FROM notifications")
+            conn.execute("DELETE FROM state_docs WHERE name = 'chat_state'")
+        return None
+
+    def reports_made() -> str | None:
+        with psycopg.connect(chat_url, autocommit=True) as conn:
+            made = conn.execute("SELECT count(*) FROM notifications WHERE kind = 'digest'").fetchone()[0]
+            seen = conn.execute("SELECT count(*) FROM state_docs WHERE name = 'chat_state'").fetchone()[0]
+        if not made or not seen:
+            problem = run_untimed(base + ["chat"], b"quit\n", work / "pg-chat", chat_url)
+            if problem:
+                return f"could not make today's reports first: {problem}"
+        return None
+
+    out = []
+    for spec in products:
+        if spec.key == "help" or spec.data_dir is None:
+            continue
+        url = urls[spec.data_dir]
+        prepare = {"chat_first": fresh_day, "chat_made": reports_made}.get(spec.key, spec.prepare)
+        out.append(
+            Spec(
+                PG + spec.key,
+                f"{spec.label} [postgresql]",
+                spec.argv,
+                spec.check,
+                stdin=spec.stdin,
+                equivalent=spec.equivalent,
+                data_dir=work / f"pg-{spec.data_dir.name}",
+                prepare=prepare,
+                env={"BACKOFFICE_DATABASE_URL": url},
+            )
+        )
+    return out
+
+
+def print_side_by_side(results: dict[str, Result]) -> None:
+    pairs = [(r, results[PG + r.key]) for r in results.values() if PG + r.key in results]
+    if not pairs:
+        return
+    print("files and postgresql, side by side (median s; the last column is postgresql ÷ files):")
+    width = max(len(f.label) for f, _ in pairs) + 2
+    for files, pg in pairs:
+        ratio = f"{pg.median / files.median:5.2f}×" if files.median and pg.median else "    —"
+        left = f"{files.median:8.3f}" if files.median else f"{'—':>8}"
+        right = f"{pg.median:8.3f}" if pg.median else f"{'—':>8}"
+        print(f"  {files.label:<{width}}{left}  {right}  {ratio}")
 
 
 def baseline_specs(n: int, db: Path) -> list[Spec]:
@@ -717,6 +792,15 @@ def child_env() -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def postgresql(choice: str) -> Any:
+    sys.path.insert(0, str(BENCH))
+    from store_bench import postgresql as databases
+
+    with databases(choice) as new_database:
+        yield new_database
+
+
 def resolve_command(command: str) -> list[str]:
     argv = shlex.split(command)
     if argv and argv[0] in ("python", "python3"):
@@ -752,7 +836,13 @@ def warm_up(base: list[str], root: Path, env: dict[str, str], use_time: bool) ->
 
 
 def bench_size(
-    n: int, base: list[str], root: Path, env: dict[str, str], args: argparse.Namespace, use_time: bool
+    n: int,
+    base: list[str],
+    root: Path,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    use_time: bool,
+    new_database: Callable[[], str] | None = None,
 ) -> dict[str, Any]:
     work = root / f"n{n}"
     pristine = work / "pristine"
@@ -778,19 +868,34 @@ def bench_size(
     )
     load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
-    def run_untimed(argv: list[str], stdin: bytes, directory: Path) -> str | None:
-        run = run_process(argv, stdin, dict(env, BACKOFFICE_DATA_DIR=str(directory)), root, args.timeout * 4, use_time)
+    def run_untimed(argv: list[str], stdin: bytes, directory: Path, url: str = "") -> str | None:
+        run_env = dict(env, BACKOFFICE_DATA_DIR=str(directory))
+        if url:
+            run_env["BACKOFFICE_DATABASE_URL"] = url
+        run = run_process(argv, stdin, run_env, root, args.timeout * 4, use_time)
         if run.timed_out:
             return f"timed out after {args.timeout * 4:g} s"
         return f"exit status {run.rc}" if run.rc else None
 
     baselines = baseline_specs(n, db)
     products = product_specs(base, n, read_dir, write_dir, chat_dir, run_untimed)
+    if new_database is not None:
+        urls = {}
+        for d in (read_dir, write_dir, chat_dir):
+            urls[d] = new_database()
+            start = time.perf_counter()
+            problem = run_untimed(base + ["migrate", "--to", urls[d]], b"", d)
+            if problem:
+                raise SystemExit(f"backoffice migrate into PostgreSQL failed: {problem}")
+            book["migrate_s"] = round(time.perf_counter() - start, 1)
+        _progress(f"  copied into PostgreSQL with backoffice migrate (verified) in {book['migrate_s']} s a copy")
+        products += on_postgresql(base, products, urls, work, run_untimed)
     results = measure_all(baselines + products, env, root, args, use_time)
     ordered = {s.key: results[s.key] for s in products + baselines}  # the table: commands, then baselines
     compute_ratios(ordered)
     evaluate_goals(n, ordered)
     print_table(n, book, ordered, args.timeout, load)
+    print_side_by_side(ordered)
     sys.stdout.flush()
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -817,6 +922,9 @@ def main() -> None:
     parser.add_argument("--previous", type=Path, help="an earlier --json file whose sizes join the growth line")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--keep", action="store_true", help="keep the books (printed temp dir)")
+    parser.add_argument(
+        "--postgresql", default="auto", help="auto (a throwaway durable server), none, or a server's URL"
+    )
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     base = resolve_command(args.command)
@@ -854,8 +962,9 @@ def main() -> None:
     try:
         _progress("warming up (untimed, byte-compiles everything the commands import)…")
         warm_up(base, root, env, use_time)
-        for n in sizes:
-            report["sizes"][str(n)] = bench_size(n, base, root, env, args, use_time)
+        with postgresql(args.postgresql) as new_database:
+            for n in sizes:
+                report["sizes"][str(n)] = bench_size(n, base, root, env, args, use_time, new_database)
     finally:
         if args.keep:
             _progress(f"books kept in {root}")

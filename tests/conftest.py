@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,15 +10,68 @@ from backoffice.tools.book.store import Store
 from backoffice.tools.catalog import get_tool
 from backoffice.tools.services import Services
 
+from .pg.server import PostgresServer
+
 FRIDAY = "2026-11-20T10:00:00"  # a Friday, business time zone (America/New_York)
 
 
+# ---------------------------------------------------------------------------- which book engine
+# `pytest` runs every test on the files; `pytest --backend=postgresql` runs every test again with
+# the book on a PostgreSQL server the tests start (pytest-postgresql, Debian's postgresql). Tests
+# about the files themselves (journal, torn tails, index rebuilds) are marked files_only; tests
+# about the server (migrations, two computers) postgresql_only; tests about something the storage
+# never changes (the planner's understanding of the owner, the wheel) once: they run on the files
+# only, to keep `make test` well inside CI's time. `make test` runs both.
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=("files", "postgresql"),
+        default="files",
+        help="where the book lives while the tests run (default: files)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backend = config.getoption("--backend")
+    for item in items:
+        if backend == "postgresql" and item.get_closest_marker("files_only"):
+            item.add_marker(pytest.mark.skip(reason="about the file engine itself (runs with --backend=files)"))
+        if backend == "postgresql" and item.get_closest_marker("once"):
+            item.add_marker(pytest.mark.skip(reason="nothing the storage changes (runs once, with --backend=files)"))
+        if backend == "files" and item.get_closest_marker("postgresql_only"):
+            item.add_marker(pytest.mark.skip(reason="about the PostgreSQL book (runs with --backend=postgresql)"))
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--backend"))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Any:
+    """A real PostgreSQL server for the whole run, started on first use and stopped at the end."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def new_database(request: pytest.FixtureRequest) -> Callable[[], str]:
+    """Addresses of empty databases on the test server (each a schema of its own, made by the
+    book's first write, as a real database of its own would be)."""
+    server = request.getfixturevalue("pg_server")
+    return server.new_url
+
+
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test gets its own data dir, a pinned clock and no API key."""
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, backend: str) -> None:
+    """Every test gets its own data dir (and, on PostgreSQL, its own empty database), a pinned
+    clock and no API key."""
     monkeypatch.setenv("BACKOFFICE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("BACKOFFICE_NOW", FRIDAY)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("BACKOFFICE_DATABASE_URL", raising=False)
+    if backend == "postgresql":
+        monkeypatch.setenv("BACKOFFICE_DATABASE_URL", request.getfixturevalue("new_database")())
 
 
 @pytest.fixture
@@ -32,11 +86,14 @@ def services() -> Services:
 
 
 @pytest.fixture
-def store(data_dir: Path, services: Services) -> Store:
-    """An empty book. Its folder exists, as after a first write: commands that only read
-    refuse a book whose folder is not there at all."""
+def store(data_dir: Path, services: Services, backend: str) -> Store:
+    """An empty book. Its folder (on PostgreSQL: its tables) exists, as after a first write:
+    commands that only read refuse a book that is not there at all."""
     data_dir.mkdir(parents=True, exist_ok=True)
     s = Store(data_dir, services=services)
+    if backend == "postgresql":
+        with s.transaction():
+            pass  # a write that changes nothing still makes the book's tables
     yield s
     s.close()
 

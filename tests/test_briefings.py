@@ -220,7 +220,8 @@ def test_a_schedule_that_is_not_understood_says_why(text: str, words: str):
 
 
 def _produced(data_dir: Path) -> list[str]:
-    return sorted(p.stem for p in (data_dir / "notifications").glob("*.json"))
+    """The reports kept for the owner (files in notifications/, or rows of the book's database)."""
+    return sorted(n.id for n in Notifications(data_dir).all())
 
 
 def test_reports_run_once_a_day_and_a_missed_monday_runs_once_after_downtime(store: Store, data_dir: Path):
@@ -293,8 +294,8 @@ def test_chat_makes_todays_digest_when_no_daemon_ran(cli, data_dir: Path):
     code, screen = cli("chat", stdin=lines("quit"))
     assert "Morning digest — Friday November 20" in screen and "From the daemon" not in screen
     assert Notifications(data_dir).exists("digest", dt.date(2026, 11, 20))
-    note = json.loads((data_dir / "notifications" / "2026-11-20-digest.json").read_text())
-    assert note["origin"] == "chat" and note["data"]["follow_ups"] == []
+    [note] = [n for n in Notifications(data_dir).all() if n.id == "2026-11-20-digest"]
+    assert note.origin == "chat" and note.data["follow_ups"] == []
 
 
 def test_reports_are_emailed_to_the_owner_only_when_asked_and_connected(store: Store, data_dir: Path, services):

@@ -16,6 +16,9 @@ from backoffice.tools.book.store import Store
 
 from .conftest import add_contact, call
 
+# `check` reads the data dir's files as they are; its reading of a book in PostgreSQL is in test_pgbook
+pytestmark = pytest.mark.files_only
+
 
 @pytest.fixture
 def book(cli, data_dir: Path, tmp_path: Path) -> Path:

@@ -216,7 +216,7 @@ def test_claude_is_offered_only_the_routed_procedures_tools_and_told_its_hard_st
     from backoffice.agent.planners.claude import PREAMBLE
 
     ids = book(data_dir)
-    (data_dir / "procedures").mkdir()
+    (data_dir / "procedures").mkdir(parents=True)
     (data_dir / "procedures" / "reminders.md").write_text(REMINDERS)
     fake = api(
         tool_use("mark_opportunity_won", {"opportunity_id": ids["job"]}),

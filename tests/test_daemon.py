@@ -15,6 +15,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _start(data_dir: Path, *args: str, now: str = "2026-11-23T08:00:00") -> subprocess.Popen[str]:
     data_dir.mkdir(parents=True, exist_ok=True)  # a book to run for: the daemon never starts an empty one
+    if os.environ.get("BACKOFFICE_DATABASE_URL"):  # on PostgreSQL the book is its tables, made by a first write
+        from backoffice.tools.book.store import Store
+
+        book = Store(data_dir)
+        with book.transaction():
+            pass
+        book.close()
     env = {**os.environ, "BACKOFFICE_NOW": now, "BACKOFFICE_DATA_DIR": str(data_dir), "COLUMNS": "200"}
     return subprocess.Popen(
         [sys.executable, "-m", "backoffice", "run", *args],
@@ -24,6 +31,13 @@ def _start(data_dir: Path, *args: str, now: str = "2026-11-23T08:00:00") -> subp
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def _reports(data_dir: Path) -> list[str]:
+    """The reports produced, named as their files are (on PostgreSQL they are rows)."""
+    from backoffice.agent.briefings.notifications import Notifications
+
+    return sorted(f"{note.id}.json" for note in Notifications(data_dir).all())
 
 
 def _wait_for(condition, seconds: float = 30.0) -> None:
@@ -50,7 +64,7 @@ def test_daemon_produces_the_digest_once_and_stops_cleanly_on_sigterm(data_dir: 
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
-    produced = sorted(p.name for p in (data_dir / "notifications").glob("*.json"))
+    produced = _reports(data_dir)
     assert produced == ["2026-11-23-digest.json", "2026-11-23-pipeline.json"]
     log = (data_dir / "logs" / "daemon.log").read_text()
     assert log.count("produced Morning digest — Monday November 23") == 1
@@ -65,7 +79,7 @@ def test_daemon_once_is_for_cron_and_a_restart_does_not_repeat(data_dir: Path):
         proc = _start(data_dir, "--once", "--quiet")
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0 and out == ""
-    notes = sorted(p.name for p in (data_dir / "notifications").glob("*.json"))
+    notes = _reports(data_dir)
     assert notes == ["2026-11-23-digest.json", "2026-11-23-pipeline.json"]
     assert (data_dir / "logs" / "daemon.log").read_text().count("produced Morning digest") == 1
 
@@ -83,7 +97,7 @@ def test_the_daemon_follows_an_owner_procedure_that_moves_the_digest_and_reports
     assert "Reports at 06:00, 07:30 (America/New_York)" in out
     assert f"procedure file problem: {procedures / 'early.md'}:9: schedule 'nightly'" in out
     # Monday 06:10: the moved digest is due, the pipeline (07:30) is not yet
-    assert sorted(p.name for p in (data_dir / "notifications").glob("*.json")) == ["2026-11-23-digest.json"]
+    assert _reports(data_dir) == ["2026-11-23-digest.json"]
 
 
 INQUIRY = """From: Person {i} <person{i}@example.test>

@@ -267,7 +267,9 @@ def test_winning_asks_first_and_quickbooks_not_connected_is_said_at_once(cli, da
 
 
 def test_with_quickbooks_connected_a_win_asks_about_it_once_and_no_means_no(
-    cli, data_dir: Path, qbo: FakeQuickBooks  # noqa: F811 - the fixture imported above
+    cli,
+    data_dir: Path,
+    qbo: FakeQuickBooks,  # noqa: F811 - the fixture imported above
 ):
     _lead_ready(data_dir)
     connect(data_dir)
@@ -365,6 +367,7 @@ def test_12_3_is_read_in_the_businesss_own_day_month_order(cli, data_dir: Path):
 
     add_contact(reopen(data_dir), name="Dana Reyes", phone="555-201-7788")
     cli("chat", stdin=lines("log a call with Dana, call back 12/3"))
+    data_dir.mkdir(parents=True, exist_ok=True)  # on PostgreSQL the book wrote nothing here
     (data_dir / "settings.json").write_text(json.dumps({"default_phone_region": "GB", "timezone": "Europe/London"}))
     cli("chat", stdin=lines("log a call with Dana, call back 12/3"))
     us, gb = [i["follow_up_date"] for i in records(reopen(data_dir), "interactions")]

@@ -173,7 +173,7 @@ def test_a_new_procedure_file_teaches_the_offline_planner_a_request(cli, data_di
 
     call(store, "create_lead", title="Bathroom fan at 88 Oak St", contact_id=tom["contact_id"])
     store.close()
-    (data_dir / "procedures").mkdir()
+    (data_dir / "procedures").mkdir(parents=True)
     (data_dir / "procedures" / "visits.md").write_text(VISITS)
     (data_dir / "procedures" / "visits.requests.yaml").write_text(VISIT_REQUESTS)
     code, screen = cli("chat", stdin=lines("book a site visit for the fan lead", "friday", "help"))

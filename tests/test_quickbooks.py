@@ -166,7 +166,7 @@ def test_approving_a_won_job_later_queues_the_quickbooks_question(cli, store: St
 
 
 def test_connecting_checks_the_pasted_address_and_saves_tokens_0600(
-    data_dir: Path, qbo: FakeQuickBooks, cli, services: Services
+    data_dir: Path, qbo: FakeQuickBooks, cli, services: Services, store: Store
 ):
     app = {"client_id": "app-id", "client_secret": "s", "redirect_uri": "http://localhost/cb", "environment": "sandbox"}
     url, state = quickbooks.authorization_url(app, services)

@@ -14,6 +14,9 @@ import pytest
 from .fakes.messages_api import FakeMessagesAPI
 from .scenarios.runner import all_scenarios, claude_script, cleanup, play
 
+# the planners' understanding, played on the sample book the Store serves the same from either engine
+pytestmark = pytest.mark.once
+
 SCENARIOS = all_scenarios()
 
 

@@ -8,7 +8,7 @@
      ├── IllegalTransition          a lead/opportunity state change the state machine forbids
      ├── MissingInformation         an action needs fields the record does not have yet
      ├── ToolArgumentError          a planner called an unknown tool, or with arguments it refuses
-     ├── StoreError                 the data files cannot be read or written
+     ├── StoreError                 the book (its files or its database) cannot be read or written
      │    └── StoreCorrupt          a data file is damaged; it is left untouched
      ├── ConfigError                a setting is wrong
      │    └── ProcedureProblem      a procedure file is wrong (names the file and line)

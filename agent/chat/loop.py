@@ -6,7 +6,6 @@ just asked (confirmations included). End of input is a clean exit."""
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Callable
@@ -23,9 +22,7 @@ from backoffice.agent.chat.screen import action_panel, planner_banner, render, s
 from backoffice.agent.orchestrator import Orchestrator, build
 from backoffice.agent.reply import Reply
 from backoffice.agent.untrusted import safe_line
-from backoffice.tools.book import clock
-from backoffice.tools.book.datafiles import read_object
-from backoffice.tools.book.storage import atomic_write_bytes
+from backoffice.tools.book import clock, keeping
 from backoffice.tools.book.store import Store
 from backoffice.tools.errors import BackofficeError, StoreCorrupt
 
@@ -38,13 +35,12 @@ SEEN_KEPT = 50_000  # years of reports and emails
 
 # ---------------------------------------------------------------------------- start of day
 def _state(store: Store) -> dict[str, Any]:
-    state = read_object(store.directory / STATE_FILE, "which reports the chat has shown you") or {}
-    seen = state.get("seen_reports", [])
+    kept = keeping.slot(store.directory, "chat_state")  # chat_state.json, or its row in the office's database
+    state = kept.load() or {}
+    seen = state.get("seen_reports", []) if isinstance(state, dict) else None
     if not isinstance(seen, list) or not all(isinstance(s, str) for s in seen):
-        raise StoreCorrupt(
-            f"{store.directory / STATE_FILE}: seen_reports should be a list of report ids; it was left as it is."
-        )
-    return state
+        raise StoreCorrupt(f"{kept.where}: seen_reports should be a list of report ids; it was left as it is.")
+    return dict(state)
 
 
 def show_reports(store: Store, console: Console) -> None:
@@ -69,14 +65,16 @@ def show_reports(store: Store, console: Console) -> None:
             console.print(Text(safe_line(note.title), style="bold"), Text(when, style="dim"))
         render(note.reply(), console)
     if len(unseen) > len(shown):
+        kept = "the book's database" if store.database_url else store.directory / "notifications"
         console.print(
-            f"[dim]{len(unseen) - len(shown)} older item(s) you have not seen are in "
-            f"{store.directory / 'notifications'}.[/dim]",
+            f"[dim]{len(unseen) - len(shown)} older item(s) you have not seen are in {kept}.[/dim]",
             highlight=False,
         )
     # every id seen is kept (a few a day), so an old one never comes back as new
     state["seen_reports"] = sorted(seen | {n.id for n in unseen})[-SEEN_KEPT:]
-    atomic_write_bytes(store.directory / STATE_FILE, json.dumps(state).encode())
+    chat_state = keeping.slot(store.directory, "chat_state")
+    with chat_state.locked():
+        chat_state.save(state)
 
 
 def show_pending(orch: Orchestrator, console: Console) -> None:

@@ -14,6 +14,7 @@ running a command imports its own module and no other.
     daemon.py         run
     connections.py    inbound, gmail, quickbooks, doctor
     book.py           demo, check, import, export, duplicates, merge
+    migrate.py        migrate
     output.py         the consoles: a terminal, or a pipe (no wrapping, no padding)
 
 A run function is ``run(args, store, console) -> exit code``; an arguments function adds the
@@ -31,7 +32,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
-from backoffice.tools.book.location import ENV, locate
+from backoffice.tools.book.location import ENV, database, locate
 from backoffice.tools.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -122,6 +123,8 @@ COMMANDS = {
                 "book:duplicates", "book:duplicates_arguments", reads=True),
         Command("merge", "merge duplicate contacts into one (shows what moves, then asks)",
                 "book:merge", "book:merge_arguments", reads=True),
+        Command("migrate", "copy the whole book into an empty PostgreSQL database (--to postgresql://…) or folder",
+                "migrate:migrate", "migrate:migrate_arguments", reads=True),
     )
 }
 # fmt: on
@@ -291,7 +294,8 @@ def _run(command: Command, args: argparse.Namespace, services: Services | None) 
     store: Store | None = None
     try:
         args.book = where = locate(args.data_dir)
-        if command.reads_only(args) and not where.exists:
+        args.database = server = database(where.path)  # None: the book is the files in the data dir
+        if command.reads_only(args) and not where.exists and server is None:
             err.print(where.missing_message(), markup=False, highlight=False)
             return 1
         handler = command.handler()
@@ -300,7 +304,10 @@ def _run(command: Command, args: argparse.Namespace, services: Services | None) 
             from backoffice.tools.book.settings import Settings
 
             settings = Settings()
-        store = Store(where.path, settings=settings, services=services)
+        store = Store(where.path, settings=settings, services=services, database_url=server.url if server else "")
+        if command.reads_only(args) and server is not None and not store.exists():
+            err.print(server.missing_message(where.path), markup=False, highlight=False)
+            return 1
         return handler(args, store, console)
     except BackofficeError as exc:
         err.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False)

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from backoffice.tools.book.datafiles import shown
+from backoffice.tools.book.location import safe_url
 from backoffice.tools.book.store import Store
 from backoffice.tools.bulk.mapping import FIELDS, POLICIES, Policy
 from backoffice.tools.errors import BadInput
@@ -76,8 +77,17 @@ def check(args: argparse.Namespace, store: Store, console: Console) -> int:
     from backoffice.agent.gate.pending import validate_file
     from backoffice.tools.book.check import check_data_dir
 
+    database = None
+    if store.database_url:  # the records are rows: read them as stored, unchecked, as the files would be
+        import orjson
+
+        from backoffice.tools.book.moving import read_book
+
+        raw = read_book(store).records
+        records = {table: {str(key): orjson.loads(doc) for key, doc in rows} for table, rows in raw.items()}
+        database = (safe_url(store.database_url), records)
     # the files as they are: the store would stop at the first problem
-    problems = check_data_dir(store.directory, more=(validate_file, check_folder))
+    problems = check_data_dir(store.directory, more=(validate_file, check_folder), database=database)
     if args.json:
         print(json.dumps({"ok": not problems, "problems": problems}, indent=2))
     elif problems:
@@ -85,7 +95,8 @@ def check(args: argparse.Namespace, store: Store, console: Console) -> int:
             console.print("[red]✗[/red] " + escape(problem), highlight=False)
         console.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {store.directory}.")
     else:
-        console.print(f"[green]✓[/green] Every record and file in {store.directory} is valid.")
+        held = f" and the book in {safe_url(store.database_url)}" if store.database_url else ""
+        console.print(f"[green]✓[/green] Every record and file in {store.directory}{held} is valid.")
     return 1 if problems else 0
 
 

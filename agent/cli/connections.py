@@ -209,6 +209,7 @@ def quickbooks(args: argparse.Namespace, store: Store, console: Console) -> int:
 def doctor(args: argparse.Namespace, store: Store, console: Console) -> int:
     rows = [
         _checked("Book", lambda: _check_book(args, store)),
+        _checked("Storage", lambda: _check_storage(store)),
         _checked("Data files", lambda: _check_files(store)),
         _checked("Gmail", lambda: _check_gmail(store)),
         _checked("Mail intake", lambda: _check_intake(store)),
@@ -266,6 +267,24 @@ def _check_book(args: argparse.Namespace, store: Store) -> dict[str, object]:
     counts = store.counts()
     held = f"{counts['contacts']} contacts, {counts['leads']} leads, {counts['opportunities']} jobs"
     return _row("Book", True, True, None, f"{store.directory} ({args.book.source}): {held}")
+
+
+def _check_storage(store: Store) -> dict[str, object]:
+    """Where the records are kept: the files, or which PostgreSQL server at which migration level."""
+    if not store.database_url:
+        return _row("Storage", True, True, None, f"files (TinyDB, journal, SQLite index) in {store.directory}")
+    from backoffice.tools.book import pgschema
+    from backoffice.tools.book.pgbook import PgBook
+    from backoffice.tools.errors import BackofficeError
+
+    assert isinstance(store.db, PgBook)
+    where = store.db.where
+    try:
+        version, level = store.db.server_version(), store.db.level()
+    except BackofficeError as exc:
+        return _row("Storage", True, False, None, str(exc))
+    note = f"PostgreSQL {version} at {where}; migration level {level} of {pgschema.latest()}"
+    return _row("Storage", True, level == pgschema.latest(), None, note)
 
 
 CONSENT_DAYS = 7  # a Testing-mode OAuth client's refresh token ends this long after consent

@@ -31,7 +31,7 @@ def ask(args: argparse.Namespace, store: Store, console: Console) -> int:
     from backoffice.agent.cli.output import console_for
     from backoffice.agent.orchestrator import build
 
-    had_book = store.directory.is_dir()
+    had_book = _book_there(args, store)
     interactive = sys.stdin.isatty() and not args.json
     approver = ChatApprover(console, LineReader(sys.stdin, console)) if interactive else None
     orch = build(store, approver, origin="ask", offline=args.offline)
@@ -43,11 +43,16 @@ def ask(args: argparse.Namespace, store: Store, console: Console) -> int:
     else:
         console.print(f"[dim]{planner_banner(orch, args.offline)}[/dim]", highlight=False)
         render(reply, console)
-    if not had_book and not store.directory.is_dir():
+    if not had_book and not _book_there(args, store):
         # the answer wrote nothing, so it was about a book that is not there: say where we looked
-        console_for(sys.stderr).print(args.book.missing_message(), markup=False)
+        missing = args.database.missing_message(store.directory) if args.database else args.book.missing_message()
+        console_for(sys.stderr).print(missing, markup=False)
         return 1
     return 1 if any(b.kind == "error" for b in reply.blocks) else 0
+
+
+def _book_there(args: argparse.Namespace, store: Store) -> bool:
+    return store.exists() if args.database else store.directory.is_dir()
 
 
 def pending_arguments(p: argparse.ArgumentParser) -> None:

@@ -1,7 +1,9 @@
 """Pending actions: consequential tool calls waiting for the owner's answer.
 
-Kept in ``<data dir>/pending.json`` (atomic replace, cross-process flock) so they survive restarts
-and are shared by the chat, ``backoffice approve`` and the daemon. Each action moves
+Kept in ``<data dir>/pending.json`` (atomic replace, cross-process flock), or in a row of the
+office's PostgreSQL database when the book is there (``keeping.slot``, the row locked while it
+changes), so they survive restarts and are shared by the chat, ``backoffice approve``, the daemon
+and every computer of the office. Each action moves
 
     pending ──approve──> running ──> done
        │                    ├──────> failed ──approve──> running ...
@@ -14,7 +16,7 @@ process runs the action (``claims``); a running action whose process is gone is 
 listed again, and the owner can approve it (the gate first checks whether the first run got
 through) or reject it.
 
-The file is read as untrusted: it must fit its schema (``_File``), or every command that needs it
+The file (or row) is read as untrusted: it must fit its schema (``_File``), or every command that needs it
 refuses with a message naming the file and leaves it as it is. An entry that fits the schema but
 names a tool that does not exist, arguments the tool refuses, or a fingerprint that does not match
 its call (``unusable``) is listed but never run. Titles and previews stored here are a record of
@@ -35,9 +37,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backoffice.agent.gate import claims
-from backoffice.tools.book import clock
-from backoffice.tools.book.datafiles import read_object
-from backoffice.tools.book.storage import atomic_write_bytes, file_lock
+from backoffice.tools.book import clock, keeping
 from backoffice.tools.catalog import get_tool
 from backoffice.tools.errors import BackofficeError, NotFound, StoreCorrupt
 
@@ -146,40 +146,41 @@ class PendingStore:
     def __init__(self, directory: Path):
         self.directory = directory
         self.path = directory / FILE
+        self.slot = keeping.slot(directory, "pending")  # the file, or a row of the office's database
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
-        with file_lock(self.directory / ".pending.lock"):
+        with self.slot.locked():
             state = self._read()
             before = json.dumps(state, sort_keys=True, indent=1)
             yield state
             after = json.dumps(state, sort_keys=True, indent=1)
             if after != before:
-                atomic_write_bytes(self.path, after.encode() + b"\n")
+                self.slot.save(state)
 
     def _read(self) -> dict[str, Any]:
-        state = read_object(self.path, "actions waiting for your approval")
+        state = self.slot.load()
         if state is None:
             return {"next": 1, "actions": []}
         try:
             parsed = _File.model_validate(state)
         except ValidationError as exc:
-            raise StoreCorrupt(f"{self.path} does not fit its schema: {_problems(exc, state)}; {_KEEP}") from exc
+            raise StoreCorrupt(f"{self.slot.where} does not fit its schema: {_problems(exc, state)}; {_KEEP}") from exc
         ids = [a.id for a in parsed.actions]
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
-            raise StoreCorrupt(f"{self.path} holds {', '.join(twice)} more than once; {_KEEP}")
+            raise StoreCorrupt(f"{self.slot.where} holds {', '.join(twice)} more than once; {_KEEP}")
         highest = max((int(i[2:]) for i in ids), default=0)
         if parsed.next <= highest:
             raise StoreCorrupt(
-                f"{self.path} says the next action is P-{parsed.next}, but P-{highest} exists already; {_KEEP}"
+                f"{self.slot.where} says the next action is P-{parsed.next}, but P-{highest} exists already; {_KEEP}"
             )
         return state
 
     # ------------------------------------------------------------------ queries
     def all(self) -> list[Action]:
         # a reader's lock: listing never writes, and never creates a book that is not there
-        with file_lock(self.directory / ".pending.lock", shared=True):
+        with self.slot.locked(shared=True):
             return [_action(a) for a in self._read()["actions"]]
 
     def open(self) -> list[Action]:
@@ -336,10 +337,11 @@ def validate_file(directory: Path) -> list[str]:
     for action in actions:
         problem = unusable(action)
         if problem and action.status in ("pending", "failed", "running"):
-            found.append(f"{store.path}: {action.id} can never run: {problem}")
+            found.append(f"{store.slot.where}: {action.id} can never run: {problem}")
         if action.interrupted:
             found.append(
-                f"{store.path}: {action.id} ({action.title}) was left running by {claims.describe(action.claim)}, "
+                f"{store.slot.where}: {action.id} ({action.title}) was left running by "
+                f"{claims.describe(action.claim)}, "
                 "which is gone; `backoffice approve` finishes it, `backoffice reject` drops it"
             )
     return found

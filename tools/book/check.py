@@ -52,16 +52,20 @@ SHOWN = 20  # problems of one kind listed before the rest are counted
 Checker = Callable[[Path], Problems]
 
 
-def check_data_dir(directory: Path, more: Sequence[Checker] = ()) -> Problems:
+def check_data_dir(directory: Path, more: Sequence[Checker] = (), database: tuple[str, Book] | None = None) -> Problems:
     """Every problem in the data dir, each a sentence starting with the file it is about. ``more``
     are the agent's checks of its own files (pending actions, notifications): the domain does not
-    know their rules."""
+    know their rules. ``database``: the book is in PostgreSQL (its address as shown, its records),
+    so its records are checked instead of files that are not the book."""
     found: Problems = []
-    book, book_problems = read_book(directory)
-    found += book_problems
-    if book is not None:
-        found += check_records(directory, book)
-        found += check_index(directory, book)
+    if database is not None:
+        found += check_records(directory, database[1], where=database[0])
+    else:
+        book, book_problems = read_book(directory)
+        found += book_problems
+        if book is not None:
+            found += check_records(directory, book)
+            found += check_index(directory, book)
     found += check_files(directory, more)
     found += _permissions(directory)
     return found
@@ -173,25 +177,30 @@ def _lines(path: Path, found: Problems) -> Iterator[tuple[int, bytes]] | None:
     return ((n, line) for n, line in enumerate(complete.split(b"\n"), start=1) if complete or n > 1)
 
 
-def check_records(directory: Path, book: Book) -> Problems:
+def check_records(directory: Path, book: Book, where: str | None = None) -> Problems:
+    """Schemas, ids, links and emails recorded twice; ``where`` names the database holding them."""
     found: Problems = []
+
+    def place(file: str) -> str:
+        return where or str(directory / file)
+
     ids: dict[str, set[str]] = {}
     for table, (file, _, id_field, prefix, noun) in TABLES.items():
         ids[table] = set()
         for key, doc in book[table].items():
-            where = f"{directory / file}: {table} record {key!r}"
+            at = f"{place(file)}: {table} record {key!r}"
             if not isinstance(doc, dict):
-                found.append(f"{where} is not an object")
+                found.append(f"{at} is not an object")
                 continue
             record_id = doc.get(id_field)
             if not (str(key).isascii() and str(key).isdigit()) or len(str(key)) > 15:
-                found.append(f"{where}: record keys are numbers")
+                found.append(f"{at}: record keys are numbers")
             elif record_id is None:
-                found.append(f"{where} has no {id_field} (it should be {prefix}-{int(key)})")
+                found.append(f"{at} has no {id_field} (it should be {prefix}-{int(key)})")
             elif record_id != f"{prefix}-{int(key)}":
-                found.append(f"{where} has {id_field} {record_id!r}, which should be {prefix}-{int(key)}")
+                found.append(f"{at} has {id_field} {record_id!r}, which should be {prefix}-{int(key)}")
             label = record_id if isinstance(record_id, str) else f"{noun} {key!r}"
-            found += [f"{directory / file}: {label}: {p}" for p in problems(table, doc)]
+            found += [f"{place(file)}: {label}: {p}" for p in problems(table, doc)]
             if isinstance(record_id, str):
                 ids[table].add(record_id)
     for table, links in LINKS.items():
@@ -202,9 +211,7 @@ def check_records(directory: Path, book: Book) -> Problems:
             for link, target in links.items():
                 ref = doc.get(link)
                 if ref and ref not in ids[target]:
-                    found.append(
-                        f"{directory / file}: {doc.get(id_field)}: {link} points at {ref}, which does not exist"
-                    )
+                    found.append(f"{place(file)}: {doc.get(id_field)}: {link} points at {ref}, which does not exist")
     by_message: dict[str, list[str]] = defaultdict(list)
     for doc in book["interactions"].values():
         if isinstance(doc, dict) and doc.get("message_id"):
@@ -212,7 +219,7 @@ def check_records(directory: Path, book: Book) -> Problems:
     for message_id, same in by_message.items():
         if len(same) > 1:
             found.append(
-                f"{directory / 'crm.json'}: the email {message_id} is recorded {len(same)} times "
+                f"{place('crm.json')}: the email {message_id} is recorded {len(same)} times "
                 f"({', '.join(sorted(same))}); one email should be one interaction"
             )
     return found

@@ -15,133 +15,21 @@ stores and answers.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from backoffice.tools.book import clock
-from backoffice.tools.book.normalize import email_key, fold, phone_e164
+from backoffice.tools.book.queries import SQLITE, Queries
 from backoffice.tools.book.schemas import TABLES
+from backoffice.tools.book.spec import INDEXES, LINKED_SORT, SPEC, indexed
 from backoffice.tools.book.storage import Doc
 
 FILE = "index.sqlite"
-Extract = Callable[[Doc], Any]
-
-
-def _utc(value: Any) -> str | None:
-    """A stored timestamp as canonical UTC text, so that instants compare as strings."""
-    if not value:
-        return None
-    text = str(value)
-    if len(text) == 25 and text.endswith("+00:00"):
-        return text
-    try:
-        return clock.stamp(clock.parse_stamp(text).astimezone(dt.UTC))
-    except ValueError:
-        return text
-
-
-def _words(text: Any) -> set[str]:
-    return set(fold(str(text or "")).split())
-
-
-def _flag(value: Any) -> int:
-    return 1 if value else 0
-
-
-def _field(name: str) -> Extract:
-    return lambda doc: doc.get(name)
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    columns: dict[str, Extract]  # one value per record, each indexed
-    multi: dict[str, Callable[[Doc], Iterable[str]]]  # several values per record (words, emails)
-
-
-def _fields(*names: str) -> dict[str, Extract]:
-    return {n: _field(n) for n in names}
-
-
-SPEC: dict[str, TableSpec] = {
-    "contacts": TableSpec(
-        {
-            **_fields("lifecycle_stage", "merged_into", "company_id", "source_ref"),
-            "archived": lambda d: _flag(d.get("archived")),
-            "name": lambda d: fold(f"{d.get('first_name') or ''} {d.get('last_name') or ''}"),
-            "first": lambda d: fold(d.get("first_name")),
-            "last": lambda d: fold(d.get("last_name")),
-            "address": lambda d: fold(d.get("address")) or None,
-            "updated_at": lambda d: _utc(d.get("updated_at")),
-        },
-        {
-            "email": lambda d: {k for e in d.get("emails") or () if (k := email_key(e))},
-            "phone": lambda d: {p for x in d.get("phones") or () if (p := phone_e164(x))},
-            "word": lambda d: _words(f"{d.get('first_name') or ''} {d.get('last_name') or ''}"),
-        },
-    ),
-    "companies": TableSpec({"name": lambda d: fold(d.get("name")), **_fields("primary_contact_id")}, {}),
-    "leads": TableSpec(
-        {
-            **_fields("status", "pipeline_stage", "contact_id", "company_id", "source", "source_ref"),
-            **_fields("estimated_value", "expected_close_date", "effort_class", "score"),
-            "source_key": lambda d: fold(d.get("source_detail")) or None,
-            "created_at": lambda d: _utc(d.get("created_at")),
-            "updated_at": lambda d: _utc(d.get("updated_at")),
-            # derived from the interactions, kept by ``_touch``: the latest interaction on the lead
-            # since it was created, so "gone quiet" is one indexed range, not a query per lead
-            "last_ts": lambda d: None,
-        },
-        {"word": lambda d: _words(d.get("title"))},
-    ),
-    "interactions": TableSpec(
-        {
-            **_fields("type", "contact_id", "lead_id", "opportunity_id", "follow_up_status", "follow_up_date"),
-            **_fields("message_id", "outcome"),
-            "ts": lambda d: _utc(d.get("timestamp")),
-        },
-        {},
-    ),
-    "opportunities": TableSpec(
-        {
-            **_fields("stage", "contact_id", "lead_id", "company_id", "close_date", "amount", "expected_close_date"),
-            **_fields("effort_class"),
-            "created_at": lambda d: _utc(d.get("created_at")),
-        },
-        {"word": lambda d: _words(d.get("name"))},
-    ),
-    "qualifications": TableSpec(_fields("lead_id", "status", "outcome"), {}),
-    "source_spend": TableSpec({"month": _field("month"), "source_key": lambda d: fold(d.get("source"))}, {}),
-}
-LINKED_SORT = {"interactions": "ts"}  # what "latest" means for linked records
-INDEXES = {
-    "contacts": ["lifecycle_stage", "company_id", "source_ref", "merged_into"],
-    "companies": ["name", "primary_contact_id"],
-    "leads": ["status, coalesce(last_ts, created_at)", "contact_id", "source_ref", "company_id"],
-    "interactions": [
-        "contact_id, ts",
-        "lead_id, ts",
-        "opportunity_id, ts",
-        "follow_up_status, follow_up_date",
-        "message_id",
-    ],
-    "opportunities": ["stage", "contact_id", "lead_id", "company_id"],
-    "qualifications": ["lead_id"],
-    "source_spend": ["source_key, month", "month"],
-}
-
-
-# a touch on a lead: an interaction from the lead's creation on (imported history is not one), and
-# not the agent's own system record (a note that it was qualified, a message saved unsent)
-_SINCE = " AND ts >= t_leads.created_at AND type != 'system'"
-_LATEST = "SELECT max(ts) FROM t_interactions"
 
 
 def _tables() -> list[str]:
@@ -176,8 +64,11 @@ SCHEMA = TABLE_SCHEMA + INDEX_SCHEMA
 VERSION = hashlib.sha256("\n".join([*SCHEMA, "3"]).encode()).hexdigest()[:16]
 
 
-class Index:
-    """One connection to ``index.sqlite``. Writes happen only inside ``batch()``."""
+class Index(Queries):
+    """One connection to ``index.sqlite``. Writes happen only inside ``batch()``; the questions
+    it answers are ``Queries``', shared with the PostgreSQL book."""
+
+    dialect = SQLITE
 
     def __init__(self, directory: Path):
         self.path = directory / FILE
@@ -289,14 +180,13 @@ class Index:
 
     def load(self, table: str, records: Iterable[tuple[str, Doc]]) -> int:
         """Bulk-insert records into a table that does not hold them yet (a rebuild)."""
-        spec = SPEC[table]
-        marks = ", ".join("?" * (2 + len(spec.columns)))
+        marks = ", ".join("?" * (2 + len(SPEC[table].columns)))
         multi: list[tuple[str, str, str, int]] = []
         rows = []
         for key, doc in records:
             k = int(key)
-            rows.append((k, orjson.dumps(doc), *(_cell(f(doc)) for f in spec.columns.values())))
-            multi.extend((table, name, v, k) for name, f in spec.multi.items() for v in f(doc))
+            rows.append(self.record_row(table, k, doc))
+            multi.extend(self.multi_rows(table, k, doc))
             if len(rows) >= 5000:
                 self._flush(table, marks, rows, multi)
         self._flush(table, marks, rows, multi)
@@ -307,267 +197,6 @@ class Index:
         self.conn.executemany("INSERT INTO multi VALUES (?, ?, ?, ?)", multi)
         rows.clear()
         multi.clear()
-
-    def put(self, table: str, key: str, doc: Doc, raw: bytes | None = None) -> None:
-        """Store ``doc`` (``raw``: its JSON, when the caller already has it) and its lookups."""
-        spec = SPEC[table]
-        k = int(key)
-        before = None
-        if table == "interactions":
-            row = self.conn.execute("SELECT lead_id FROM t_interactions WHERE key = ?", (k,)).fetchone()
-            before = row[0] if row else None
-        values = [k, raw or orjson.dumps(doc), *(_cell(f(doc)) for f in spec.columns.values())]
-        marks = ", ".join("?" * len(values))
-        self.conn.execute(f"INSERT OR REPLACE INTO t_{table} VALUES ({marks})", values)
-        if spec.multi:
-            self.conn.execute("DELETE FROM multi WHERE tbl = ? AND key = ?", (table, k))
-            rows = [(table, name, v, k) for name, f in spec.multi.items() for v in f(doc)]
-            self.conn.executemany("INSERT INTO multi VALUES (?, ?, ?, ?)", rows)
-        if table == "leads":
-            self._touch(f"L-{k}")
-        elif table == "interactions":
-            for lead_id in {before, doc.get("lead_id")}:
-                if lead_id:
-                    self._touch(str(lead_id))
-
-    def _touch(self, lead_id: str) -> None:
-        """Bring a lead's ``last_ts`` up to date from its interactions."""
-        key = int(lead_id[2:]) if lead_id[:2] == "L-" and lead_id[2:].isdigit() else -1
-        self.conn.execute(
-            f"UPDATE t_leads SET last_ts = ({_LATEST} WHERE lead_id = ?{_SINCE}) WHERE key = ?",
-            (lead_id, key),
-        )
-
-    def touch_all(self) -> None:
-        """Every lead's ``last_ts`` at once (after a bulk load)."""
-        self.conn.execute(f"UPDATE t_leads SET last_ts = ({_LATEST} WHERE lead_id = 'L-' || t_leads.key{_SINCE})")
-
-    def add_events(self, tx: str, events: list[Doc], start: int = 0) -> None:
-        """Events of transaction ``tx``, numbered from ``start``; adding the same ones again changes nothing."""
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)",
-            [(tx, start + n, e.get("record_id"), e.get("at"), orjson.dumps(e)) for n, e in enumerate(events)],
-        )
-
-    # ------------------------------------------------------------------ reading
-    def get(self, table: str, key: str) -> Doc | None:
-        row = self.conn.execute(f"SELECT doc FROM t_{table} WHERE key = ?", (int(key),)).fetchone()
-        return orjson.loads(row[0]) if row else None
-
-    def select(
-        self,
-        table: str,
-        where: dict[str, Any] | None = None,
-        order: str = "key",
-        limit: int | None = None,
-        extra: str = "",
-        params: tuple[Any, ...] = (),
-    ) -> list[Doc]:
-        """Records whose indexed columns equal ``where``'s values (a tuple/list/set: any of them)."""
-        clauses, values = _where(where or {})
-        if extra:
-            clauses.append(extra)
-            values.extend(params)
-        sql = f"SELECT doc FROM t_{table}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        sql += f" ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit else "")
-        return [orjson.loads(r[0]) for r in self.conn.execute(sql, values)]
-
-    def column(self, table: str, column: str, where: dict[str, Any] | None = None) -> list[tuple[int, Any]]:
-        """(key, value) of one indexed column, without reading the documents."""
-        clauses, values = _where(where or {})
-        sql = f"SELECT key, {column} FROM t_{table}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        return list(self.conn.execute(sql + " ORDER BY key", values))
-
-    def rows(self, table: str, columns: list[str], where: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """(key, *columns) of every matching record: indexed fields only, no document is read."""
-        clauses, values = _where(where or {})
-        sql = f"SELECT key, {', '.join(columns)} FROM t_{table}"
-        sql += (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY key"
-        return list(self.conn.execute(sql, values))
-
-    def shared(self, table: str, name: str, where: dict[str, Any] | None = None) -> list[tuple[str, str]]:
-        """(value, comma-separated keys) of every ``name`` value (email, phone...) that more than one
-        matching record holds."""
-        clauses, values = _where(where or {})
-        sql = (
-            f"SELECT m.value, group_concat(m.key) FROM multi m JOIN t_{table} r ON r.key = m.key "
-            "WHERE m.tbl = ? AND m.name = ?" + "".join(f" AND r.{c}" for c in clauses)
-        )
-        sql += " GROUP BY m.value HAVING count(DISTINCT m.key) > 1 ORDER BY m.value"
-        return list(self.conn.execute(sql, [table, name, *values]))
-
-    def count(
-        self, table: str, where: dict[str, Any] | None = None, extra: str = "", params: tuple[Any, ...] = ()
-    ) -> int:
-        clauses, values = _where(where or {})
-        if extra:
-            clauses.append(extra)
-            values.extend(params)
-        sql = f"SELECT count(*) FROM t_{table}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        return int(self.conn.execute(sql, values).fetchone()[0])
-
-    def max_key(self, table: str) -> int:
-        return int(self.conn.execute(f"SELECT coalesce(max(key), 0) FROM t_{table}").fetchone()[0])
-
-    def by_multi(self, table: str, name: str, values: Iterable[str], prefix: bool = False) -> set[int]:
-        keys: set[int] = set()
-        for value in values:
-            if prefix:
-                rows = self.conn.execute(
-                    "SELECT key FROM multi WHERE tbl = ? AND name = ? AND value >= ? AND value < ?",
-                    (table, name, value, value + "\U0010ffff"),
-                )
-            else:
-                rows = self.conn.execute(
-                    "SELECT key FROM multi WHERE tbl = ? AND name = ? AND value = ?", (table, name, value)
-                )
-            keys.update(r[0] for r in rows)
-        return keys
-
-    def values(self, table: str, column: str, keys: Iterable[int]) -> list[tuple[int, Any]]:
-        """(key, one indexed column) of the records with these keys."""
-        wanted = sorted(set(keys))
-        out: list[tuple[int, Any]] = []
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            marks = ", ".join("?" * len(chunk))
-            out.extend(self.conn.execute(f"SELECT key, {column} FROM t_{table} WHERE key IN ({marks})", chunk))
-        return out
-
-    def docs(self, table: str, keys: Iterable[int]) -> list[Doc]:
-        wanted = sorted(set(keys))
-        out: list[Doc] = []
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            marks = ", ".join("?" * len(chunk))
-            rows = self.conn.execute(f"SELECT doc FROM t_{table} WHERE key IN ({marks}) ORDER BY key", chunk)
-            out.extend(orjson.loads(r[0]) for r in rows)
-        return out
-
-    def raw(self, table: str) -> Iterator[tuple[int, bytes]]:
-        """Every record as stored, by key: for writing the TinyDB file without parsing anything."""
-        yield from self.conn.execute(f"SELECT key, doc FROM t_{table} ORDER BY key")
-
-    def quiet_leads(
-        self,
-        statuses: Iterable[str],
-        cutoff: str,
-        limit: int | None = None,
-        by_class: dict[str, str] | None = None,
-        order: dict[str, int] | None = None,
-    ) -> tuple[list[tuple[int, str, str | None, Any, str | None]], int]:
-        """Leads in ``statuses`` whose last activity (their creation, or their latest interaction
-        since) is before ``cutoff`` (canonical UTC text), or before ``by_class``'s cutoff for their
-        class: (key, created_at, that interaction's time or None, estimated value, class) of the first
-        ``limit`` (None: all), in the ``order`` of their class (unclassed where ``order`` puts None,
-        else last), then the longest silence first, then the most valuable; and how many there are.
-        From the index alone."""
-        wanted = sorted(statuses)
-        marks = ", ".join("?" * len(wanted))
-        classes = sorted((by_class or {}).items())
-        edge = "CASE effort_class " + "".join("WHEN ? THEN ? " for _ in classes) + "ELSE ? END" if classes else "?"
-        edge_params: list[Any] = [x for pair in classes for x in pair] + [cutoff]
-        where = f"status IN ({marks}) AND coalesce(last_ts, created_at) < {edge}"
-        params = [*wanted, *edge_params]
-        total = self.conn.execute(f"SELECT count(*) FROM t_leads WHERE {where}", params).fetchone()[0]
-        ranks = sorted((k, v) for k, v in (order or {}).items() if k)
-        rank = ("CASE effort_class " + "".join("WHEN ? THEN ? " for _ in ranks) + "ELSE ? END, ") if ranks else ""
-        rank_params: list[Any] = [x for pair in ranks for x in pair] + [(order or {}).get("", 99)] if ranks else []
-        # the class first, then the longest silence (UTC text sorts as time), then the most valuable
-        rows = self.conn.execute(
-            f"""SELECT key, created_at, last_ts, estimated_value, effort_class FROM t_leads WHERE {where}
-                ORDER BY {rank}coalesce(last_ts, created_at), coalesce(estimated_value, 0) DESC, key"""
-            + (f" LIMIT {int(limit)}" if limit is not None else ""),
-            [*params, *rank_params],
-        )
-        return list(rows), int(total)
-
-    def touch_counts(self, lead_ids: list[str]) -> dict[str, list[tuple[str, str, int]]]:
-        """(type, outcome, how many) of the interactions on each lead, since the lead was opened."""
-        out: dict[str, list[tuple[str, str, int]]] = {}
-        for i in range(0, len(lead_ids), 500):
-            chunk = lead_ids[i : i + 500]
-            marks = ", ".join("?" * len(chunk))
-            rows = self.conn.execute(
-                f"""SELECT i.lead_id, i.type, i.outcome, count(*) FROM t_interactions i
-                    JOIN t_leads l ON l.key = CAST(substr(i.lead_id, 3) AS INTEGER)
-                    WHERE i.lead_id IN ({marks}) AND i.ts >= l.created_at GROUP BY i.lead_id, i.type, i.outcome""",
-                chunk,
-            )
-            for lead_id, kind, outcome, n in rows:
-                out.setdefault(lead_id, []).append((kind, outcome or "none", int(n)))
-        return out
-
-    def events_between(self, lo: str, hi: str, prefix: str | None = None) -> list[Doc]:
-        """Events logged at ``lo`` or later and before ``hi`` (canonical UTC text), in the order they
-        were logged; with ``prefix``, only those of records whose id starts with it ("O-")."""
-        sql = "SELECT event FROM events WHERE at >= ? AND at < ?"
-        params: list[Any] = [lo, hi]
-        if prefix:
-            sql += " AND record_id >= ? AND record_id < ?"
-            params += [prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)]
-        return [orjson.loads(r[0]) for r in self.conn.execute(sql + " ORDER BY at, rowid", params)]
-
-    def latest_by(self, link: str, record_ids: list[str], human_only: bool = False) -> dict[str, Doc]:
-        """The latest interaction of each record (by ``link``), in one pass per 500 records;
-        ``human_only`` leaves the agent's system records out."""
-        out: dict[str, Doc] = {}
-        human = " AND type != 'system'" if human_only else ""
-        for i in range(0, len(record_ids), 500):
-            chunk = record_ids[i : i + 500]
-            marks = ", ".join("?" * len(chunk))
-            rows = self.conn.execute(
-                f"""SELECT {link}, doc FROM (
-                      SELECT {link}, doc, row_number() OVER (PARTITION BY {link} ORDER BY ts DESC, key DESC) AS n
-                      FROM t_interactions WHERE {link} IN ({marks}){human}) WHERE n = 1""",
-                chunk,
-            )
-            out.update((rid, orjson.loads(doc)) for rid, doc in rows)
-        return out
-
-    def events_for(self, record_id: str) -> list[Doc]:
-        rows = self.conn.execute("SELECT event FROM events WHERE record_id = ? ORDER BY at, rowid", (record_id,))
-        return [orjson.loads(r[0]) for r in rows]
-
-    def events_for_many(self, record_ids: list[str]) -> list[Doc]:
-        """The events of several records in the order they were logged (by time, then as written)."""
-        found: list[tuple[str, int, bytes]] = []
-        for i in range(0, len(record_ids), 500):
-            chunk = record_ids[i : i + 500]
-            marks = ", ".join("?" * len(chunk))
-            found.extend(self.conn.execute(
-                f"SELECT at, rowid, event FROM events WHERE record_id IN ({marks})", chunk))  # fmt: skip
-        found.sort(key=lambda r: (r[0] or "", r[1]))
-        return [orjson.loads(r[2]) for r in found]
-
-
-def _cell(value: Any) -> Any:
-    if value is None or isinstance(value, int | float | str):
-        return value
-    return str(value)
-
-
-def _where(where: dict[str, Any]) -> tuple[list[str], list[Any]]:
-    clauses: list[str] = []
-    values: list[Any] = []
-    for column, wanted in where.items():
-        if isinstance(wanted, tuple | list | set | frozenset):
-            items = sorted(wanted, key=str)
-            if not items:
-                clauses.append("0")
-                continue
-            clauses.append(f"{column} IN ({', '.join('?' * len(items))})")
-            values.extend(_cell(v) for v in items)
-        elif wanted is None:
-            clauses.append(f"{column} IS NULL")
-        else:
-            clauses.append(f"{column} = ?")
-            values.append(_cell(wanted))
-    return clauses, values
-
-
-def indexed(table: str, column: str) -> bool:
-    return column in SPEC[table].columns
 
 
 __all__ = ["FILE", "SPEC", "TABLES", "Index", "LINKED_SORT", "indexed"]

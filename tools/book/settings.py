@@ -52,6 +52,8 @@ class Settings(BaseModel):
     # Reports are also emailed to owner_email when this is on and Gmail is connected.
     email_reports: bool = False
     gmail_poll_minutes: int = Field(default=5, ge=1, le=1440)
+    # The book on a PostgreSQL server instead of the files here (BACKOFFICE_DATABASE_URL wins).
+    database_url: str | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -16,22 +16,26 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from rapidfuzz import fuzz, process
 
 from backoffice.tools.book import clock
 from backoffice.tools.book.filebook import WRITE_THROUGH_BELOW, FileBook
-from backoffice.tools.book.index import indexed
+from backoffice.tools.book.location import database
 from backoffice.tools.book.normalize import email_key, fold, full_name, phone_e164
 from backoffice.tools.book.playbook import Playbook, load_playbook
 from backoffice.tools.book.schemas import LAYOUT, TABLES, problems
 from backoffice.tools.book.scoring import LeadFacts, count_touches
 from backoffice.tools.book.settings import Settings, load_settings
+from backoffice.tools.book.spec import indexed
 from backoffice.tools.book.storage import Doc
 from backoffice.tools.errors import InvalidRecord, NotFound
 from backoffice.tools.services import Services
+
+if TYPE_CHECKING:
+    from backoffice.tools.book.pgbook import PgBook
 
 ACTORS = ("owner", "agent", "scheduler", "email", "import")
 SCORED = ("new", "working", "qualified")  # open leads are scored; a decided one keeps the score it had
@@ -68,6 +72,7 @@ class Store:
         actor: str = "owner",
         write_through_below: int = WRITE_THROUGH_BELOW,
         services: Services | None = None,
+        database_url: str | None = None,
     ):
         self.directory = Path(directory)
         self.services = services or Services()
@@ -75,7 +80,19 @@ class Store:
         # must not create an empty one (see filebook.py)
         self.settings = settings or load_settings(self.directory)
         self.actor = actor
-        self.db = FileBook(self.directory, LAYOUT, write_through_below=write_through_below)
+        # the records live in the data dir's files, or on the PostgreSQL server named by
+        # BACKOFFICE_DATABASE_URL (or settings.json); either is the same seam: reading(), writing()
+        if database_url is None:
+            found = database(self.directory)
+            database_url = found.url if found else None
+        self.database_url = database_url
+        self.db: FileBook | PgBook
+        if database_url:
+            from backoffice.tools.book.pgbook import PgBook  # psycopg loads only for a book on a server
+
+            self.db = PgBook(database_url)
+        else:
+            self.db = FileBook(self.directory, LAYOUT, write_through_below=write_through_below)
 
     # ------------------------------------------------------------------ time
     @property
@@ -114,7 +131,8 @@ class Store:
 
     # ------------------------------------------------------------------ reading
     def exists(self) -> bool:
-        """Whether the data dir holds a book at all (a read-only command never creates one)."""
+        """Whether there is a book at all, in the data dir or the database (a read-only command never
+        creates one)."""
         return self.db.exists()
 
     @contextlib.contextmanager

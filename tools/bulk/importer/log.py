@@ -6,10 +6,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from backoffice.tools.book.datafiles import read_object, shown
-from backoffice.tools.book.storage import atomic_write_bytes, file_lock
+from backoffice.tools.book import keeping
+from backoffice.tools.book.datafiles import shown
 from backoffice.tools.book.store import Store
 from backoffice.tools.bulk.tabular import read_file
 
@@ -22,7 +20,8 @@ def file_digest(path: Path) -> str:
 
 
 def _log(store: Store) -> dict[str, Any]:
-    return read_object(store.directory / IMPORT_LOG, "the files you imported") or {}
+    data = keeping.slot(store.directory, "imports").load()  # imports.json, or its row in the database
+    return data if isinstance(data, dict) else {}
 
 
 def previewed(store: Store, digest: str) -> bool:
@@ -32,9 +31,10 @@ def previewed(store: Store, digest: str) -> bool:
 
 def remember(store: Store, digest: str, path: Path, what: str, counts: dict[str, int]) -> None:
     """Note that this file was previewed or imported (data/imports.json)."""
-    with file_lock(store.directory / ".imports.lock"):
+    kept = keeping.slot(store.directory, "imports")
+    with kept.locked():
         log = _log(store)
         entry = log.setdefault(digest, {"file": shown(path.resolve())})
         entry[f"{what}_at"] = store.now().isoformat(timespec="seconds")
         entry[what] = counts
-        atomic_write_bytes(store.directory / IMPORT_LOG, orjson.dumps(log, option=orjson.OPT_INDENT_2))
+        kept.save(log)
