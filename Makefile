@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/startup_bench.py
 	$(BIN)/python bench/cli_bench.py --sizes 1000,10000 --runs 3
+	$(BIN)/python bench/year_bench.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .lint build dist

@@ -34,7 +34,7 @@ from backoffice.agent.briefings.notifications import Notification, Notifications
 from backoffice.agent.orchestrator import build
 from backoffice.agent.reply import Reply
 from backoffice.tools.book import clock
-from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES, is_open_job
 from backoffice.tools.book.normalize import email_normal, full_name, phone_e164
 from backoffice.tools.book.storage import atomic_write_bytes
 from backoffice.tools.book.store import Doc, Store
@@ -181,7 +181,7 @@ def _forwarded(store: Store, mail: InboundEmail) -> Target | None:
 def _open_work(store: Store, earlier: Doc) -> Target | None:
     if earlier.get("opportunity_id"):
         job = store.get("opportunities", earlier["opportunity_id"])
-        if job and job["stage"] in OPEN_OPPORTUNITY_STAGES:
+        if job and is_open_job(job):
             return Target(job["name"], job.get("contact_id"), opportunity_id=job["opportunity_id"])
     if earlier.get("lead_id"):
         lead = store.get("leads", earlier["lead_id"])

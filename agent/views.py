@@ -38,6 +38,10 @@ def follow_ups(reply: Reply, rows: list[dict[str, Any]], total: int | None = Non
         reply.say(f"… and {total - len(rows):,} more follow-ups due. Every one: `backoffice digest --all`.")
 
 
+def _class_mark(row: dict[str, Any]) -> str:
+    return f"{row['effort_class']} " if row.get("effort_class") else ""
+
+
 def stale_leads(
     reply: Reply,
     rows: list[dict[str, Any]],
@@ -57,8 +61,8 @@ def stale_leads(
         )
     for r in rows[:heads_up]:
         reply.say(
-            f"Heads up: the **{r['title']}** lead from {r['contact']} ({r['lead_id']}) has had no activity in "
-            f"{r['days_since_activity']} days. Last touchpoint: {r['last_touchpoint']}"
+            f"Heads up: the {_class_mark(r)}**{r['title']}** lead from {r['contact']} ({r['lead_id']}) has had no "
+            f"activity in {r['days_since_activity']} days. Last touchpoint: {r['last_touchpoint']}"
         )
     rest = rows[heads_up:]
     if rest:

@@ -247,7 +247,7 @@ def test_the_rules_claude_reads_for_the_core_procedure_are_its_hard_stops_once(a
 
     fake = api(text("Nothing is due."))
     cli("chat", stdin="any follow-ups today?\n")
-    [crm] = load_procedures(procedure_dirs())[0]
+    crm = next(p for p in load_procedures(procedure_dirs())[0] if p.name == "crm")
     prompt = fake.requests[0]["system"][0]["text"]
     for stop in crm.hard_stops:
         assert prompt.count(stop.rule) == 1

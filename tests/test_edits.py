@@ -173,7 +173,7 @@ def test_a_closed_job_takes_a_competitor_and_notes_only(store: Store):
     call(store, "mark_opportunity_lost", opportunity_id=job, reason="price")
     call(store, "update_opportunity", opportunity_id=job, competitor="Budget Pipes", notes="Half our price")
     assert store.require("opportunities", job)["competitor"] == "Budget Pipes"
-    with pytest.raises(IllegalTransition, match="only its notes and competitor can change"):
+    with pytest.raises(IllegalTransition, match="only its notes, competitors and class can change"):
         call(store, "update_opportunity", opportunity_id=job, amount=100)
 
 

@@ -101,6 +101,26 @@ VALID = {
         "created_at": STAMP,
         "updated_at": STAMP,
     },
+    "qualifications": {
+        "qualification_id": "Q-1",
+        "lead_id": "L-1",
+        "definition_version": 1,
+        "answers": {"need": "new water heater", "budget": "confirmed"},
+        "status": "complete",
+        "outcome": "qualified",
+        "effort_class": "gold",
+        "completed_at": STAMP,
+        "created_at": STAMP,
+        "updated_at": STAMP,
+    },
+    "source_spend": {
+        "spend_id": "SP-1",
+        "source": "Google Ads",
+        "month": "2026-11",
+        "amount": 400,
+        "created_at": STAMP,
+        "updated_at": STAMP,
+    },
 }
 INVALID = [
     ("contacts", {"first_name": "", "phones": []}, "needs at least a name"),
@@ -115,7 +135,14 @@ INVALID = [
     ("interactions", {"follow_up_date": None}, "follow_up_date"),
     ("interactions", {"outcome": "great"}, "outcome"),
     ("opportunities", {"lost_reason": None}, "lost_reason"),
-    ("opportunities", {"stage": "negotiating"}, "stage"),
+    ("opportunities", {"stage": "Negotiating!"}, "stage"),  # the owner's own stages are names like negotiating
+    ("opportunities", {"effort_class": "platinum"}, "effort_class"),
+    ("leads", {"score": 101}, "score"),
+    ("qualifications", {"completed_at": None}, "completed_at"),
+    ("qualifications", {"outcome": "disqualified"}, "disqualification_reason"),
+    ("qualifications", {"answers": {"need": ["a", "list"]}}, "answers"),
+    ("source_spend", {"month": "2026-13"}, "month"),
+    ("source_spend", {"amount": -400}, "amount"),
     ("opportunities", {"stage": "won", "close_date": None}, "close_date"),
 ]
 

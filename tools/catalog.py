@@ -5,10 +5,22 @@ nothing by being imported; a new tool is added here."""
 from __future__ import annotations
 
 from backoffice.tools.accounting import sync
-from backoffice.tools.crm import companies, contacts, duplicates, interactions, leads, merge, messages, opportunities
+from backoffice.tools.crm import (
+    companies,
+    contacts,
+    duplicates,
+    interactions,
+    leads,
+    merge,
+    messages,
+    opportunities,
+    qualification,
+    scores,
+    sources,
+)
 from backoffice.tools.errors import ToolArgumentError
 from backoffice.tools.registry import Tool
-from backoffice.tools.reports import activity, digest, pipeline, winloss
+from backoffice.tools.reports import activity, board, digest, measure, pipeline, winloss
 
 TOOLS: tuple[Tool, ...] = (
     # people and companies
@@ -29,6 +41,18 @@ TOOLS: tuple[Tool, ...] = (
     leads.qualify_lead,
     leads.disqualify_lead,
     leads.convert_lead,
+    # qualification, class and score
+    qualification.qualification_status,
+    qualification.answer_qualification,
+    qualification.complete_qualification,
+    scores.lead_score,
+    scores.rank_leads,
+    scores.preview_score_weights,
+    scores.set_score_weights,
+    scores.score_health,
+    # lead sources and what they cost
+    sources.record_source_spend,
+    sources.name_source,
     # calls, emails, notes and follow-ups
     interactions.log_interaction,
     interactions.complete_follow_up,
@@ -52,6 +76,10 @@ TOOLS: tuple[Tool, ...] = (
     digest.morning_digest,
     pipeline.pipeline_summary,
     winloss.winloss_summary,
+    measure.kpis,
+    measure.source_report,
+    measure.competitor_report,
+    board.pipeline_board,
 )
 
 _BY_NAME = {t.name: t for t in TOOLS}

@@ -217,4 +217,36 @@ def load_demo(store: Store) -> dict[str, int]:
                 reason="outside_scope",
                 note="We don't do pools.",
             )
+        _measures(store, at, on, won, opp, lost, dana, boiler, deck, marcus, tom)
     return store.counts()
+
+
+def _measures(store: Store, at: Any, on: Any, won: Any, opp: Any, lost: Any, *leads: Any) -> None:
+    """What the owner measures, added after the rest so no record above changes its id: where the
+    leads came from, the answers that qualified the converted ones and their class, who else is
+    bidding on the boiler job, and two months of ad spend."""
+    dana, boiler, deck, marcus, tom = leads
+    with on(at(3)):
+        for lead, detail in ((dana, "Neighbor referral"), (marcus, "Google Ads"), (tom, "Yelp"), (deck, "Yelp")):
+            store.update("leads", lead["lead"]["lead_id"], {"source_detail": detail}, action="source_set")
+        answers = {"need": "replace a leaking water heater", "budget": "confirmed", "decision_maker": "yes",
+                   "timeline": "this_month", "site_access": "basement, easy"}  # fmt: skip
+        for lead, job, effort in ((dana, won, "gold"), (boiler, opp, "gold"), (deck, lost, "silver")):
+            lead_id = lead["lead"]["lead_id"]
+            record = store.linked("qualifications", "lead_id", lead_id)
+            fields = {"answers": answers, "status": "complete", "outcome": "qualified", "effort_class": effort,
+                      "completed_at": store.now()}  # fmt: skip
+            if record:
+                store.update("qualifications", record[0]["qualification_id"], fields, action="completed")
+            else:
+                store.insert("qualifications", {"lead_id": lead_id, "definition_version": 1, **fields})
+            store.update("leads", lead_id, {"effort_class": effort}, action="class_changed")
+            store.update("opportunities", job["opportunity_id"], {"effort_class": effort}, action="class_changed")
+        rival = {"competitors": ["Acme Heating"]}
+        store.update("opportunities", opp["opportunity_id"], rival, action="competitor_added")
+    this_month = f"{store.today():%Y-%m}"
+    first = store.today().replace(day=1)
+    last_month = f"{first - dt.timedelta(days=1):%Y-%m}"
+    for month, source, amount in ((last_month, "Google Ads", 380), (last_month, "Yelp", 150),
+                                  (this_month, "Google Ads", 400), (this_month, "Yelp", 150)):  # fmt: skip
+        store.insert("source_spend", {"source": source, "month": month, "amount": amount}, action="recorded")

@@ -41,6 +41,14 @@ def pipeline_reply(d: dict[str, Any]) -> Reply:
         f"- Won this week: {d['won']} ({money(d['won_value'])})",
         f"- Lost this week: {d['lost']}",
     ]
+    if "weighted_pipeline_value" in d:
+        lines.append(f"- Open jobs: {money(d['open_jobs_value'])}, weighted by stage: "
+                     f"{money(d['weighted_pipeline_value'])}")  # fmt: skip
+        v = d["velocity"]
+        stages = [f"{s.replace('_', ' ')} {days:g} d" for s, days in v["days_per_stage"].items() if days is not None]
+        if stages or v["cycle_days"] is not None:
+            cycle = f"; job to win {v['cycle_days']:g} d" if v["cycle_days"] is not None else ""
+            lines.append(f"- Velocity (last {v['window_days']} days): " + (", ".join(stages) or "no moves") + cycle)
     if d["oldest_open_lead"]:
         o = d["oldest_open_lead"]
         lines.append(f"\nOldest open lead: {o['title']} ({o['contact']}) — {o['age_days']} days, stage: {o['stage']}")

@@ -10,6 +10,7 @@ running a command imports its own module and no other.
 
     conversation.py   chat, ask, pending, approve, reject
     reports.py        digest, pipeline, winloss
+    measure.py        score, kpis, sources, competitors, board
     daemon.py         run
     connections.py    inbound, gmail, quickbooks, doctor
     book.py           demo, check, import, export, duplicates, merge
@@ -91,6 +92,16 @@ COMMANDS = {
                 "reports:pipeline", "reports:pipeline_arguments", reads=True),
         Command("winloss", "the win/loss summary of a month: outcomes, top sources, days to close, loss reasons",
                 "reports:winloss", "reports:month_argument", reads=True),
+        Command("score", "a lead's score and why (backoffice score L-3), or the open leads by score",
+                "measure:score", "measure:score_arguments", reads=True),
+        Command("kpis", "a month's key numbers from the event log: volume, qualification, conversion, velocity",
+                "measure:kpis", "measure:month_argument", reads=True),
+        Command("sources", "leads, conversion, spend, cost per won job and ROI per lead source for a month",
+                "measure:sources", "measure:month_argument", reads=True),
+        Command("competitors", "who we lose jobs to, how often and why",
+                "measure:competitors", reads=True),
+        Command("board", "the open jobs by stage in the terminal, or --html FILE for a page to open",
+                "measure:board", "measure:board_arguments", reads=True),
         Command("run", "run the daemon: morning digest, weekly pipeline, monthly win/loss, inbox polling",
                 "daemon:run", "daemon:arguments", reads=True),
         Command("inbound", "treat saved emails as inbound mail: new inquiries become leads, replies are logged",

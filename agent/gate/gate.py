@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from backoffice.agent.gate import claims
 from backoffice.agent.gate.pending import Action, PendingStore, unusable
 from backoffice.tools.book import clock
-from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES, is_open_job
 from backoffice.tools.book.store import Store
 from backoffice.tools.catalog import all_tools, get_tool
 from backoffice.tools.errors import BackofficeError, NotConnected, ToolArgumentError
@@ -178,7 +178,7 @@ class Gate:
         lead = self.store.get("leads", args["lead_id"]) if args.get("lead_id") else None
         opp = self.store.get("opportunities", args["opportunity_id"]) if args.get("opportunity_id") else None
         open_lead = lead is not None and lead["status"] in OPEN_LEAD_STATUSES
-        open_opp = opp is not None and opp["stage"] in OPEN_OPPORTUNITY_STAGES
+        open_opp = opp is not None and is_open_job(opp)
         same_person = all(r.get("contact_id") == args["contact_id"] for r in (lead, opp) if r)
         return (open_lead or open_opp) and same_person
 

@@ -43,6 +43,8 @@ LINKS = {
     "leads": {"contact_id": "contacts", "company_id": "companies", "converted_opportunity_id": "opportunities"},
     "interactions": {"contact_id": "contacts", "lead_id": "leads", "opportunity_id": "opportunities"},
     "opportunities": {"contact_id": "contacts", "lead_id": "leads", "company_id": "companies"},
+    "qualifications": {"lead_id": "leads"},
+    "source_spend": {},
 }
 SHOWN = 20  # problems of one kind listed before the rest are counted
 
@@ -72,7 +74,7 @@ def check_data_dir(directory: Path, more: Sequence[Checker] = (), database: tupl
 def check_files(directory: Path, more: Sequence[Checker] = ()) -> Problems:
     """The files beside the book and the logs (``doctor`` shows these too)."""
     found: Problems = []
-    for check in (_events, _settings, _small_files, *more):
+    for check in (_events, _settings, _playbook, _small_files, *more):
         found += check(directory)
     return found
 
@@ -314,6 +316,19 @@ def _settings(directory: Path) -> Problems:
             "read in (use a two-letter country code such as US, GB, DE); phone numbers without a country code "
             "are not matched"
         ]
+    return []
+
+
+def _playbook(directory: Path) -> Problems:
+    """``playbook.json``, when there is one: how leads are qualified, classed, scored and staged."""
+    from backoffice.tools.book.playbook import load_playbook
+
+    try:
+        load_playbook(directory)
+    except BackofficeError as exc:
+        return [str(exc)]
+    except (OSError, UnicodeDecodeError) as exc:
+        return [f"{directory / 'playbook.json'} cannot be read: {exc}"]
     return []
 
 

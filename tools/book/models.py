@@ -30,11 +30,23 @@ Outcome = Literal[
     "rejected_proposal",
 ]
 FollowUpStatus = Literal["none", "pending", "completed", "canceled"]
-OpportunityStage = Literal["estimating", "scheduled", "proposal_sent", "won", "lost"]
+# A job's stage is one of the playbook's stages (estimating, scheduled and proposal_sent by default,
+# and any the owner adds), or won or lost; the tools check it against the playbook.
+OpportunityStage = str
+STAGE_NAME = r"^[a-z][a-z0-9_]{0,39}$"
+EffortClass = Literal["gold", "silver", "bronze"]
+QualificationStatus = Literal["open", "complete"]
+QualificationOutcome = Literal["qualified", "disqualified"]
 LostReason = Literal["price", "competition", "timing", "no_decision", "scope", "other"]
 
 OPEN_LEAD_STATUSES = ("new", "working", "qualified")
-OPEN_OPPORTUNITY_STAGES = ("estimating", "scheduled", "proposal_sent")
+OPEN_OPPORTUNITY_STAGES = ("estimating", "scheduled", "proposal_sent")  # the default open stages
+CLOSED_OPPORTUNITY_STAGES = ("won", "lost")
+
+
+def is_open_job(opp: dict[str, Any]) -> bool:
+    """A job still being pursued: any stage but won or lost (the owner may add stages of their own)."""
+    return opp.get("stage") not in CLOSED_OPPORTUNITY_STAGES
 
 
 def choices(literal: object) -> tuple[str, ...]:
@@ -137,6 +149,11 @@ class Lead(_Record):
     notes: str = ""
     tags: list[str] = Field(default_factory=list)
     source_ref: str | None = None
+    source_detail: str | None = None
+    effort_class: EffortClass | None = None
+    competitors: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    score: int | None = Field(default=None, ge=0, le=100)
+    score_points: dict[str, Annotated[int, Field(ge=0, le=100)]] | None = None
 
     @model_validator(mode="after")
     def _status_needs(self) -> Lead:
@@ -179,7 +196,7 @@ class Opportunity(_Record):
     contact_id: str | None = Field(default=None, pattern=r"^C-[0-9]+$")
     company_id: str | None = Field(default=None, pattern=r"^CO-[0-9]+$")
     name: str = Field(min_length=1)
-    stage: OpportunityStage
+    stage: str = Field(pattern=STAGE_NAME)
     amount: float | None = Field(default=None, ge=0)
     expected_close_date: dt.date | None = None
     close_date: dt.date | None = None
@@ -190,6 +207,8 @@ class Opportunity(_Record):
     needs_site_visit: bool = False
     quickbooks_synced: bool = False
     notes: str = ""
+    effort_class: EffortClass | None = None
+    competitors: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _closed_needs(self) -> Opportunity:
@@ -200,10 +219,41 @@ class Opportunity(_Record):
         return self
 
 
+class Qualification(_Record):
+    qualification_id: str = Field(pattern=r"^Q-[0-9]+$")
+    lead_id: str = Field(pattern=r"^L-[0-9]+$")
+    definition_version: int = Field(ge=1)
+    answers: dict[str, str | float | bool | None]
+    status: QualificationStatus
+    outcome: QualificationOutcome | None = None
+    effort_class: EffortClass | None = None
+    disqualification_reason: DisqualificationReason | None = None
+    notes: str = ""
+    completed_at: dt.datetime | None = None
+
+    @model_validator(mode="after")
+    def _complete_needs(self) -> Qualification:
+        if self.status == "complete" and (self.outcome is None or self.completed_at is None):
+            raise ValueError("a complete qualification needs its outcome and completed_at")
+        if self.outcome == "disqualified" and not self.disqualification_reason:
+            raise ValueError("a disqualified outcome needs a disqualification_reason")
+        return self
+
+
+class SourceSpend(_Record):
+    spend_id: str = Field(pattern=r"^SP-[0-9]+$")
+    source: str = Field(min_length=1)
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    amount: float = Field(ge=0)
+    note: str = ""
+
+
 RECORD_MODELS: dict[str, type[_Record]] = {
     "contacts": Contact,
     "companies": Company,
     "leads": Lead,
     "interactions": Interaction,
     "opportunities": Opportunity,
+    "qualifications": Qualification,
+    "source_spend": SourceSpend,
 }

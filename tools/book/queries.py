@@ -274,25 +274,78 @@ class Queries:
         for key, doc in self.run(f"SELECT key, doc FROM t_{table} ORDER BY key"):
             yield key, doc if isinstance(doc, bytes) else bytes(doc)
 
+    def values(self, table: str, column: str, keys: Iterable[int]) -> list[tuple[int, Any]]:
+        """(key, one indexed column) of the records with these keys."""
+        wanted = sorted(set(keys))
+        out: list[tuple[int, Any]] = []
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.run(f"SELECT key, {column} FROM t_{table} WHERE key IN ({marks})", chunk)
+            out.extend((k, self._value(v)) for k, v in rows)
+        return out
+
     def quiet_leads(
-        self, statuses: Iterable[str], cutoff: str, limit: int | None = None
-    ) -> tuple[list[tuple[int, str, str | None, Any]], int]:
+        self,
+        statuses: Iterable[str],
+        cutoff: str,
+        limit: int | None = None,
+        by_class: dict[str, str] | None = None,
+        order: dict[str, int] | None = None,
+    ) -> tuple[list[tuple[int, str, str | None, Any, str | None]], int]:
         """Leads in ``statuses`` whose last activity (their creation, or their latest interaction
-        since) is before ``cutoff`` (canonical UTC text): (key, created_at, that interaction's time or
-        None, estimated value) of the first ``limit`` (None: all), longest silence first, and how
-        many there are; from the index alone."""
+        since) is before ``cutoff`` (canonical UTC text), or before ``by_class``'s cutoff for their
+        class: (key, created_at, that interaction's time or None, estimated value, class) of the first
+        ``limit`` (None: all), in the ``order`` of their class (the unclassed where ``order[""]`` puts
+        them), then the longest silence first, then the most valuable; and how many there are.
+        From the index alone."""
         wanted = sorted(statuses)
         marks = ", ".join("?" * len(wanted))
-        where = f"status IN ({marks}) AND coalesce(last_ts, created_at) < ?"
-        total = self.run(f"SELECT count(*) FROM t_leads WHERE {where}", [*wanted, cutoff]).fetchone()[0]
-        # the longest silence first (UTC text sorts as time), then the most valuable
-        order = self.order("coalesce(last_ts, created_at), coalesce(estimated_value, 0) DESC, key")
+        classes = sorted((by_class or {}).items())
+        edge = "CASE effort_class " + "".join("WHEN ? THEN ? " for _ in classes) + "ELSE ? END" if classes else "?"
+        edge_params: list[Any] = [x for pair in classes for x in pair] + [cutoff]
+        where = f"status IN ({marks}) AND coalesce(last_ts, created_at) < {edge}"
+        params = [*wanted, *edge_params]
+        total = self.run(f"SELECT count(*) FROM t_leads WHERE {where}", params).fetchone()[0]
+        ranks = sorted((k, v) for k, v in (order or {}).items() if k)
+        rank = ("CASE effort_class " + "".join("WHEN ? THEN ? " for _ in ranks) + "ELSE ? END, ") if ranks else ""
+        rank_params: list[Any] = [x for pair in ranks for x in pair] + [(order or {}).get("", 99)] if ranks else []
+        # the class first, then the longest silence (UTC text sorts as time), then the most valuable
+        ordering = self.order(f"{rank}coalesce(last_ts, created_at), coalesce(estimated_value, 0) DESC, key")
         rows = self.run(
-            f"SELECT key, created_at, last_ts, estimated_value FROM t_leads WHERE {where} ORDER BY {order}"
+            f"""SELECT key, created_at, last_ts, estimated_value, effort_class FROM t_leads WHERE {where}
+                ORDER BY {ordering}"""
             + (f" LIMIT {int(limit)}" if limit is not None else ""),
-            [*wanted, cutoff],
+            [*params, *rank_params],
         )
-        return [(k, c, t, self._value(v)) for k, c, t, v in rows], int(total)
+        return [(k, c, t, self._value(v), e) for k, c, t, v, e in rows], int(total)
+
+    def touch_counts(self, lead_ids: list[str]) -> dict[str, list[tuple[str, str, int]]]:
+        """(type, outcome, how many) of the interactions on each lead, since the lead was opened."""
+        out: dict[str, list[tuple[str, str, int]]] = {}
+        for i in range(0, len(lead_ids), 500):
+            chunk = lead_ids[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.run(
+                f"""SELECT i.lead_id, i.type, i.outcome, count(*) FROM t_interactions i
+                    JOIN t_leads l ON l.key = CAST(substr(i.lead_id, 3) AS INTEGER)
+                    WHERE i.lead_id IN ({marks}) AND i.ts >= l.created_at GROUP BY i.lead_id, i.type, i.outcome""",
+                chunk,
+            )
+            for lead_id, kind, outcome, n in rows:
+                out.setdefault(lead_id, []).append((kind, outcome or "none", int(n)))
+        return out
+
+    def events_between(self, lo: str, hi: str, prefix: str | None = None) -> list[Doc]:
+        """Events logged at ``lo`` or later and before ``hi`` (canonical UTC text), in the order they
+        were logged; with ``prefix``, only those of records whose id starts with it ("O-")."""
+        sql = "SELECT event FROM events WHERE at >= ? AND at < ?"
+        params: list[Any] = [lo, hi]
+        if prefix:
+            sql += " AND record_id >= ? AND record_id < ?"
+            params += [prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)]
+        rows = self.run(sql + f" ORDER BY at, {self.dialect.arrival}", params)
+        return [self._doc(r[0]) for r in rows]
 
     def latest_by(self, link: str, record_ids: list[str], human_only: bool = False) -> dict[str, Doc]:
         """The latest interaction of each record (by ``link``), in one pass per 500 records;

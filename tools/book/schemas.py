@@ -25,10 +25,13 @@ TABLES: dict[str, tuple[str, str, str, str, str]] = {
     "leads": ("crm.json", "lead", "lead_id", "L", "lead"),
     "interactions": ("crm.json", "interaction", "interaction_id", "I", "interaction"),
     "opportunities": ("opportunity.json", "opportunity", "opportunity_id", "O", "opportunity"),
+    "qualifications": ("crm.json", "qualification", "qualification_id", "Q", "qualification"),
+    "source_spend": ("marketing.json", "source_spend", "spend_id", "SP", "source spend"),
 }
 LAYOUT: dict[str, tuple[str, ...]] = {
-    "crm.json": ("contacts", "companies", "leads", "interactions"),
+    "crm.json": ("contacts", "companies", "leads", "interactions", "qualifications"),
     "opportunity.json": ("opportunities",),
+    "marketing.json": ("source_spend",),
 }
 
 

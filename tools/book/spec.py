@@ -76,7 +76,8 @@ SPEC: dict[str, TableSpec] = {
     "leads": TableSpec(
         {
             **_fields("status", "pipeline_stage", "contact_id", "company_id", "source", "source_ref"),
-            **_fields("estimated_value", "expected_close_date"),
+            **_fields("estimated_value", "expected_close_date", "effort_class", "score"),
+            "source_key": lambda d: fold(d.get("source_detail")) or None,
             "created_at": lambda d: _utc(d.get("created_at")),
             "updated_at": lambda d: _utc(d.get("updated_at")),
             # derived from the interactions, kept by ``_touch``: the latest interaction on the lead
@@ -88,7 +89,7 @@ SPEC: dict[str, TableSpec] = {
     "interactions": TableSpec(
         {
             **_fields("type", "contact_id", "lead_id", "opportunity_id", "follow_up_status", "follow_up_date"),
-            **_fields("message_id"),
+            **_fields("message_id", "outcome"),
             "ts": lambda d: _utc(d.get("timestamp")),
         },
         {},
@@ -96,10 +97,13 @@ SPEC: dict[str, TableSpec] = {
     "opportunities": TableSpec(
         {
             **_fields("stage", "contact_id", "lead_id", "company_id", "close_date", "amount", "expected_close_date"),
+            **_fields("effort_class"),
             "created_at": lambda d: _utc(d.get("created_at")),
         },
         {"word": lambda d: _words(d.get("name"))},
     ),
+    "qualifications": TableSpec(_fields("lead_id", "status", "outcome"), {}),
+    "source_spend": TableSpec({"month": _field("month"), "source_key": lambda d: fold(d.get("source"))}, {}),
 }
 LINKED_SORT = {"interactions": "ts"}  # what "latest" means for linked records
 INDEXES = {
@@ -114,10 +118,12 @@ INDEXES = {
         "message_id",
     ],
     "opportunities": ["stage", "contact_id", "lead_id", "company_id"],
+    "qualifications": ["lead_id"],
+    "source_spend": ["source_key, month", "month"],
 }
 # Columns that hold numbers; every other column holds text (ids, states, folded names, and
 # timestamps as canonical UTC text, which sorts as time).
-NUMBERS = {"contacts": {"archived"}, "leads": {"estimated_value"}, "opportunities": {"amount"}}
+NUMBERS = {"contacts": {"archived"}, "leads": {"estimated_value", "score"}, "opportunities": {"amount"}}
 
 
 def indexed(table: str, column: str) -> bool:

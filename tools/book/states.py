@@ -11,6 +11,8 @@ Two kinds of change:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from backoffice.tools.errors import IllegalTransition
 
 LEAD_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -21,6 +23,8 @@ LEAD_TRANSITIONS: dict[str, frozenset[str]] = {
     "converted": frozenset(),  # final: the opportunity carries on
 }
 
+# The default stages. A job at any stage of the owner's playbook moves like these: to any other
+# open stage (the owner's move, if the stage's gate is met), or to won or lost, which are final.
 OPPORTUNITY_TRANSITIONS: dict[str, frozenset[str]] = {
     "estimating": frozenset({"scheduled", "proposal_sent", "won", "lost"}),
     "scheduled": frozenset({"estimating", "proposal_sent", "won", "lost"}),
@@ -54,6 +58,8 @@ def check(kind: str, record_id: str, current: str, target: str) -> None:
     """Raise IllegalTransition unless ``current -> target`` is allowed. Staying in the same open
     state is allowed; a final state refuses everything, itself included (no re-disqualifying)."""
     machine = _MACHINES[kind]
+    if kind == "opportunity":
+        machine = _job_machine(current, target)
     if current == target and machine.get(current):
         return
     if target not in machine:
@@ -73,11 +79,24 @@ def check(kind: str, record_id: str, current: str, target: str) -> None:
     )
 
 
-def forward(scale: str, current: str | None, target: str) -> str:
+def _job_machine(*stages: str) -> dict[str, frozenset[str]]:
+    """The job machine over the default stages and any stage of the owner's among ``stages``."""
+    final = {"won", "lost"}
+    open_stages = set(OPPORTUNITY_TRANSITIONS) - final | {s for s in stages if s and s not in final}
+    machine = {s: frozenset((open_stages - {s}) | final) for s in open_stages}
+    return {**machine, "won": frozenset(), "lost": frozenset()}
+
+
+def forward(scale: str, current: str | None, target: str, rank: Callable[[str], float] | None = None) -> str:
     """Where an automatic move from ``current`` towards ``target`` lands: ``target`` when it is
     further along ``scale`` (a key of PROGRESS), else ``current``. A value side by side with the
-    current one is not progress either: the book does not swap what it knows for something else."""
+    current one is not progress either: the book does not swap what it knows for something else.
+    ``rank`` places stages PROGRESS does not know (the owner's own job stages, from the playbook)."""
     ranks = PROGRESS[scale]
-    if current is None or current not in ranks:
+    if current is None:
+        return target
+    if rank is not None:
+        return target if rank(target) > rank(current) else current
+    if current not in ranks:
         return target
     return target if ranks[target] > ranks[current] else current

@@ -25,7 +25,9 @@ from backoffice.tools.book import clock
 from backoffice.tools.book.filebook import WRITE_THROUGH_BELOW, FileBook
 from backoffice.tools.book.location import database
 from backoffice.tools.book.normalize import email_key, fold, full_name, phone_e164
+from backoffice.tools.book.playbook import Playbook, load_playbook
 from backoffice.tools.book.schemas import LAYOUT, TABLES, problems
+from backoffice.tools.book.scoring import LeadFacts, count_touches
 from backoffice.tools.book.settings import Settings, load_settings
 from backoffice.tools.book.spec import indexed
 from backoffice.tools.book.storage import Doc
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from backoffice.tools.book.pgbook import PgBook
 
 ACTORS = ("owner", "agent", "scheduler", "email", "import")
+SCORED = ("new", "working", "qualified")  # open leads are scored; a decided one keeps the score it had
 SIMILAR_NAME = 80  # rapidfuzz WRatio: a typo or a partial name still finds the contact
 
 
@@ -109,6 +112,11 @@ class Store:
     @property
     def calendar(self) -> clock.BusinessCalendar:
         return self.settings.calendar
+
+    @property
+    def playbook(self) -> Playbook:
+        """How this business qualifies, classes, scores and stages its work (``playbook.json``)."""
+        return load_playbook(self.directory)
 
     # ------------------------------------------------------------------ actors
     @contextlib.contextmanager
@@ -189,6 +197,54 @@ class Store:
             self._event(action, table, old[id_field], before, {k: doc[k] for k in changes})
             return doc
 
+    # ------------------------------------------------------------------ scores
+    def lead_facts(self, lead_ids: list[str]) -> dict[str, LeadFacts]:
+        """What the score of each open lead among ``lead_ids`` is computed from (see ``scoring``)."""
+        keys = []
+        for rid in lead_ids:
+            with contextlib.suppress(NotFound):
+                keys.append(int(key_of("leads", rid)))
+        with self.db.reading() as ix:
+            leads = [d for d in ix.docs("leads", keys) if d.get("status") in SCORED]
+            return self._facts(ix, leads)
+
+    def _facts(self, ix: Any, leads: list[Doc]) -> dict[str, LeadFacts]:
+        ids = [d["lead_id"] for d in leads]
+        contact_keys = [int(key_of("contacts", d["contact_id"])) for d in leads if d.get("contact_id")]
+        contacts = {c["contact_id"]: c for c in ix.docs("contacts", contact_keys)}
+        touches = ix.touch_counts(ids)
+        last = dict(ix.values("leads", "last_ts", [int(i[2:]) for i in ids]))
+        # a few leads: their records; many (a ranking of the book): the whole, small, table
+        records = ix.select("qualifications", {"lead_id": tuple(ids)} if len(ids) <= 500 else {})
+        answers = {q["lead_id"]: q.get("answers") or {} for q in records}
+        sources = self.playbook.sources
+        out: dict[str, LeadFacts] = {}
+        for lead in leads:
+            contact = contacts.get(lead.get("contact_id") or "") or {}
+            responded, missed = count_touches(touches.get(lead["lead_id"], []))
+            out[lead["lead_id"]] = LeadFacts(
+                lead_id=lead["lead_id"],
+                source=lead.get("source") or "other",
+                source_detail=lead.get("source_detail"),
+                named_source=sources.canonical(lead.get("source_detail")),
+                estimated_value=lead.get("estimated_value"),
+                effort_class=lead.get("effort_class"),
+                created=self._local_day(lead.get("created_at")),
+                last_touch=self._local_day(last.get(int(lead["lead_id"][2:]))),
+                has_name=bool(contact.get("first_name") or contact.get("last_name")),
+                has_phone=bool(contact.get("phones") or lead.get("phone")),
+                has_email=bool(contact.get("emails") or lead.get("email")),
+                has_address=bool(contact.get("address")),
+                address=contact.get("address") or "",
+                responded=responded,
+                missed=missed,
+                answers=answers.get(lead["lead_id"], {}),
+            )
+        return out
+
+    def _local_day(self, stamp: str | None) -> dt.date | None:
+        return clock.parse_stamp(stamp).astimezone(self.tz).date() if stamp else None
+
     def _validate(self, table: str, doc: Doc, label: str) -> None:
         found = problems(table, doc)
         if found:
@@ -244,6 +300,14 @@ class Store:
             return list(self.db.events.read())
         with self.db.reading() as ix:
             return ix.events_for(record_id)
+
+    def events_between(self, start: dt.datetime, end: dt.datetime, prefix: str | None = None) -> list[dict[str, Any]]:
+        """Events logged from ``start`` up to (not including) ``end``, oldest first; with ``prefix``
+        ("L-", "O-"), only those of one kind of record. What the KPIs of a month are computed from."""
+        lo = clock.stamp(start.astimezone(clock.UTC))
+        hi = clock.stamp(end.astimezone(clock.UTC))
+        with self.db.reading() as ix:
+            return ix.events_between(lo, hi, prefix)
 
     def events_of(self, record_ids: list[str]) -> list[dict[str, Any]]:
         """The events of several records together, in the order they were logged: a history."""
@@ -360,19 +424,34 @@ class Store:
             return {d[id_field]: d for d in ix.docs(table, keys)}
 
     def quiet_leads(
-        self, statuses: tuple[str, ...], since: dt.datetime, limit: int | None = None
+        self,
+        statuses: tuple[str, ...],
+        since: dt.datetime,
+        limit: int | None = None,
+        since_by_class: dict[str, dt.datetime] | None = None,
+        class_order: dict[str, int] | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """Leads in ``statuses`` with no activity (their creation counts) at or after ``since``, the
         longest silence first then the most valuable: the id, ``created_at``, ``last_ts`` (the latest
         touch since, None when there was none) and ``estimated_value`` of the first ``limit`` (None:
         all), without reading the leads; and how many there are. A touch is any interaction but the
         agent's own system records: a note that a lead was qualified, or that a message was saved to
-        the outbox unsent, reached nobody."""
+        the outbox unsent, reached nobody. ``since_by_class`` gives a class its own edge (a gold lead
+        is nudged sooner), and ``class_order`` sorts by class first ("" places the unclassed)."""
         cutoff = clock.stamp(since.astimezone(clock.UTC))
+        by_class = {k: clock.stamp(v.astimezone(clock.UTC)) for k, v in (since_by_class or {}).items()}
         with self.db.reading() as ix:
-            found, total = ix.quiet_leads(statuses, cutoff, limit)
-        rows = [{"id": f"L-{k}", "created_at": c, "last_ts": t, "estimated_value": v} for k, c, t, v in found]
+            found, total = ix.quiet_leads(statuses, cutoff, limit, by_class, class_order)
+        rows = [
+            {"id": f"L-{k}", "created_at": c, "last_ts": t, "estimated_value": v, "effort_class": e}
+            for k, c, t, v, e in found
+        ]
         return rows, total
+
+    def open_jobs(self, limit: int | None = None) -> list[Doc]:
+        """Jobs still being pursued (any stage but won or lost), oldest first."""
+        with self.db.reading() as ix:
+            return ix.select("opportunities", {}, limit=limit, extra="stage NOT IN ('won', 'lost')")
 
     def by_message_id(self, message_id: str) -> Doc | None:
         """The interaction that recorded an email with this Message-ID (sent or received)."""

@@ -15,10 +15,12 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from backoffice.tools.book import clock
-from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES, InteractionType, Outcome
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES, InteractionType, Outcome, is_open_job
 from backoffice.tools.book.normalize import full_name
+from backoffice.tools.book.scoring import score_lead
 from backoffice.tools.book.states import check, forward
 from backoffice.tools.book.store import Doc, Store
+from backoffice.tools.crm.stages import gate_missing
 from backoffice.tools.errors import Ambiguous, BadInput, IllegalTransition, MissingInformation
 from backoffice.tools.registry import ToolInput, tool
 
@@ -124,10 +126,17 @@ def record_interaction(
         if args.outcome == "sent_proposal":
             if lead and lead["status"] in OPEN_LEAD_STATUSES:
                 stage = forward("lead_stage", lead["pipeline_stage"], "estimate_sent")
-                if stage != lead["pipeline_stage"]:
+                if stage != lead["pipeline_stage"] and not gate_missing(store, "lead", lead, stage):
                     store.update("leads", lead["lead_id"], {"pipeline_stage": stage}, action="stage_changed")
-            # a won or lost job is further along than proposal_sent: forward() leaves it alone
-            if opp and forward("opportunity_stage", opp["stage"], "proposal_sent") != opp["stage"]:
+            # a won or lost job is further along than proposal_sent: forward() leaves it alone; a stage
+            # whose gate is not met is not entered (log_interaction says what is missing)
+            rank = store.playbook.stages.job_rank
+            moved = {"stage": "proposal_sent", "proposal_sent_date": day}
+            if (
+                opp
+                and forward("opportunity_stage", opp["stage"], "proposal_sent", rank) != opp["stage"]
+                and not gate_missing(store, "job", {**opp, **moved}, "proposal_sent")
+            ):
                 store.update(
                     "opportunities",
                     opp["opportunity_id"],
@@ -190,6 +199,19 @@ def follow_up_label(store: Store, item: Doc) -> str:
     return f"{item['interaction_id']} ({_about(store, item)}{when})"
 
 
+def _held_back(store: Store, opportunity_id: str) -> str:
+    """A sent proposal on a job the gate kept out of proposal_sent: what the gate is waiting for."""
+    opp = store.require("opportunities", opportunity_id)
+    if opp["stage"] == "proposal_sent" or not is_open_job(opp):
+        return ""
+    missing = gate_missing(store, "job", opp, "proposal_sent")
+    if not missing:
+        return ""
+    stages = store.playbook.stages
+    return (f" The job stays at {stages.job_label(opp['stage']).lower()}: {stages.job_label('proposal_sent').lower()} "
+            f"needs {' and '.join(missing)} first.")  # fmt: skip
+
+
 def system_note(
     store: Store,
     text: str,
@@ -207,7 +229,7 @@ def system_note(
 def open_work(store: Store, contact_id: str) -> list[Doc]:
     """A contact's open leads and open jobs, oldest first."""
     leads = [d for d in store.linked("leads", "contact_id", contact_id) if d["status"] in OPEN_LEAD_STATUSES]
-    jobs = [o for o in store.linked("opportunities", "contact_id", contact_id) if o["stage"] in OPEN_OPPORTUNITY_STAGES]
+    jobs = [o for o in store.linked("opportunities", "contact_id", contact_id) if is_open_job(o)]
     return sorted([*leads, *jobs], key=lambda d: d["created_at"])
 
 
@@ -258,6 +280,8 @@ def log_interaction(store: Store, args: LogInteractionInput) -> dict[str, Any]:
     args, where = _with_the_work(store, args)
     interaction, closed = record_interaction(store, args)
     message = f"Logged {args.type.replace('_', ' ')} ({interaction['interaction_id']}).{where}"
+    if args.outcome == "sent_proposal" and args.opportunity_id:
+        message += _held_back(store, args.opportunity_id)
     if closed is not None:
         message += f" That answers follow-up {follow_up_label(store, closed)}: marked done."
     if args.follow_up_date:
@@ -345,7 +369,14 @@ def set_lead_status(
     store: Store, lead: Doc, target: str, changes: Doc | None = None, action: str = "status_changed"
 ) -> Doc:
     check("lead", lead["lead_id"], lead["status"], target)
-    return store.update("leads", lead["lead_id"], {"status": target, **(changes or {})}, action=action)
+    fields = {"status": target, **(changes or {})}
+    if target in ("converted", "disqualified") and lead["status"] in OPEN_LEAD_STATUSES:
+        # the score the lead had when it was decided stays on it: the scoring health check compares it
+        # with what became of the lead
+        fact = store.lead_facts([lead["lead_id"]]).get(lead["lead_id"])
+        if fact is not None:
+            fields.update(score_lead(fact, store.playbook, store.today()).stored())
+    return store.update("leads", lead["lead_id"], fields, action=action)
 
 
 def require_fields(what: str, record: Doc, needed: dict[str, str]) -> None:

@@ -12,6 +12,7 @@ from backoffice.tools.book.models import (
     OPEN_LEAD_STATUSES,
     Amount,
     DisqualificationReason,
+    EffortClass,
     LeadSource,
     LeadStatus,
     PipelineStage,
@@ -30,6 +31,10 @@ from backoffice.tools.crm.contacts import (
     find_contact_docs,
 )
 from backoffice.tools.crm.interactions import LogInteractionInput, add_interaction, set_lead_status, system_note
+from backoffice.tools.crm.opportunities import merged_names
+from backoffice.tools.crm.qualification_records import ensure_record, missing_answers, record_for
+from backoffice.tools.crm.sources import clean_detail, suggestion
+from backoffice.tools.crm.stages import check_gate, gate_missing, job_stage
 from backoffice.tools.errors import IllegalTransition, MissingInformation
 from backoffice.tools.registry import ToolInput, tool
 
@@ -64,6 +69,10 @@ def lead_card(store: Store, lead: Doc) -> Doc:
         "estimated_value": lead.get("estimated_value"),
         "expected_close_date": lead.get("expected_close_date"),
         "tags": lead.get("tags") or [],
+        "source_detail": lead.get("source_detail"),
+        "class": lead.get("effort_class"),
+        "score": lead.get("score"),
+        "competitors": lead.get("competitors") or [],
         "created_at": lead["created_at"],
     }
 
@@ -75,6 +84,9 @@ class CreateLeadInput(ToolInput):
     contact_id: str | None = Field(default=None, description="the person (C-12), when known")
     company_id: str | None = Field(default=None, description="their company (CO-3), if a business")
     source: LeadSource = Field(default="other", description="how the inquiry came in")
+    source_detail: str | None = Field(
+        default=None, description="where it came from in the owner's words, e.g. 'Google Ads', 'yard sign'"
+    )
     estimated_value: Amount | None = Field(default=None, description="rough job size in dollars")
     pipeline_stage: PipelineStage = Field(default="inquiry", description="where the conversation is")
     expected_close_date: dt.date | None = Field(default=None, description="when the owner expects a decision")
@@ -95,6 +107,8 @@ def insert_lead(store: Store, args: CreateLeadInput) -> tuple[Doc, bool]:
         fields = args.model_dump(exclude_none=True)
         fields["title"] = short_title(args.title, args.description, args.email, args.url, args.notes)
         fields["status"] = "new"
+        if args.source_detail is not None:
+            fields["source_detail"] = clean_detail(store, args.source_detail)
         if args.phone:
             fields["phone"] = phone_e164(args.phone, store.settings.default_phone_region) or args.phone
         if args.email:
@@ -111,7 +125,7 @@ def create_lead(store: Store, args: CreateLeadInput) -> dict[str, Any]:
     return {
         "created": created,
         "lead": lead_card(store, lead),
-        "message": f"{verb} lead {lead['lead_id']}: {lead['title']}.",
+        "message": f"{verb} lead {lead['lead_id']}: {lead['title']}." + suggestion(store, lead.get("source_detail")),
     }
 
 
@@ -128,6 +142,9 @@ class RecordInquiryInput(ToolInput):
     description: str = Field(default="", description="what they described")
     title: str | None = Field(default=None, description="short label for the lead, e.g. 'Leaky faucet at 123 Main'")
     source: LeadSource = Field(default="phone_call", description="how it came in; phone_call by default")
+    source_detail: str | None = Field(
+        default=None, description="where they heard of the business, e.g. 'Google Ads', 'Nextdoor', 'yard sign'"
+    )
     estimated_value: Amount | None = Field(default=None, description="rough job size in dollars, if they said")
     source_ref: str | None = Field(
         default=None, description="capture key (an email's Message-ID); the same key never makes a second lead"
@@ -198,6 +215,7 @@ def capture_inquiry(store: Store, args: RecordInquiryInput) -> dict[str, Any]:
                 contact_id=contact["contact_id"] if contact else None,
                 company_id=args.company_id or (contact or {}).get("company_id"),
                 source=args.source,
+                source_detail=args.source_detail,
                 estimated_value=args.estimated_value,
                 source_ref=args.source_ref,
                 email=args.email if parked else None,
@@ -367,9 +385,19 @@ class UpdateLeadInput(ToolInput):
     description: str | None = Field(default=None, description="a new description of the job")
     contact_id: str | None = Field(default=None, description="link the lead to this person (C-12)")
     source: LeadSource | None = Field(default=None, description="correct how the inquiry came in")
+    source_detail: str | None = Field(
+        default=None, description="where it came from, set or corrected later: 'Google Ads', 'yard sign'..."
+    )
     estimated_value: Amount | None = Field(default=None, description="rough job size in dollars")
     pipeline_stage: PipelineStage | None = Field(
-        default=None, description="the owner's correction of the stage; backward moves are allowed here"
+        default=None, description="the owner's correction of the stage; backward moves are allowed here (a "
+        "stage's gate in the playbook may need something first)"
+    )
+    effort_class: EffortClass | None = Field(
+        default=None, description="gold, silver or bronze: how much effort the lead is worth (a change is logged)"
+    )
+    add_competitors: list[str] = Field(
+        default_factory=list, description="other businesses known to be quoting for this work"
     )
     expected_close_date: dt.date | None = Field(default=None, description="when the owner expects a decision")
     owner: str | None = Field(default=None, description="who on the team follows it up")
@@ -389,7 +417,13 @@ def update_lead(store: Store, args: UpdateLeadInput) -> dict[str, Any]:
     with store.transaction():
         lead = store.require("leads", args.lead_id)
         status_changes = args.status is not None and args.status != lead["status"]
-        changes = args.model_dump(exclude={"lead_id", "status", "add_tags", "remove_tags"}, exclude_none=True)
+        changes = args.model_dump(
+            exclude={"lead_id", "status", "add_tags", "remove_tags", "add_competitors"}, exclude_none=True
+        )
+        if args.source_detail is not None:
+            changes["source_detail"] = clean_detail(store, args.source_detail)
+        if args.add_competitors:
+            changes["competitors"] = merged_names(lead.get("competitors") or [], args.add_competitors)
         if args.add_tags or args.remove_tags:
             label = f"Lead {lead['lead_id']}"
             changes["tags"] = edit_tags(label, lead.get("tags") or [], args.add_tags, args.remove_tags)
@@ -399,10 +433,13 @@ def update_lead(store: Store, args: UpdateLeadInput) -> dict[str, Any]:
             )
         if args.contact_id:
             store.require("contacts", args.contact_id)
+        if changes.get("pipeline_stage") and changes["pipeline_stage"] != lead["pipeline_stage"]:
+            check_gate(store, "lead", {**lead, **changes}, changes["pipeline_stage"])
         if args.status and status_changes:
             lead = set_lead_status(store, lead, args.status)
         before = lead
-        updated = store.update("leads", args.lead_id, changes)
+        moved_class = bool(changes.get("effort_class")) and changes["effort_class"] != lead.get("effort_class")
+        updated = store.update("leads", args.lead_id, changes, action="class_changed" if moved_class else "updated")
     changed = sorted(
         {k for k in changes if before.get(k) != updated.get(k)} | ({"status"} if status_changes else set())
     )
@@ -410,7 +447,8 @@ def update_lead(store: Store, args: UpdateLeadInput) -> dict[str, Any]:
         "lead": lead_card(store, updated),
         "changed": changed,
         "message": f"Updated lead {updated['lead_id']} ({updated['title']})"
-        + (f": {', '.join(c.replace('_', ' ') for c in changed)}." if changed else "; nothing was different."),
+        + (f": {', '.join(c.replace('_', ' ') for c in changed)}." if changed else "; nothing was different.")
+        + (suggestion(store, updated.get("source_detail")) if "source_detail" in changed else ""),
     }
 
 
@@ -421,30 +459,65 @@ class QualifyLeadInput(ToolInput):
         description="needs_analysis, or estimate_sent if a price is already out; a lead further along keeps its stage",
     )
     estimated_value: Amount | None = Field(default=None, description="rough job size in dollars, if known now")
+    effort_class: EffortClass | None = Field(
+        default=None,
+        description="gold, silver or bronze, when the owner says how much effort it is worth (\"qualify it as gold\")",
+    )
 
 
 @tool("write")
 def qualify_lead(store: Store, args: QualifyLeadInput) -> dict[str, Any]:
-    """The lead is worth pursuing: status qualified, stage needs_analysis (or estimate_sent), and an
-    interaction records it. A lead already further along (its estimate out, a visit booked) keeps its
-    stage: qualifying never moves a lead back. It stays in the daily watch for quiet leads. Only a
-    qualified lead can be converted to a job."""
+    """The lead is worth pursuing: status qualified, stage needs_analysis (or estimate_sent), its class if
+    given (gold, silver, bronze), and an interaction records it. A lead already further along (its estimate
+    out, a visit booked) keeps its stage: qualifying never moves a lead back. It stays in the daily watch
+    for quiet leads. Only a qualified lead can be converted to a job. Its qualification record is completed
+    when every required question is answered; the answer lists any still open."""
     with store.transaction():
         lead = store.require("leads", args.lead_id)
         target = forward("lead_stage", lead["pipeline_stage"], args.pipeline_stage)
         changes: Doc = {"pipeline_stage": target}
         if args.estimated_value is not None:
             changes["estimated_value"] = args.estimated_value
+        if args.effort_class:
+            changes["effort_class"] = args.effort_class
+        if target != lead["pipeline_stage"]:
+            check_gate(store, "lead", {**lead, **changes}, target)
         lead = set_lead_status(store, lead, "qualified", changes, action="qualified")
         stage = target.replace("_", " ")
         kept = target != args.pipeline_stage
         note = f"Lead qualified — {'staying at' if kept else 'moving to'} {stage}."
         system_note(store, note, lead_id=lead["lead_id"])
+        open_questions = close_qualification(store, lead, "qualified")
+    classed = f" Class: {store.playbook.class_label(lead['effort_class'])}." if lead.get("effort_class") else ""
+    still = (f" The qualification record stays open until these are answered: {', '.join(open_questions)}."
+             if open_questions else "")  # fmt: skip
     return {
         "lead": lead_card(store, lead),
+        "qualification_open": open_questions,
         "message": f"Qualified {lead['title']} ({lead['lead_id']}) — "
-        + (f"it stays at {stage}, which is further along." if kept else f"moving to {stage}."),
+        + (f"it stays at {stage}, which is further along." if kept else f"moving to {stage}.")
+        + classed
+        + still,
     }
+
+
+def close_qualification(store: Store, lead: Doc, outcome: str, reason: str | None = None) -> list[str]:
+    """Record the outcome on the lead's qualification record: a disqualification completes it (it needs
+    only its reason); qualifying completes it when every required question is answered. The required
+    questions still unanswered are returned."""
+    record = record_for(store, lead["lead_id"]) or ensure_record(store, lead)
+    changes: Doc = {"effort_class": lead.get("effort_class")}
+    missing = [] if outcome == "disqualified" else [q.key for q in missing_answers(store, record)]
+    if not missing:
+        changes.update(status="complete", outcome=outcome, completed_at=store.now(),
+                       definition_version=store.playbook.version)  # fmt: skip
+        if reason:
+            changes["disqualification_reason"] = reason
+    if not missing:
+        store.update("qualifications", record["qualification_id"], changes, action="completed")
+    elif changes["effort_class"] != record.get("effort_class"):  # still open: only the class can have moved
+        store.update("qualifications", record["qualification_id"], changes, action="class_changed")
+    return missing
 
 
 class DisqualifyLeadInput(ToolInput):
@@ -465,6 +538,7 @@ def disqualify_lead(store: Store, args: DisqualifyLeadInput) -> dict[str, Any]:
             {"disqualification_reason": args.reason, "disqualification_note": args.note},
             action="disqualified",
         )
+        close_qualification(store, lead, "disqualified", args.reason)
         reason = args.reason.replace("_", " ")
         system_note(
             store, f"Lead disqualified — {reason}." + (f" {args.note}" if args.note else ""), lead_id=lead["lead_id"]
@@ -477,10 +551,10 @@ def disqualify_lead(store: Store, args: DisqualifyLeadInput) -> dict[str, Any]:
 
 class ConvertLeadInput(ToolInput):
     lead_id: str = Field(description="the qualified lead (L-3)")
-    stage: Literal["estimating", "scheduled", "proposal_sent"] | None = Field(
+    stage: str | None = Field(
         default=None,
-        description="where the job starts. Default: where the lead was (proposal_sent if its estimate is out, "
-        "scheduled if a visit is booked, else estimating); a stage behind the lead's is not used",
+        description="where the job starts, a stage of the playbook. Default: where the lead was (proposal_sent if "
+        "its estimate is out, scheduled if a visit is booked, else estimating); a stage behind the lead's is not used",
     )
     name: str | None = Field(default=None, description="job name; default the lead title")
     amount: Amount | None = Field(default=None, description="the job's amount in dollars; default the lead's estimate")
@@ -509,8 +583,9 @@ def estimate_day(store: Store, lead: Doc) -> dt.date:
 def convert_lead(store: Store, args: ConvertLeadInput) -> dict[str, Any]:
     """Turn a qualified lead into a job (an opportunity). The job starts where the lead was: a lead whose
     estimate is out becomes a proposal_sent job carrying the day the estimate went, so "Proposals out" keeps
-    counting it and follow-ups ask about the estimate. The contact must have a name, a phone and a service
-    address; if anything is missing nothing changes and the missing items are listed."""
+    counting it and follow-ups ask about the estimate. The job inherits the lead's class and competitors.
+    The contact must have a name, a phone and a service address, and the starting stage's gate must be met
+    (by default proposal_sent needs an amount); if anything is missing nothing changes and it is listed."""
     with store.transaction():
         lead = store.require("leads", args.lead_id)
         check("lead", lead["lead_id"], lead["status"], "converted")
@@ -532,7 +607,15 @@ def convert_lead(store: Store, args: ConvertLeadInput) -> dict[str, Any]:
                 f"Before {full_name(contact)} can become a job their record needs: {', '.join(missing)}.", missing
             )
         where_lead_was = LEAD_STAGE_TO_JOB.get(lead["pipeline_stage"], "estimating")
-        stage = forward("opportunity_stage", where_lead_was, args.stage) if args.stage else where_lead_was
+        stage = where_lead_was
+        if args.stage:
+            # the stage asked for, unless the lead's own stage already says as much or more (a lead with a
+            # visit booked stays scheduled when "estimating" is asked for); a lead still at inquiry or
+            # needs analysis says nothing, so the stage asked for is used
+            asked = job_stage(store, args.stage)
+            known = lead["pipeline_stage"] in LEAD_STAGE_TO_JOB
+            rank = store.playbook.stages.job_rank
+            stage = forward("opportunity_stage", where_lead_was, asked, rank) if known else asked
         fields: Doc = {
             "lead_id": lead["lead_id"],
             "contact_id": contact["contact_id"],
@@ -542,10 +625,19 @@ def convert_lead(store: Store, args: ConvertLeadInput) -> dict[str, Any]:
             "amount": args.amount if args.amount is not None else lead.get("estimated_value"),
             "expected_close_date": args.expected_close_date or lead.get("expected_close_date"),
             "needs_site_visit": args.needs_site_visit or stage == "scheduled",
+            "effort_class": lead.get("effort_class"),
+            "competitors": lead.get("competitors") or None,
         }
         if stage == "proposal_sent":
             fields["proposal_sent_date"] = (
                 estimate_day(store, lead) if where_lead_was == "proposal_sent" else store.today()
+            )
+        needs = gate_missing(store, "job", fields, stage)
+        if needs:
+            raise MissingInformation(
+                f"{lead['title']} would start as a job at {store.playbook.stages.job_label(stage)}, which needs "
+                f"{' and '.join(needs)}. Nothing was changed; give it with the conversion (the amount, say).",
+                needs,
             )
         opp = store.insert("opportunities", fields, action="created")
         lead = set_lead_status(
@@ -553,7 +645,8 @@ def convert_lead(store: Store, args: ConvertLeadInput) -> dict[str, Any]:
         )
         system_note(
             store,
-            f"Lead converted to job {opp['opportunity_id']} — {opp['name']} ({stage.replace('_', ' ')}).",
+            f"Lead converted to job {opp['opportunity_id']} — {opp['name']} "
+            f"({store.playbook.stages.job_label(stage).lower()}).",
             lead_id=lead["lead_id"],
             opportunity_id=opp["opportunity_id"],
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any, Literal
@@ -83,7 +84,28 @@ def _stage(store: Store, lead: Doc | None, opp: Doc | None) -> tuple[DraftStage,
     return "inquiry", None
 
 
-def compose_follow_up(store: Store, stage: DraftStage, first: str, job: str, sent_on: dt.date | None) -> str:
+FULL_DRAFT = (
+    "If it would help to talk it through, I am glad to go over the options with you myself, and what each "
+    "would cost, so you can choose what suits you best."
+)
+
+
+def _depth(middle: str, depth: str) -> str:
+    """How deep a draft goes, as the class of the work says (playbook.json classes): a gold customer
+    gets the owner's offer to go over the options on top, a bronze one the opening sentence and the
+    question (or the closing sentence) only."""
+    if depth == "full":
+        return f"{middle}\n\n{FULL_DRAFT}"
+    sentences = [s for s in re.split(r"(?<=[.?!])\s+", middle) if s]
+    if depth == "brief" and len(sentences) > 2:
+        ask = next((s for s in sentences[1:] if s.endswith("?")), sentences[-1])
+        return f"{sentences[0]} {ask}"
+    return middle
+
+
+def compose_follow_up(
+    store: Store, stage: DraftStage, first: str, job: str, sent_on: dt.date | None, depth: str = "standard"
+) -> str:
     settings = store.settings
     hello = f"Hi {first}," if first else "Hello,"
     if stage == "inquiry":
@@ -117,6 +139,7 @@ def compose_follow_up(store: Store, stage: DraftStage, first: str, job: str, sen
             "and I will be in touch in the next few days with dates. If anything changes in the meantime, "
             "just let me know."
         )
+    middle = _depth(middle, depth)
     return f"{hello}\n\n{middle}\n\nBest regards,\n{settings.owner_name}\n{settings.business_name}\n"
 
 
@@ -139,7 +162,9 @@ def draft_follow_up(store: Store, args: DraftFollowUpInput) -> dict[str, Any]:
         opp = max(lost, key=lambda o: (o.get("close_date") or "", o["created_at"])) if lost else None
     stage, sent_on = _stage(store, lead, opp)
     title = (opp or {}).get("name") or (lead or {}).get("title") or "your project"
-    body = compose_follow_up(store, stage, contact.get("first_name", ""), _job_words(title), sent_on)
+    effort = (opp or {}).get("effort_class") or (lead or {}).get("effort_class")
+    depth = store.playbook.classes[effort].draft if effort in store.playbook.classes else "standard"
+    body = compose_follow_up(store, stage, contact.get("first_name", ""), _job_words(title), sent_on, depth)
     anchor = ("opportunity_id", opp["opportunity_id"]) if opp else ("lead_id", lead["lead_id"]) if lead else None
     last = store.latest_interaction(*anchor, human_only=True) if anchor else None
     last = last or store.latest_interaction("contact_id", contact_id, human_only=True)
@@ -163,6 +188,8 @@ def draft_follow_up(store: Store, args: DraftFollowUpInput) -> dict[str, Any]:
         "lead_id": lead["lead_id"] if lead else None,
         "opportunity_id": opp["opportunity_id"] if opp else None,
         "stage": stage,
+        "class": effort,
+        "depth": depth,
         "subject": subject or (f"{title} — checking in" if stage == "lost" else f"{title} — following up"),
         "body": body,
         "last_touchpoint": touch,

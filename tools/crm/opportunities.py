@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from backoffice.tools.accounting.sync import sync_args
-from backoffice.tools.book.models import OPEN_OPPORTUNITY_STAGES, Amount, LostReason, OpportunityStage
+from backoffice.tools.book.models import Amount, EffortClass, LostReason, is_open_job
 from backoffice.tools.book.normalize import full_name, money
 from backoffice.tools.book.states import check
 from backoffice.tools.book.store import Doc, Store
 from backoffice.tools.crm.contacts import FindContactsInput, find_contact_docs
 from backoffice.tools.crm.interactions import system_note
+from backoffice.tools.crm.stages import check_gate, job_stage
 from backoffice.tools.errors import IllegalTransition, MissingInformation
 from backoffice.tools.registry import ToolInput, tool
 
@@ -32,7 +33,19 @@ def opportunity_card(store: Store, opp: Doc) -> Doc:
         "close_date": opp.get("close_date"),
         "lost_reason": opp.get("lost_reason"),
         "competitor": opp.get("competitor"),
+        "competitors": opp.get("competitors") or [],
+        "class": opp.get("effort_class"),
     }
+
+
+def merged_names(names: list[str], more: list[str]) -> list[str]:
+    """``names`` with ``more`` added, each once whatever its case or spacing."""
+    out = list(names)
+    for name in more:
+        name = " ".join(name.split())
+        if name and name.casefold() not in {n.casefold() for n in out}:
+            out.append(name)
+    return out
 
 
 class FindOpportunitiesInput(ToolInput):
@@ -40,16 +53,17 @@ class FindOpportunitiesInput(ToolInput):
         default=None, description="words of the job name, or the customer's name/phone/email; leave out to list jobs"
     )
     open_only: bool = Field(default=False, description="only jobs still being pursued (not won or lost)")
-    stage: list[OpportunityStage] = Field(
+    stage: list[str] = Field(
         default_factory=list,
-        description="only jobs at these stages, e.g. ['lost'] when the owner talks about a job already lost; "
-        "empty: any stage",
+        description="only jobs at these stages (the playbook's stages, e.g. estimating, scheduled, proposal_sent, "
+        "or won or lost), e.g. ['lost'] when the owner talks about a job already lost; empty: any stage",
     )
     limit: int = Field(default=10, ge=1, le=100, description="at most this many")
 
 
 def matching_opportunities(store: Store, args: FindOpportunitiesInput) -> list[Doc]:
     """Every job the arguments select, open ones first, oldest first."""
+    wanted = [job_stage(store, s, closed_ok=True) for s in args.stage]
     found: dict[str, Doc] = {}
     query = (args.query or "").strip()
     if query.upper().startswith("O-") and query[2:].isdigit():
@@ -61,13 +75,17 @@ def matching_opportunities(store: Store, args: FindOpportunitiesInput) -> list[D
             for opp in store.linked("opportunities", "contact_id", contact["contact_id"]):
                 found.setdefault(opp["opportunity_id"], opp)
     else:
-        stages = tuple(args.stage) or (OPEN_OPPORTUNITY_STAGES if args.open_only else ())
-        found = {o["opportunity_id"]: o for o in store.scan("opportunities", **({"stage": stages} if stages else {}))}
+        stages = tuple(wanted)
+        if stages:
+            docs = store.scan("opportunities", stage=stages)
+        else:
+            docs = store.open_jobs() if args.open_only else store.scan("opportunities")
+        found = {o["opportunity_id"]: o for o in docs}
     opps = list(found.values())
     if args.open_only:
-        opps = [o for o in opps if o["stage"] in OPEN_OPPORTUNITY_STAGES]
-    if args.stage:
-        opps = [o for o in opps if o["stage"] in args.stage]
+        opps = [o for o in opps if is_open_job(o)]
+    if wanted:
+        opps = [o for o in opps if o["stage"] in wanted]
     opps.sort(key=lambda o: (o["stage"] in ("won", "lost"), o["created_at"]))
     return opps
 
@@ -88,10 +106,12 @@ def find_opportunities(store: Store, args: FindOpportunitiesInput) -> dict[str, 
 
 class UpdateOpportunityInput(ToolInput):
     opportunity_id: str = Field(description="the job (O-7)")
-    stage: Literal["estimating", "scheduled", "proposal_sent"] | None = Field(
+    stage: str | None = Field(
         default=None,
-        description="estimating, scheduled (site visit booked) or proposal_sent (the price is with the customer; "
-        "the proposal date becomes today unless given). Won and lost have their own tools",
+        description="a stage of the playbook: by default estimating, scheduled (site visit booked) or "
+        "proposal_sent (the price is with the customer; the proposal date becomes today unless given), and any "
+        "stage the owner added. A stage's gate may need something first (an amount before proposal_sent): give it "
+        "in the same call. Won and lost have their own tools",
     )
     name: str | None = Field(default=None, description="a new name for the job")
     amount: Amount | None = Field(default=None, description="the job's amount in dollars")
@@ -100,35 +120,55 @@ class UpdateOpportunityInput(ToolInput):
     competitor: str | None = Field(default=None, description="who else is bidding, or who won it")
     needs_site_visit: bool | None = Field(default=None, description="a site visit must be booked first")
     notes: str | None = Field(default=None, description="replaces the job's notes")
+    effort_class: EffortClass | None = Field(
+        default=None, description="gold, silver or bronze: how much effort the job is worth (a change is logged)"
+    )
+    add_competitors: list[str] = Field(
+        default_factory=list, description="other businesses known to be bidding for this job, e.g. ['Acme Plumbing']"
+    )
 
 
-CLOSED_EDITABLE = {"notes", "competitor"}  # history a closed job may still gain
+CLOSED_EDITABLE = {"notes", "competitor", "competitors", "effort_class"}  # history a closed job may still gain
 
 
 @tool("write")
 def update_opportunity(store: Store, args: UpdateOpportunityInput) -> dict[str, Any]:
-    """Change a job's stage (estimating, scheduled, proposal_sent), name, amount, expected close date,
-    proposal date, competitor, site-visit flag or notes. Moving to proposal_sent records the proposal
-    date, so "Proposals out" counts it. Won and lost jobs are final: only their notes and competitor can
-    change. Every change is in the event log with before and after."""
+    """Change a job's stage (the playbook's stages: estimating, scheduled, proposal_sent and any the owner
+    added), name, amount, expected close date, proposal date, competitor, class, site-visit flag or notes,
+    or add competitors bidding for it. Moving to proposal_sent records the proposal date, so "Proposals
+    out" counts it. A stage's gate is checked before the move (by default proposal_sent needs an amount):
+    a refused move changes nothing and says what is missing. Won and lost jobs are final: only their notes,
+    competitors and class can change. Every change is in the event log with before and after."""
     with store.transaction():
         opp = store.require("opportunities", args.opportunity_id)
-        changes = args.model_dump(exclude={"opportunity_id"}, exclude_none=True)
+        changes = args.model_dump(exclude={"opportunity_id", "add_competitors"}, exclude_none=True)
+        if args.stage is not None:
+            changes["stage"] = job_stage(store, args.stage)
+        if args.add_competitors:
+            changes["competitors"] = merged_names(opp.get("competitors") or [], args.add_competitors)
         target: str = changes.get("stage") or opp["stage"]
         if opp["stage"] in ("won", "lost"):
             if set(changes) - CLOSED_EDITABLE:
                 raise IllegalTransition(
-                    f"Job {opp['opportunity_id']} is {opp['stage']}, which is final; only its notes and competitor "
-                    "can change."
+                    f"Job {opp['opportunity_id']} is {opp['stage']}, which is final; only its notes, competitors "
+                    "and class can change."
                 )
         else:
             check("opportunity", opp["opportunity_id"], opp["stage"], target)
         if target == "proposal_sent" and opp["stage"] != "proposal_sent" and "proposal_sent_date" not in changes:
             changes["proposal_sent_date"] = store.today()
-        action = "stage_changed" if target != opp["stage"] else "updated"
+        if target != opp["stage"]:
+            check_gate(store, "job", {**opp, **changes}, target)
+        if target != opp["stage"]:
+            action = "stage_changed"
+        elif changes.get("effort_class") and changes["effort_class"] != opp.get("effort_class"):
+            action = "class_changed"
+        else:
+            action = "updated"
         updated = store.update("opportunities", args.opportunity_id, changes, action=action)
         if target != opp["stage"]:
-            system_note(store, f"Job moved to {target.replace('_', ' ')}.", opportunity_id=opp["opportunity_id"])
+            label = store.playbook.stages.job_label(target)
+            system_note(store, f"Job moved to {label.lower()}.", opportunity_id=opp["opportunity_id"])
     changed = sorted(k for k in changes if opp.get(k) != updated.get(k))
     return {
         "opportunity": opportunity_card(store, updated),
@@ -264,6 +304,8 @@ def mark_opportunity_lost(store: Store, args: MarkLostInput) -> dict[str, Any]:
             "lost_note": args.note,
             "competitor": competitor or opp.get("competitor"),
         }
+        if competitor:  # who got it was bidding for it too
+            changes["competitors"] = merged_names(opp.get("competitors") or [], [competitor])
         opp = store.update("opportunities", opp["opportunity_id"], changes, action="lost")
         said = reason.replace("_", " ") + (f", to {opp['competitor']}" if opp.get("competitor") else "")
         system_note(

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field
 
 from backoffice.tools.book import clock
-from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES, is_open_job
 from backoffice.tools.book.normalize import full_name
 from backoffice.tools.book.schemas import TABLES
 from backoffice.tools.book.store import Doc, Store, table_of
@@ -31,7 +31,7 @@ def summary(item: Doc) -> str:
 
 def current_work(store: Store, contact_id: str) -> tuple[Doc | None, Doc | None]:
     """(lead, job) a contact is in the middle of: their newest open job, else their newest open lead."""
-    jobs = [o for o in store.linked("opportunities", "contact_id", contact_id) if o["stage"] in OPEN_OPPORTUNITY_STAGES]
+    jobs = [o for o in store.linked("opportunities", "contact_id", contact_id) if is_open_job(o)]
     if jobs:
         return None, max(jobs, key=lambda o: o["created_at"])
     leads = [d for d in store.linked("leads", "contact_id", contact_id) if d["status"] in OPEN_LEAD_STATUSES]

@@ -63,10 +63,11 @@ class StaleLeadsInput(ToolInput):
     as_of: dt.date | None = Field(default=None, description="default today")
 
 
-def quiet_since(store: Store, day: dt.date) -> dt.date:
+def quiet_since(store: Store, day: dt.date, business_days: int | None = None) -> dt.date:
     """The last day on which activity still leaves a lead quiet on ``day``: the business days
-    after it, up to ``day``, number ``stale_after_business_days``."""
-    calendar, left = store.calendar, store.settings.stale_after_business_days
+    after it, up to ``day``, number ``business_days`` (default ``stale_after_business_days``)."""
+    calendar = store.calendar
+    left = business_days if business_days is not None else store.settings.stale_after_business_days
     edge = day
     while left:
         if calendar.is_business_day(edge):
@@ -82,18 +83,28 @@ SHOWN = 10  # quiet leads drawn in the digest; the rest are counted (``--all`` o
 
 def stale_lead_rows(store: Store, as_of: dt.date | None = None, limit: int | None = None) -> list[Doc]:
     """Open leads (new, working or qualified) with no touch in the last N business days (N is the
-    ``stale_after_business_days`` setting, 3 by default), longest silence first, then the most
-    valuable. A lead's own creation counts as activity; the agent's system records (a lead
+    ``stale_after_business_days`` setting, 3 by default; a classed lead's own number from the
+    playbook: gold sooner, bronze later), gold first and bronze last, then the longest silence, then
+    the most valuable. A lead's own creation counts as activity; the agent's system records (a lead
     qualified, a message saved to the outbox unsent) do not. ``limit`` keeps the first ones only."""
     return _quiet(store, as_of or store.today(), limit)[0]
 
 
+UNCLASSED_ORDER = 2  # a lead without a class sorts after silver and before bronze
+
+
 def _quiet(store: Store, day: dt.date, limit: int | None) -> tuple[list[Doc], int]:
-    edge = quiet_since(store, day)
-    # activity at or after the start of the day after ``edge`` (business time zone) is recent
-    cutoff = dt.datetime.combine(edge + dt.timedelta(days=1), dt.time(), store.tz)
+    def cutoff(business_days: int | None = None) -> dt.datetime:
+        # activity at or after the start of the day after the edge (business time zone) is recent
+        edge = quiet_since(store, day, business_days)
+        return dt.datetime.combine(edge + dt.timedelta(days=1), dt.time(), store.tz)
+
+    # the class says how soon a quiet lead is nudged and where it sorts (playbook.json classes)
+    classes = store.playbook.classes
+    by_class = {name: cutoff(effort.nudge_after_business_days) for name, effort in classes.items()}
+    order: dict[str, int] = {"": UNCLASSED_ORDER, **{name: effort.digest_order for name, effort in classes.items()}}
     with store.reading():
-        shown, total = store.quiet_leads(QUIET_STATUSES, cutoff, limit)
+        shown, total = store.quiet_leads(QUIET_STATUSES, cutoff(), limit, by_class, order)
         leads = store.many("leads", [q["id"] for q in shown])
         contacts = store.many("contacts", [d["contact_id"] for d in leads.values() if d.get("contact_id")])
         lasts = store.latest_interactions("lead_id", [q["id"] for q in shown if q["last_ts"]], human_only=True)
@@ -113,6 +124,7 @@ def _quiet(store: Store, day: dt.date, limit: int | None) -> tuple[list[Doc], in
                 "status": lead["status"],
                 "pipeline_stage": lead["pipeline_stage"],
                 "estimated_value": lead.get("estimated_value"),
+                "effort_class": lead.get("effort_class"),
                 "days_since_activity": days,
                 "last_touchpoint": summary(last) if last else "lead created, nothing logged since",
             }
@@ -123,7 +135,8 @@ def _quiet(store: Store, day: dt.date, limit: int | None) -> tuple[list[Doc], in
 @tool("read")
 def stale_leads(store: Store, args: StaleLeadsInput) -> dict[str, Any]:
     """Open leads (new, working or qualified) with no call, email, text, meeting or note in the past
-    3 business days (the stale_after_business_days setting), longest silence first."""
+    3 business days (the stale_after_business_days setting; a gold lead after 1, a bronze one after 5,
+    as the playbook's classes say), gold leads first, then the longest silence."""
     return {"stale_leads": stale_lead_rows(store, args.as_of)}
 
 
@@ -158,5 +171,5 @@ class DigestInput(ToolInput):
 def morning_digest(store: Store, args: DigestInput) -> dict[str, Any]:
     """The morning digest: today's follow-ups (overdue ones marked, each with its interaction id so
     it can be completed, cancelled or rescheduled) and the open leads with no touch in the past
-    3 business days (the first ten, and how many there are)."""
+    3 business days, or their class's own number of days (the first ten, gold first, and how many there are)."""
     return digest_data(store, args.on)

@@ -116,6 +116,30 @@ def pipeline_data(store: Store, as_of: dt.date | None = None, limit: int | None 
             for r in shown
         ],
         "past_expected_close_total": len(past_due),
+        **_weighted(store, jobs, end),
+    }
+
+
+VELOCITY_DAYS = 90  # velocity is measured on the jobs' moves of the last 90 days
+
+
+def _weighted(store: Store, jobs: list[dict[str, Any]], end: dt.date) -> dict[str, Any]:
+    """The open jobs' value weighted by their stage's chance of winning (the playbook's probabilities),
+    and velocity: average days a job spent at each stage it left, and days from job to win, over the
+    last ``VELOCITY_DAYS`` days."""
+    from backoffice.tools.reports.measure import stage_days
+
+    stages = store.playbook.stages
+    open_jobs = [j for j in jobs if j["stage"] not in ("won", "lost")]
+    weighted = sum(float(j["amount"] or 0) * stages.job_probability(j["stage"]) for j in open_jobs)
+    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), store.tz)
+    events = store.events_between(until - dt.timedelta(days=VELOCITY_DAYS + 1), until, "O-")
+    per_stage, cycles = stage_days(store, events, until)
+    return {
+        "open_jobs_value": round(sum(float(j["amount"] or 0) for j in open_jobs), 2),
+        "weighted_pipeline_value": round(weighted, 2),
+        "velocity": {"days_per_stage": per_stage, "cycle_days": round(sum(cycles) / len(cycles), 1) if cycles else None,
+                     "window_days": VELOCITY_DAYS},  # fmt: skip
     }
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 from backoffice.agent.planners.offline.flows_calls import CallFlows
 from backoffice.agent.planners.offline.flows_jobs import JobFlows
 from backoffice.agent.planners.offline.flows_leads import LeadFlows
+from backoffice.agent.planners.offline.flows_measure import MeasureFlows
 from backoffice.agent.planners.offline.flows_people import PeopleFlows
 from backoffice.agent.planners.offline.flows_reports import ReportFlows
 from backoffice.agent.planners.offline.requests import Understanding, load_understanding
 from backoffice.agent.procedures import Procedure, load_procedures, procedure_dirs
 
 
-class OfflinePlanner(ReportFlows, PeopleFlows, LeadFlows, CallFlows, JobFlows):
+class OfflinePlanner(ReportFlows, PeopleFlows, LeadFlows, CallFlows, JobFlows, MeasureFlows):
     def __init__(self, understanding: Understanding | None = None) -> None:
         super().__init__(understanding or understanding_for(load_procedures(procedure_dirs())[0]))
 

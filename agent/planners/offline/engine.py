@@ -408,7 +408,7 @@ class Engine:
         if kind == "lead":
             return self.store.scan("leads", status=("new", "working", "qualified"))[:9]
         if kind == "job":
-            return self.store.scan("opportunities", stage=("estimating", "scheduled", "proposal_sent"))[:9]
+            return self.store.open_jobs(limit=9)
         return []
 
     def remember(self, kind: str, doc: Doc) -> None:

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 from backoffice.agent.planners.offline import resolve
 from backoffice.agent.planners.offline.engine import Engine, Said
 from backoffice.agent.planners.offline.understand import find_amounts, find_dates, find_follow_up, find_outcome
-from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES, is_open_job
 from backoffice.tools.book.normalize import full_name
 from backoffice.tools.book.store import Doc
 from backoffice.tools.catalog import all_tools
@@ -122,7 +122,7 @@ class CallFlows(Engine):
                 return {"none": True}
             return {"opportunity_id": choice} if str(choice).startswith("O-") else {"lead_id": choice}
         jobs = [o for o in self.store.linked("opportunities", "contact_id", contact["contact_id"])
-                if o["stage"] in OPEN_OPPORTUNITY_STAGES]  # fmt: skip
+                if is_open_job(o)]  # fmt: skip
         leads = [x for x in self.store.linked("leads", "contact_id", contact["contact_id"])
                  if x["status"] in OPEN_LEAD_STATUSES]  # fmt: skip
         work = [("opportunity_id", o["opportunity_id"], o) for o in jobs] + [

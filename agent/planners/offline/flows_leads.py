@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from backoffice.agent.planners.offline.engine import Engine, Said
+from backoffice.agent.planners.offline.flows_measure import said_class
 from backoffice.agent.planners.offline.understand import (
     DISQUALIFY_REASONS,
     Name,
@@ -308,12 +309,19 @@ class LeadFlows(Engine):
         elif re.search(r"\bneeds analysis\b", said.norm):
             stage = "needs_analysis"
         amounts = [a for a in find_amounts(said.raw)]
-        self.flow_qualify({"said": said, "stage": stage, "amounts": amounts})
+        self.flow_qualify({"said": said, "stage": stage, "amounts": amounts, "class": said_class(said.norm)})
 
     def flow_qualify(self, d: Doc) -> None:
         said = d.pop("said", None)
         lead = self.pick("qualify", d, "lead", "lead", said)
+        effort = d.get("class")
         if lead["status"] == "qualified":
+            if effort and effort != lead.get("effort_class"):  # "make the Oak St lead gold": the class changes
+                outcome = self.call("update_lead", lead_id=lead["lead_id"], effort_class=effort)
+                if self.report(outcome):
+                    self.reply.say(f"{lead['title']} ({lead['lead_id']}) was already qualified; its class is now "
+                                   f"{effort}.")  # fmt: skip
+                return
             self.reply.say(f"{lead['title']} ({lead['lead_id']}) is already qualified. Say \"convert it\" when it "
                            "becomes a job.")  # fmt: skip
             return
@@ -326,7 +334,8 @@ class LeadFlows(Engine):
                 value = amounts[0].value
         # the tool keeps a lead that is further along where it is, and says so
         stage = d.get("stage") or "needs_analysis"
-        outcome = self.call("qualify_lead", lead_id=lead["lead_id"], pipeline_stage=stage, estimated_value=value)
+        outcome = self.call("qualify_lead", lead_id=lead["lead_id"], pipeline_stage=stage, estimated_value=value,
+                            effort_class=effort)
         if self.report(outcome):
             self.reply.say(outcome.message)
 

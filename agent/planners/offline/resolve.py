@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from backoffice.tools.book.models import OPEN_LEAD_STATUSES, OPEN_OPPORTUNITY_STAGES
+from backoffice.tools.book.models import OPEN_LEAD_STATUSES, is_open_job
 from backoffice.tools.book.normalize import fold
 from backoffice.tools.book.store import Doc, Store
 
@@ -173,7 +173,7 @@ def is_open(kind: Kind, doc: Doc) -> bool:
     if kind == "lead":
         return doc.get("status") in OPEN_LEAD_STATUSES
     if kind == "job":
-        return doc.get("stage") in OPEN_OPPORTUNITY_STAGES
+        return is_open_job(doc)
     if kind == "contact":
         return not doc.get("archived")
     return True
@@ -263,6 +263,16 @@ def _people(store: Store, found: Mentions, words: list[str], ignore: set[str]) -
             found.add("contact", doc, 100, "name", said)
             continue
         part = places[0][1]
+        # an initial before the last name: "D. Reyes" is the contact entered as D. Reyes, and only may
+        # be Dana Reyes
+        initial = next((words[p - 1] for p, which in places if which == "last" and p > 0
+                        and len(words[p - 1]) == 1 and words[p - 1].isalpha()), None)  # fmt: skip
+        if initial and first == initial:
+            found.add("contact", doc, 100, "initial and last name", [*said, initial])
+            continue
+        if initial and first.startswith(initial):
+            found.add("contact", doc, 80, "initial and last name", [*said, initial])
+            continue
         same = [d for d in store.search_tokens("contacts", first if part == "first" else last)
                 if not d.get("archived")]  # fmt: skip
         found.add("contact", doc, 90 if len(same) <= 1 else 70, f"{part} name", said)
