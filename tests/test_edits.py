@@ -246,3 +246,15 @@ def test_an_amount_that_cannot_be_read_is_asked_for_once_and_changes_nothing_unt
     code, screen = cli("chat", stdin="bump the sump pump lead to $1e9\n")
     assert screen.count("?") - screen.split("you> bump")[0].count("?") == 1 and "could not read an amount" in screen
     assert reopen(data_dir).require("leads", "L-5").get("estimated_value") is None
+
+
+def test_how_a_customer_heard_about_us_can_be_set_later(cli, data_dir, monkeypatch):
+    # A new owner could not say where Mike came from once he was added.
+    from .test_offline_chat import demo, events, reopen
+
+    demo(data_dir, monkeypatch)
+    code, screen = cli("chat", stdin="source for marcus is yelp\nray heard about us from nextdoor\n")
+    store = reopen(data_dir)
+    assert store.require("contacts", "C-4")["source"] == "Yelp"
+    assert store.require("contacts", "C-3")["source"] == "Nextdoor"
+    assert any(e.get("after", {}).get("source") == "Yelp" for e in events(data_dir, "C-4"))

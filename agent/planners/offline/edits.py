@@ -44,6 +44,12 @@ CHANNELS = [("sms", r"texts?|texting|sms|texted"), ("email", r"emails?|emailed")
             ("phone", r"calls?|phone|called|a call")]  # fmt: skip
 
 
+SOURCE_LATER = re.compile(
+    r"\bsource (?:for|of|on) .+? (?:is|was|=)\s+(?P<src>.+)$"
+    r"|\b(?:heard (?:about|of) us|found us|came to us|was referred) (?:from|on|through|via|by)\s+(?P<src2>.+)$"
+)
+
+
 def read_edit(engine: Engine, said: Said) -> Doc | None:
     t, raw = said.norm, said.raw
     today, region = engine.store.today(), said.region
@@ -86,6 +92,15 @@ def read_edit(engine: Engine, said: Said) -> Doc | None:
         owner = " ".join(w.capitalize() for w in m.group("who").split())
         d["field"] = "owner"
         return _record(d, "owner", owner, lead_only=True)
+    # how they heard about us, set later: "source for mike is yelp", "mike heard about us from yelp"
+    m = SOURCE_LATER.search(t)
+    if m:
+        said_where = m.group("src") or m.group("src2") or ""
+        where = re.sub(r"^(?:a|an|the|our)\s+", "", said_where.strip(" .!"))
+        where = re.sub(r"\s+(?:ad|ads|advert)$", " ad", where)
+        if where:
+            d["field"] = "source"
+            return done("contact", source=" ".join(w.capitalize() if w.islower() else w for w in where.split()))
     # tags
     if re.search(r"^tag\b|\btag\b.{0,40}\b(?:as|with)\b|\b(?:add|put|stick|give \w+) (?:a |the |another )?tag\b", t):
         tag = _tag_text(said)
