@@ -33,7 +33,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,19 +49,11 @@ NOT_CAUGHT = "I didn't catch that"
 SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
-@contextlib.contextmanager
-def pinned_clock() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in ("BACKOFFICE_NOW", "ANTHROPIC_API_KEY")}
-    os.environ["BACKOFFICE_NOW"] = NOW
-    os.environ.pop("ANTHROPIC_API_KEY", None)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+def pinned_clock() -> contextlib.AbstractContextManager[None]:
+    """The sample book's Wednesday, and the offline planner (no API key)."""
+    from tests.scenarios.runner import pinned
+
+    return pinned({"BACKOFFICE_NOW": NOW, "ANTHROPIC_API_KEY": None})
 
 
 def load_cases(path: Path = CASES) -> list[dict[str, Any]]:
