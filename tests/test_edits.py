@@ -258,3 +258,17 @@ def test_how_a_customer_heard_about_us_can_be_set_later(cli, data_dir, monkeypat
     assert store.require("contacts", "C-4")["source"] == "Yelp"
     assert store.require("contacts", "C-3")["source"] == "Nextdoor"
     assert any(e.get("after", {}).get("source") == "Yelp" for e in events(data_dir, "C-4"))
+
+
+def test_a_rival_quoting_and_where_a_lead_came_from_are_said_in_the_chat(cli, data_dir, monkeypatch):
+    from .test_offline_chat import demo, events, reopen
+
+    demo(data_dir, monkeypatch)
+    cli("chat", stdin="acme plumbing is also quoting the kitchen remodel\n"
+                      "we are up against budget pipes on the boiler job\n"
+                      "the sump pump lead came from google ads\n")  # fmt: skip
+    store = reopen(data_dir)
+    assert "Acme Plumbing" in store.require("leads", "L-4")["competitors"]
+    assert "Budget Pipes" in store.require("opportunities", "O-2")["competitors"]
+    assert store.require("leads", "L-5")["source_detail"] == "Google Ads"
+    assert any("Acme Plumbing" in (e.get("after") or {}).get("competitors", []) for e in events(data_dir, "L-4"))

@@ -44,6 +44,15 @@ CHANNELS = [("sms", r"texts?|texting|sms|texted"), ("email", r"emails?|emailed")
             ("phone", r"calls?|phone|called|a call")]  # fmt: skip
 
 
+RIVAL = re.compile(
+    r"^(?:(?:it looks like|looks like|fyi|heads up)[,:]?\s+)?(?P<who>[\w&'. ]{2,40}?)\s+(?:is|are)\s+(?:also\s+)?"
+    r"(?:quoting|bidding(?:\s+on)?|pricing|putting in a (?:quote|bid) for)\b"
+    r"|\b(?:up against|competing with|going up against)\s+(?P<who2>[\w&'. ]{2,40}?)\s+(?:on|for)\b",
+    re.I,
+)
+LEAD_SOURCE_LATER = re.compile(
+    r"\blead\b.{0,40}?\b(?:came (?:in )?(?:from|through|via)|was from|is from)\s+(?P<src>.+)$"
+)
 SOURCE_LATER = re.compile(
     r"\bsource (?:for|of|on) .+? (?:is|was|=)\s+(?P<src>.+)$"
     r"|\b(?:heard (?:about|of) us|found us|came to us|was referred) (?:from|on|through|via|by)\s+(?P<src2>.+)$"
@@ -92,6 +101,23 @@ def read_edit(engine: Engine, said: Said) -> Doc | None:
         owner = " ".join(w.capitalize() for w in m.group("who").split())
         d["field"] = "owner"
         return _record(d, "owner", owner, lead_only=True)
+    # a rival quoting the same work: "acme plumbing is also quoting the kitchen remodel", "we're up
+    # against budget pipes on the boiler job"
+    m = RIVAL.search(raw)
+    if m:
+        rival = (m.group("who") or m.group("who2") or "").strip(" ,.")
+        rival = re.sub(r"^(?:the|a|an)\s+", "", rival, flags=re.I)
+        if rival:
+            d["field"] = "competitor"
+            name = " ".join(w.capitalize() if w.islower() else w for w in rival.split())
+            return _record(d, "add_competitors", [name])
+    # where a lead came from, set later: "the kitchen remodel lead came from google ads"
+    m = LEAD_SOURCE_LATER.search(t)
+    if m and re.search(r"\blead\b", t):
+        where = re.sub(r"^(?:a|an|the|our)\s+", "", m.group("src").strip(" .!"))
+        if where:
+            d["field"] = "source_detail"
+            return _record(d, "source_detail", " ".join(w.capitalize() for w in where.split()), lead_only=True)
     # how they heard about us, set later: "source for mike is yelp", "mike heard about us from yelp"
     m = SOURCE_LATER.search(t)
     if m:
