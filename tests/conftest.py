@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,31 @@ def data_dir(tmp_path: Path) -> Path:
 def services() -> Services:
     """What the book reaches the outside world through; tests that need a fake put it here."""
     return Services()
+
+
+def client(base_url: str, retries: int = 2) -> Any:
+    """The real Anthropic SDK, pointed at a local fake (as the owner's would be at api.anthropic.com)."""
+    import anthropic
+
+    return anthropic.Anthropic(api_key="test-key", base_url=base_url, max_retries=retries, timeout=10.0)
+
+
+@pytest.fixture
+def api(services: Services) -> Iterator[Callable[..., Any]]:
+    """Start a fake Messages API with a script and hand the chat a real client pointed at it."""
+    from .fakes.messages_api import FakeMessagesAPI
+
+    started: list[FakeMessagesAPI] = []
+
+    def start(*script: Any) -> FakeMessagesAPI:
+        fake = FakeMessagesAPI(list(script)).__enter__()
+        started.append(fake)
+        services.anthropic = client(fake.base_url)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.__exit__(None, None, None)
 
 
 @pytest.fixture

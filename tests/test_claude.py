@@ -7,36 +7,14 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import anthropic
 import pytest
 
 from backoffice.agent.gate.pending import PendingStore
 from backoffice.tools.book.store import Store
 from backoffice.tools.services import Services
 
-from .conftest import add_contact, call, lines, records
-from .fakes.messages_api import FakeMessagesAPI, Forever, Status, text, tool_use, tool_uses
-
-
-def client(base_url: str, retries: int = 2) -> anthropic.Anthropic:
-    """The real SDK, pointed at a local fake (as the owner's would be at api.anthropic.com)."""
-    return anthropic.Anthropic(api_key="test-key", base_url=base_url, max_retries=retries, timeout=10.0)
-
-
-@pytest.fixture
-def api(services: Services):
-    """Start a fake Messages API with a script and hand the chat a real client pointed at it."""
-    started: list[FakeMessagesAPI] = []
-
-    def start(*script: Any) -> FakeMessagesAPI:
-        fake = FakeMessagesAPI(list(script)).__enter__()
-        started.append(fake)
-        services.anthropic = client(fake.base_url)
-        return fake
-
-    yield start
-    for fake in started:
-        fake.__exit__(None, None, None)
+from .conftest import add_contact, call, client, lines, records
+from .fakes.messages_api import Forever, Status, text, tool_use, tool_uses
 
 
 def book(data_dir: Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import pytest
 from backoffice.tools.book.store import Store
 
 from .conftest import add_contact, call, lines
-from .fakes.messages_api import FakeMessagesAPI, text, tool_use
+from .fakes.messages_api import text, tool_use
 
 
 def book(data_dir: Path) -> dict[str, Any]:
@@ -265,21 +265,6 @@ def test_the_html_board_renders_in_a_headless_browser(cli, data_dir: Path, tmp_p
 
 
 # ---------------------------------------------------------------------------- the Claude planner
-@pytest.fixture
-def api(services):
-    from .test_claude import client
-
-    started: list[FakeMessagesAPI] = []
-
-    def start(*script: Any) -> FakeMessagesAPI:
-        fake = FakeMessagesAPI(list(script)).__enter__()
-        started.append(fake)
-        services.anthropic = client(fake.base_url)
-        return fake
-
-    yield start
-    for fake in started:
-        fake.__exit__(None, None, None)
 
 
 def test_claude_qualifies_scores_records_spend_and_reports(api, cli, data_dir: Path):

@@ -100,6 +100,22 @@ def owner_decision(orch: Orchestrator, console: Console, verb: str, ref: str) ->
 
 
 # ---------------------------------------------------------------------------- the loop
+def take_line(orch: Orchestrator, console: Console, line: str, shown: dict[str, int]) -> Reply | None:
+    """One owner line: an approve/reject decision, or a message to the planner with its reply shown
+    (``shown`` counts what a confirmation panel already flushed). None when nothing was asked: an
+    empty line with no question waiting, or a decision."""
+    if not line.strip() and not orch.awaiting_answer():
+        return None
+    decision = APPROVE.match(line)
+    if decision:
+        owner_decision(orch, console, decision.group(1), decision.group(2))
+        return None
+    shown["n"] = 0
+    reply = orch.handle_message(line)
+    render(reply, console, shown["n"])
+    return reply
+
+
 def run_chat(store: Store, console: Console, stream: IO[str] | None = None, offline: bool = False) -> int:
     reader = LineReader(stream or sys.stdin, console)
     shown = {"n": 0}
@@ -127,16 +143,8 @@ def run_chat(store: Store, console: Console, stream: IO[str] | None = None, offl
         line = reader.read("you> ")
         if line is None or line.strip().lower() in QUIT:
             break
-        if not line.strip() and not orch.awaiting_answer():
-            continue
         try:
-            decision = APPROVE.match(line)
-            if decision:
-                owner_decision(orch, console, decision.group(1), decision.group(2))
-                continue
-            shown["n"] = 0
-            reply = orch.handle_message(line)
-            render(reply, console, shown["n"])
+            take_line(orch, console, line, shown)
         except KeyboardInterrupt:
             console.print("(interrupted — nothing more will run for that message)")
         except BackofficeError as exc:  # e.g. an unknown action id: say so and keep the conversation going

@@ -374,7 +374,7 @@ def simulated_owner(book: Book, case: dict[str, Any], reader: ScriptedLines, con
 def run_case(case: dict[str, Any], demo: Path, planner: str = "offline") -> Result:
     from rich.console import Console
 
-    from backoffice.agent.chat.loop import APPROVE, owner_decision
+    from backoffice.agent.chat.loop import take_line
     from backoffice.agent.chat.screen import render
     from backoffice.agent.orchestrator import build
     from backoffice.tools.book.store import Store
@@ -419,16 +419,9 @@ def run_case(case: dict[str, Any], demo: Path, planner: str = "offline") -> Resu
             orch.gate.call = recording  # type: ignore[method-assign]
             last = ""
             while (line := reader.read("you> ")) is not None:
-                if not line.strip() and not orch.awaiting_answer():
-                    continue
-                decision = APPROVE.match(line)
-                if decision:
-                    owner_decision(orch, console, decision.group(1), decision.group(2))
-                    continue
-                shown["n"] = 0
-                reply = orch.handle_message(line)
-                render(reply, console, shown["n"])
-                last = reply.plain()
+                reply = take_line(orch, console, line, shown)
+                if reply is not None:
+                    last = reply.plain()
             result = Result(case, calls, out.getvalue(), last)
             judge(book, result)
             return result

@@ -188,7 +188,7 @@ def play(scenario: dict[str, Any], planner: str = "offline", client: Any = None,
     ``anthropic.Anthropic``: the scripted fake, or the real API in ``make eval``)."""
     from rich.console import Console
 
-    from backoffice.agent.chat.loop import APPROVE, ChatApprover, owner_decision
+    from backoffice.agent.chat.loop import ChatApprover, take_line
     from backoffice.agent.chat.screen import render
     from backoffice.agent.cli import main
     from backoffice.agent.inbound import handle_inbound
@@ -220,14 +220,7 @@ def play(scenario: dict[str, Any], planner: str = "offline", client: Any = None,
                     said = turn["say"]
                     reader.lines = [str(s) for s in (said if isinstance(said, list) else [said])]
                     while (line := reader.read("you> ")) is not None:
-                        if not line.strip() and not orch.awaiting_answer():
-                            continue
-                        decision = APPROVE.match(line)
-                        if decision:
-                            owner_decision(orch, console, decision.group(1), decision.group(2))
-                            continue
-                        shown["n"] = 0
-                        render(orch.handle_message(line), console, shown["n"])
+                        take_line(orch, console, line, shown)
                 elif "email" in turn:
                     result = handle_inbound(store, (MAIL / turn["email"]).read_bytes())
                     console.print(f"[email {turn['email']}: {result.status}] {result.message}", markup=False)

@@ -251,57 +251,36 @@ class Engine:
         retry: str | None = None
         kind = w.kind
         answer = yes_no(text) if text else None
+        region = self.store.settings.default_phone_region
         if kind == "yesno":
             if answer is None:
                 return False
-            w.data[w.slot] = answer
-            w.data[f"{w.slot}_text"] = text
-            self.resume(w.flow, w.data)
-            return True
+            return self._filled(w, answer, text)
         if not text.strip():
             if w.optional:
-                w.data[w.slot] = ""
-                self.resume(w.flow, w.data)
-                return True
-            self.waiting = w
-            self.reply.say(f"{w.question} (or cancel)")
-            return True
+                return self._filled(w, "")
+            return self._again(w, f"{w.question} (or cancel)")
         if kind == "choice":
             choice = self._choose(w.choices, text)
             if choice is None:
                 if self.looks_like_request(text, strict=False, bar=15):  # not one of the options: a new request
                     return False
-                self.waiting = w
-                self.reply.say("Please answer with one of the numbers (or cancel).")
-                return True
-            w.data[w.slot] = choice
-            self.resume(w.flow, w.data)
-            return True
+                return self._again(w, "Please answer with one of the numbers (or cancel).")
+            return self._filled(w, choice)
         if kind == "details":
-            region = self.store.settings.default_phone_region
             if answer is None and not only_details(text, region) and (
                 self.looks_like_request(text, strict=False) or self._new_request(w, text)
             ):
                 return False
-            w.data[w.slot] = answer if answer is not None else text
-            w.data[f"{w.slot}_text"] = text
-            self.resume(w.flow, w.data)
-            return True
+            return self._filled(w, answer if answer is not None else text, text)
         if kind in ANSWERED_IN_WORDS and self._new_request(w, text):
             return False
         if is_skip(text) or answer is False:
             if w.optional:
-                w.data[w.slot] = ""
-                self.resume(w.flow, w.data)
-                return True
-            self.waiting = w
-            self.reply.say(f"I need that to go on. {w.question} (or cancel)")
-            return True
+                return self._filled(w, "")
+            return self._again(w, f"I need that to go on. {w.question} (or cancel)")
         if answer is True and len(text.split()) <= 2:
-            self.waiting = w
-            self.reply.say(f"{w.question}")
-            return True
-        region = self.store.settings.default_phone_region
+            return self._again(w, w.question)
         if kind == "phone":
             found = find_phone(text, region)
             if found is None and self.looks_like_request(text, strict=False):
@@ -326,12 +305,21 @@ class Engine:
         elif kind == "address":
             value = find_address(text, town=True) or text.strip()
         if retry:
-            self.waiting = w
-            self.reply.say(retry)
-            return True
+            return self._again(w, retry)
+        return self._filled(w, value, text)
+
+    def _filled(self, w: Waiting, value: Any, text: str | None = None) -> bool:
+        """The slot answered (with the line as typed, when it matters): the flow carries on."""
         w.data[w.slot] = value
-        w.data[f"{w.slot}_text"] = text
+        if text is not None:
+            w.data[f"{w.slot}_text"] = text
         self.resume(w.flow, w.data)
+        return True
+
+    def _again(self, w: Waiting, question: str) -> bool:
+        """Not an answer the slot can take: say why and keep waiting for it."""
+        self.waiting = w
+        self.reply.say(question)
         return True
 
     @staticmethod
