@@ -3,6 +3,7 @@ blocks to a ``Reply``, so every place shows the same rows the same way."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from backoffice.agent.gate.pending import Action
@@ -11,11 +12,12 @@ from backoffice.agent.reply import Reply
 HEADS_UP_SHOWN = 3  # quiet leads told as a sentence each; the next ones go in a table
 
 
-def follow_ups(reply: Reply, rows: list[dict[str, Any]], total: int | None = None, today: Any = None) -> None:
+def follow_ups(
+    reply: Reply, rows: list[dict[str, Any]], total: int | None = None, today: dt.date | None = None
+) -> None:
     """Due follow-ups, the longest overdue first; when ``total`` says there are more than the rows
     given, a count and how to see them all. With ``today`` (a date), rows due later are listed too,
     each with its day, and overdue is counted from today."""
-    import datetime as dt
 
     def late(r: dict[str, Any]) -> int:
         return int(r["overdue_days"]) if today is None else (today - dt.date.fromisoformat(r["due"])).days

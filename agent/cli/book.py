@@ -309,10 +309,7 @@ def export(args: argparse.Namespace, store: Store, console: Console) -> int:
     as_json = args.json or target.lower().endswith(".json")
     count, payload = exporter.export(store, kind, None, as_json=as_json)
     if target == "-":
-        data = memoryview(payload.removeprefix(codecs.BOM_UTF8))
-        while data:  # a pipe may take part of it; the rest, or BrokenPipeError once the reader has gone
-            written = sys.stdout.buffer.write(data)
-            data = data[len(data) if written is None else written :]
+        exporter.write_all(sys.stdout.buffer, payload.removeprefix(codecs.BOM_UTF8))
         return 0
     path = Path(target)
     if not exporter.write_to(path, payload):  # into a stream (/dev/stdout, a FIFO) the data says it all

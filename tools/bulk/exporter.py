@@ -8,7 +8,7 @@ import codecs
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -92,6 +92,15 @@ def export(store: Store, kind: str, path: Path | None, as_json: bool = False) ->
     return len(docs), payload
 
 
+def write_all(out: BinaryIO, payload: bytes) -> None:
+    """Every byte of ``payload`` into ``out``. A pipe may take part of a large write and say how
+    much; the rest goes on, or BrokenPipeError once the reader has gone (``| head``)."""
+    data = memoryview(payload)
+    while data:
+        written = out.write(data)
+        data = data[len(data) if written is None else written :]
+
+
 def write_to(path: Path, payload: bytes) -> bool:
     """Write ``payload`` to ``path``; True when it went into a stream rather than a file.
 
@@ -109,7 +118,7 @@ def write_to(path: Path, payload: bytes) -> bool:
             raise BadInput("Cannot export", [f"{path} is a folder; give a file name, e.g. {path / 'contacts.csv'}"])
         if st is not None and (not stat.S_ISREG(st.st_mode) or _through_the_system(path)):
             with open(path, "ab") as handle:  # append: a `>>` redirection keeps what it held
-                handle.write(payload if stat.S_ISREG(st.st_mode) else payload.removeprefix(codecs.BOM_UTF8))
+                write_all(handle, payload if stat.S_ISREG(st.st_mode) else payload.removeprefix(codecs.BOM_UTF8))
             return True
         folder = path.absolute().parent
         if not folder.is_dir():
