@@ -47,7 +47,7 @@ CHANNELS = [("sms", r"texts?|texting|sms|texted"), ("email", r"emails?|emailed")
 RIVAL = re.compile(
     r"^(?:(?:it looks like|looks like|fyi|heads up)[,:]?\s+)?(?P<who>[\w&'. ]{2,40}?)\s+(?:is|are)\s+(?:also\s+)?"
     r"(?:quoting|bidding(?:\s+on)?|pricing|putting in a (?:quote|bid) for)\b"
-    r"|\b(?:up against|competing with|going up against)\s+(?P<who2>[\w&'. ]{2,40}?)\s+(?:on|for)\b",
+    r"|\b(?:up against|competing with|going up against)\s+(?P<who2>[\w&'. \-]{2,40}?)\s+(?:on|for)\b",
     re.I,
 )
 LEAD_SOURCE_LATER = re.compile(

@@ -27,7 +27,7 @@ from backoffice.tools.book.store import Doc
 SOURCES = [
     ("web_form", r"web ?(?:site )?form|website|online form|contact form|filled (?:out|in)"),
     ("referral", r"referr|recommended|word of mouth"),
-    ("ad", r"\bad\b|\bads\b|advert|facebook|google ads?|yelp|nextdoor|angi|thumbtack|instagram|craigslist|flyer"),
+    ("ad", r"\b(?:ad|ads|advert\w*|facebook|google ads?|yelp|nextdoor|angi|thumbtack|instagram|craigslist|flyers?)\b"),
     ("email", r"\bemail(?:ed)?\b|\be-mail|\bwrote\b|\bby mail\b"),
     ("phone_call", r"\bcall(?:ed)?\b|\bphoned?\b|\brang\b|voice ?mail|\bvm\b"),
 ]
@@ -91,7 +91,7 @@ class LeadFlows(Engine):
     def parse_inquiry(self, said: Said) -> Doc:
         raw, region = said.raw, said.region
         data: Doc = {"source": next((s for s, p in SOURCES if re.search(p, raw, re.I)), "phone_call")}
-        rest = PREFIX.sub("", raw, count=1)
+        rest = PREFIX.sub("", re.sub(r"^\s*(?:hey|hi|ok|okay|so|right)[,!.]?\s+", "", raw, flags=re.I), count=1)
         rest = re.sub(r"^\s*(?:we\s+)?(?:got|had|took)\s+(?:a|an)\s+"
                       r"(?:call|email|text|voicemail|message|phone call)\s+from\s+"
                       r"(?:a\s+|an\s+|some\s+)?(?:new\s+)?(?:guy|lady|woman|man|person|customer|someone|somebody)?\s*[,:\-—]?\s*",
