@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,10 @@ from backoffice.tools.services import Services
 from .pg.server import PostgresServer
 
 FRIDAY = "2026-11-20T10:00:00"  # a Friday, business time zone (America/New_York)
+
+# No book server behind any command a test starts, fixtures of wider scope included (each would
+# stay up for a temporary book); tests/test_server.py turns it on for what it tests.
+os.environ["BACKOFFICE_SERVER"] = "off"
 
 
 # ---------------------------------------------------------------------------- which book engine
@@ -65,8 +70,10 @@ def new_database(request: pytest.FixtureRequest) -> Callable[[], str]:
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, backend: str) -> None:
     """Every test gets its own data dir (and, on PostgreSQL, its own empty database), a pinned
-    clock and no API key."""
+    clock, no API key, and no book server (every command runs the ordinary way; tests/test_server.py
+    turns it on where it is the subject)."""
     monkeypatch.setenv("BACKOFFICE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BACKOFFICE_SERVER", "off")
     monkeypatch.setenv("BACKOFFICE_NOW", FRIDAY)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("BACKOFFICE_DATABASE_URL", raising=False)

@@ -292,6 +292,7 @@ READ_ONLY = {
     "quickbooks": ("status",),
     "run": ("--once",),
     "migrate": ("--to", "elsewhere"),
+    "server": (),
 }
 
 

@@ -30,6 +30,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from backoffice.tools.book.location import ENV, database, locate
@@ -123,6 +124,8 @@ COMMANDS = {
                 "book:duplicates", "book:duplicates_arguments", reads=True),
         Command("merge", "merge duplicate contacts into one (shows what moves, then asks)",
                 "book:merge", "book:merge_arguments", reads=True),
+        Command("server", "the book server that keeps commands quick: status, stop, start (it starts by itself)",
+                "server:server", "server:arguments", reads=True),
         Command("migrate", "copy the whole book into an empty PostgreSQL database (--to postgresql://…) or folder",
                 "migrate:migrate", "migrate:migrate_arguments", reads=True),
     )
@@ -360,7 +363,12 @@ def _tolerant_streams() -> None:
 
 
 def run() -> NoReturn:
-    """The console script: ``main()``, and a quiet end when the reader of the output went away."""
+    """The console script: the book server runs the command when one is up for this book (see
+    ``agent.server``); otherwise ``main()`` runs here, and a server is started for the next one."""
+    argv = sys.argv[1:]
+    served, book = _served(argv)
+    if served is not None:
+        sys.exit(served)
     code: int | str | None
     try:
         code = main()
@@ -371,6 +379,16 @@ def run() -> NoReturn:
     except KeyboardInterrupt:  # Ctrl-C while the command is still starting up
         print("Interrupted.", file=sys.stderr)
         code = 1
+    code = finish(code)
+    if book is not None and code != 2:
+        from backoffice.agent import server
+
+        server.start_in_background(book)
+    sys.exit(code)
+
+
+def finish(code: int | str | None) -> int | str | None:
+    """Output flushed, and a quiet end when the reader of the output went away."""
     try:
         sys.stdout.flush()
     except BrokenPipeError:
@@ -380,4 +398,29 @@ def run() -> NoReturn:
         # the flush at exit raises nothing and prints no traceback.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(code)
+    return code
+
+
+def _served(argv: list[str]) -> tuple[int | None, Path | None]:
+    """The exit status of the command run by the book server, or None; and the book a server
+    could be started for afterwards (None when there is no book or the server is off)."""
+    from backoffice.agent import server
+
+    word = _command_word(argv)
+    if word not in COMMANDS or not server.servable(word) or not server.enabled():
+        return None, None
+    explicit: str | None = None
+    hoisted = _hoisted(argv, word)
+    tokens = iter(hoisted[: hoisted.index(word)])
+    for token in tokens:
+        if token == "--data-dir":
+            explicit = next(tokens, explicit)
+        elif token.startswith("--data-dir="):
+            explicit = token.partition("=")[2]
+    try:
+        where = locate(explicit)
+    except ConfigError:
+        return None, None
+    if not where.exists:
+        return None, where.path  # a command that makes the book (demo, a first chat) starts one after
+    return server.serve_here(argv, where.path), where.path

@@ -216,6 +216,7 @@ def doctor(args: argparse.Namespace, store: Store, console: Console) -> int:
         _checked("QuickBooks", lambda: _check_quickbooks(store)),
         _check_claude(),
         _checked("Daemon", lambda: _check_daemon(store)),
+        _check_server(store),
         *_procedures(store),
     ]
     if args.json:
@@ -387,6 +388,19 @@ def _check_daemon(store: Store) -> dict[str, object]:
         running = not free
     note = f"running (pid {state.get('pid')})" if running else "not running: the chat makes the digest itself"
     return _row("Daemon", running, True if running else None, state.get("last_check"), note)
+
+
+def _check_server(store: Store) -> dict[str, object]:
+    from backoffice.agent import server
+
+    if not server.enabled():
+        note = f"turned off ({server.ENV}=off): every command starts from nothing"
+        return _row("Book server", False, None, None, note)
+    status = server.ask(store.directory, "status")
+    if status is None:
+        return _row("Book server", True, None, None, "not running: the next command starts one (backoffice server)")
+    note = f"running (pid {status.get('pid')}), {status.get('served', 0)} commands served; keeps commands quick"
+    return _row("Book server", True, True, None, note)
 
 
 def _procedures(store: Store) -> list[dict[str, object]]:

@@ -1,0 +1,96 @@
+"""``backoffice server``: see, stop or start the book server (``agent.server``) of this book."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import time
+
+from rich.console import Console
+
+from backoffice.agent import server as book_server
+from backoffice.tools.book.store import Store
+
+READY_WITHIN = 30.0  # seconds a started server gets to say it is up
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=("status", "stop", "start"),
+        default="status",
+        help="status (the default): is one running for this book; stop: stop it (it finishes the "
+        "commands it is running); start: start one now instead of with the next command",
+    )
+
+
+def server(args: argparse.Namespace, store: Store, console: Console) -> int:
+    where = args.book.path
+    if args.action == "start":
+        return _start(args, where, console)
+    if args.action == "stop":
+        pid = book_server.stop(where)
+        if pid is None:
+            _say(args, console, {"running": False}, f"No book server is running for {where}.")
+            return 0
+        if book_server.lock_held(where):
+            console.print(f"Asked the book server (pid {pid}) to stop; it is still finishing a command.")
+            return 1
+        _say(args, console, {"running": False, "stopped": pid}, f"Stopped the book server (pid {pid}).")
+        return 0
+    status = book_server.ask(where, "status")
+    if status is None:
+        unusable = where / book_server.UNUSABLE
+        if not book_server.enabled():
+            then = f"It is turned off here ({book_server.ENV}=off): commands run the ordinary way, nothing is started."
+        elif unusable.exists():
+            why = unusable.read_text(encoding="utf-8", errors="replace").strip()
+            then = f"None can run for this book ({why}); commands run the ordinary way."
+        else:
+            then = "Commands run the ordinary way; the next one starts a server."
+        data = {"running": False, "enabled": book_server.enabled(), "unusable": unusable.exists()}
+        _say(args, console, data, f"No book server is running for {where}. {then}")
+        return 0
+    since = dt.datetime.fromtimestamp(float(status.get("since", 0))).strftime("%Y-%m-%d %H:%M")
+    _say(
+        args,
+        console,
+        {"running": True, "enabled": book_server.enabled(), **status},
+        f"The book server for {where} is running (pid {status.get('pid')}, since {since}): "
+        f"{status.get('served', 0)} commands served, {status.get('running', 0)} running now. It stops after "
+        f"{float(status.get('idle', 0)) / 60:.0f} minutes without a command; `backoffice server stop` stops it now.",
+    )
+    return 0
+
+
+def _start(args: argparse.Namespace, where: object, console: Console) -> int:
+    from pathlib import Path
+
+    book = Path(str(where))
+    if not book_server.enabled():
+        console.print(f"The book server is turned off here ({book_server.ENV}=off); nothing was started.")
+        return 1
+    if book_server.ask(book, "status") is None:
+        (book / book_server.UNUSABLE).unlink(missing_ok=True)  # asked for: try again
+        book_server.start_in_background(book)
+        deadline = time.monotonic() + READY_WITHIN
+        while book_server.ask(book, "status") is None:
+            if time.monotonic() > deadline or (book / book_server.UNUSABLE).exists():
+                log = book / "logs" / book_server.LOG
+                console.print(f"The book server did not come up within {READY_WITHIN:.0f} s; see {log}.")
+                return 1
+            time.sleep(0.1)
+    status = book_server.ask(book, "status") or {}
+    _say(
+        args, console, {"running": True, **status}, f"The book server for {book} is running (pid {status.get('pid')})."
+    )
+    return 0
+
+
+def _say(args: argparse.Namespace, console: Console, data: dict[str, object], text: str) -> None:
+    if args.json:
+        console.print_json(json.dumps(data))
+    else:
+        console.print(text, markup=False, highlight=False)

@@ -1,0 +1,441 @@
+"""The book server: a warm process that runs command-line commands, so a one-line answer does not
+pay for starting Python and importing the program every time.
+
+Most of what ``backoffice ask "find Dana"`` waits for is not the book (an indexed lookup) but
+start-up: the interpreter, then pydantic, rich, phonenumbers, the offline planner's understanding.
+The server pays that once. It is a *fork server*: it imports and warms everything, then for each
+command it forks a child that takes over the caller's standard input, output and error (passed
+over a Unix socket), its working folder, umask, environment and arguments, and runs the command
+exactly as a fresh process would, the same code from ``main`` on. Every guarantee of the book
+holds unchanged, because each command is still its own process: it opens the book, takes the
+cross-process lock, commits through the journal and closes it again; the server itself never
+opens the book. Ctrl-C and other signals the caller gets are passed on to the child, and the
+caller exits with the child's exit status.
+
+Started on demand: a command run the ordinary way (no server yet) starts one for its data dir in
+the background as it exits, and the next command uses it. It stops by itself after
+``BACKOFFICE_SERVER_IDLE`` seconds without a command (default 900), when its data dir goes away,
+or when the program it loaded is no longer the one installed (an upgrade, an edited file, another
+Python): a caller whose *fingerprint* differs is told so, the server exits and the caller runs the
+command itself. ``backoffice server status|stop`` shows or stops it; ``BACKOFFICE_SERVER=off``
+turns it off (the tests do). POSIX only; elsewhere every command runs the ordinary way.
+
+Files, in the data dir (kept 0600, the folder 0700): ``.server.sock`` (the socket; only the owner's
+user may connect, checked again with the peer's credentials), ``.server.lock`` (held while a server
+lives: never two per book) and ``logs/server.log``.
+
+This module is the caller's side and the wire between the two, imported by every command-line
+start, so it is stdlib only; the server's own process is ``agent.serve``.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ENV = "BACKOFFICE_SERVER"  # off, 0, no or false: every command runs the ordinary way
+IDLE_ENV = "BACKOFFICE_SERVER_IDLE"
+IDLE_SECONDS = 900.0
+SOCKET, LOCK, LOG = ".server.sock", ".server.lock", "server.log"
+UNUSABLE = ".server.unusable"  # why no server can run for this book (no sockets there): none is started
+NOT_SERVED = frozenset({"run", "server"})  # the daemon lives long with its own signals; server manages this
+STREAMS = (0, 1, 2)
+# The child could not take over the command before running any of it: the caller runs it itself.
+NOT_STARTED = "not started"
+_HEADER = struct.Struct("!I")
+# the interpreter's start-up flags a command could behave differently under (safe_path is not one)
+FLAGS = (
+    "bytes_warning",
+    "debug",
+    "dev_mode",
+    "dont_write_bytecode",
+    "hash_randomization",
+    "ignore_environment",
+    "int_max_str_digits",
+    "isolated",
+    "no_site",
+    "no_user_site",
+    "optimize",
+    "utf8_mode",
+    "verbose",
+    "warn_default_encoding",
+)
+_MAX_MESSAGE = 16 * 1024 * 1024
+
+
+def enabled() -> bool:
+    if os.environ.get(ENV, "").strip().lower() in {"off", "0", "no", "false"}:
+        return False
+    return os.name == "posix" and hasattr(socket, "AF_UNIX") and hasattr(socket, "CMSG_LEN") and hasattr(os, "fork")
+
+
+def servable(command: str | None) -> bool:
+    return command is not None and command not in NOT_SERVED
+
+
+# ---------------------------------------------------------------------------- fingerprint
+def fingerprint() -> str:
+    """What the running program is: the interpreter, its start-up settings and every file of the
+    package (name, size, modification time). A server built from anything else must not answer."""
+    import backoffice
+
+    # sys.path[0] is where the caller was started from (the script's folder, or the current one for
+    # ``python -m``): it differs between callers and the server, which starts without it (-P)
+    flags = [f"{name}={getattr(sys.flags, name, None)}" for name in FLAGS]
+    paths = sys.path if sys.flags.safe_path else sys.path[1:]
+    executable = os.path.realpath(sys.executable)  # .venv/bin/python and python3 are one interpreter
+    parts: list[str] = [executable, sys.version, *flags, repr(paths), repr(sys.warnoptions)]
+    parts += sorted(
+        f"{k}={v}" for k, v in os.environ.items() if k.startswith("PYTHON") or k in ("LANG", "LC_ALL", "LC_CTYPE")
+    )
+    for root in _package_dirs(backoffice):
+        parts.append(root)
+        parts += _stamps(root)
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _package_dirs(package: Any) -> list[str]:
+    import importlib.util
+
+    roots = list(package.__path__)
+    for sub in ("agent", "tools", "schemas", "procedures"):
+        module = sys.modules.get(f"backoffice.{sub}")
+        if module is not None:
+            roots += list(module.__path__)
+        else:
+            spec = importlib.util.find_spec(f"backoffice.{sub}")
+            roots += list(spec.submodule_search_locations or ()) if spec else []
+    return sorted(set(roots))
+
+
+def _stamps(root: str) -> list[str]:
+    out: list[str] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name == "__pycache__":
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    st = entry.stat()
+                    out.append(f"{entry.path}:{st.st_size}:{st.st_mtime_ns}")
+            except OSError:
+                continue
+    return sorted(out)
+
+
+# ---------------------------------------------------------------------------- messages
+def send(sock: socket.socket, message: dict[str, Any], fds: Sequence[int] = ()) -> None:
+    body = json.dumps(message).encode("utf-8", "surrogateescape")
+    data = _HEADER.pack(len(body)) + body
+    if fds:
+        ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+        sent = sock.sendmsg([data], ancillary)
+        data = data[sent:]
+    sock.sendall(data)
+
+
+def receive(sock: socket.socket, *, want_fds: int = 0) -> tuple[dict[str, Any] | None, list[int]]:
+    """One message (None at the end of the connection) and the descriptors that came with it."""
+    fds: list[int] = []
+    buf = b""
+    while len(buf) < _HEADER.size:
+        chunk, ancillary = _recv_some(sock, want_fds, fds)
+        if not chunk:
+            close_all(fds)
+            return None, []
+        buf += chunk
+    (size,) = _HEADER.unpack(buf[: _HEADER.size])
+    if size > _MAX_MESSAGE:
+        close_all(fds)
+        raise ValueError(f"a message of {size} bytes is not one of ours")
+    buf = buf[_HEADER.size :]
+    while len(buf) < size:
+        chunk, _ = _recv_some(sock, 0, fds)
+        if not chunk:
+            close_all(fds)
+            return None, []
+        buf += chunk
+    return json.loads(buf.decode("utf-8", "surrogateescape")), fds
+
+
+def _recv_some(sock: socket.socket, want_fds: int, fds: list[int]) -> tuple[bytes, None]:
+    if not want_fds or fds:
+        return sock.recv(65536), None
+    space = socket.CMSG_SPACE(want_fds * array.array("i").itemsize)
+    data, ancillary, _flags, _addr = sock.recvmsg(65536, space)
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            usable = len(payload) - len(payload) % array.array("i").itemsize
+            fds += array.array("i", payload[:usable]).tolist()
+    return data, None
+
+
+def close_all(fds: Sequence[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+# ---------------------------------------------------------------------------- the caller's side
+def _connect(data_dir: Path, timeout: float | None = None) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    path = str(data_dir / SOCKET)
+    try:
+        if len(os.fsencode(path)) < 100:
+            sock.connect(path)
+        else:  # longer than a socket address may be: connect by the short name from inside the folder
+            here = os.open(".", os.O_RDONLY)
+            try:
+                os.chdir(data_dir)
+                sock.connect(SOCKET)
+            finally:
+                os.fchdir(here)
+                os.close(here)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def serve_here(argv: Sequence[str], data_dir: Path) -> int | None:
+    """Run the command in the book server, if one is up for ``data_dir`` and runs this very
+    program: its exit status, or None when the caller must run the command itself.
+
+    From the moment the request is sent, the signals the caller gets (Ctrl-C, a terminal closing,
+    kill) are the command's: passed on to the child as soon as its pid is known."""
+    if not _streams_open():
+        return None  # a closed stdin/stdout/stderr: the socket could take its number
+    try:
+        sock = _connect(data_dir)
+    except OSError:
+        return None
+    child: list[int] = []
+    caught: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        if not child:
+            caught.append(signum)  # before the child is known: passed on once it is
+            return
+        with contextlib.suppress(OSError):
+            os.kill(child[0], signum)
+
+    def stop(_signum: int, _frame: object) -> None:  # Ctrl-Z: the child stops with us
+        if child:
+            with contextlib.suppress(OSError):
+                os.kill(child[0], signal.SIGSTOP)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)
+        signal.signal(signal.SIGTSTP, stop)
+
+    previous = {s: signal.signal(s, forward) for s in FORWARDED}
+    previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, stop)
+    sent = False
+    try:
+        with sock:
+            request = {
+                "op": "run",
+                "fingerprint": fingerprint(),
+                "argv": list(argv),
+                "env": dict(os.environ),
+                "cwd": _cwd(),
+                "umask": _umask(),
+                "streams": [_stream_shape(s) for s in (sys.stdin, sys.stdout, sys.stderr)],
+            }
+            try:
+                with _flushed():
+                    send(sock, request, STREAMS)
+                sent = True
+                started, _ = receive(sock)
+            except (OSError, ValueError):
+                started = None
+            if not started or "pid" not in started:
+                # stale (it is stopping), or refused: the caller runs the command itself
+                if caught:
+                    raise KeyboardInterrupt
+                return None
+            child.append(int(started["pid"]))
+            for signum in caught:
+                forward(signum, None)
+            try:
+                reply, _ = receive(sock)
+            except (OSError, ValueError):
+                reply = None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception:  # a bug here: before the request went, run the command ordinarily; after, never twice
+        if os.environ.get("BACKOFFICE_DEBUG"):
+            raise
+        if not sent:
+            return None
+        reply = None
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return _ended(reply)  # our handlers are gone: a child ended by a signal ends us the same way
+
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH, signal.SIGCONT)
+
+
+def _streams_open() -> bool:
+    for fd in STREAMS:
+        try:
+            os.fstat(fd)
+        except OSError:
+            return False
+    return True
+
+
+def _ended(reply: dict[str, Any] | None) -> int | None:
+    if reply is None:
+        print(
+            "backoffice: the book server stopped while this command ran, so its end is not known here (it may "
+            "still be finishing). What was saved is safe: look the record up before running the command again "
+            "(BACKOFFICE_SERVER=off runs commands without the server).",
+            file=sys.stderr,
+        )
+        return 1
+    if reply.get(NOT_STARTED):
+        return None
+    if reply.get("signal"):  # ended by a signal: end the same way, as the shell expects
+        signum = int(reply["signal"])
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        return 128 + signum
+    return int(reply.get("exit", 1))
+
+
+@contextlib.contextmanager
+def _flushed() -> Any:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    yield
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # the folder we were started in is gone
+        return None
+
+
+def _umask() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def _stream_shape(stream: Any) -> dict[str, Any] | None:
+    if stream is None:
+        return None
+    return {"encoding": getattr(stream, "encoding", None), "errors": getattr(stream, "errors", None)}
+
+
+def start_in_background(data_dir: Path) -> None:
+    """Start a server for ``data_dir`` and return at once; it is ready a second or so later. Does
+    nothing when one is already running or starting (its lock is held)."""
+    if not (data_dir / ".").is_dir() or (data_dir / UNUSABLE).exists() or lock_held(data_dir):
+        return
+    import subprocess
+
+    with contextlib.suppress(OSError):
+        subprocess.Popen(  # noqa: S603 - this very interpreter, running this module
+            [sys.executable, "-P", "-m", "backoffice.agent.serve", str(data_dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # not in the terminal's process group: Ctrl-C on a later command spares it
+            close_fds=True,
+            cwd="/",
+        )
+
+
+def lock_held(data_dir: Path) -> bool:
+    import fcntl
+
+    try:
+        fd = os.open(data_dir / LOCK, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def ask(data_dir: Path, op: str, timeout: float = 5.0) -> dict[str, Any] | None:
+    """A question for the server (``status``, ``stop``): its answer, or None when none is up."""
+    try:
+        sock = _connect(data_dir, timeout)
+    except OSError:
+        return None
+    with sock:
+        try:
+            send(sock, {"op": op})
+            reply, _ = receive(sock)
+        except (OSError, ValueError):
+            return None
+        return reply
+
+
+def stop(data_dir: Path, within: float = 10.0) -> int | None:
+    """Stop the server of ``data_dir`` (one still starting too) and wait until it is gone: its pid,
+    or None when none was running. A running one finishes the commands it has begun first."""
+    import time
+
+    answer = ask(data_dir, "stop")
+    pid = int(answer["pid"]) if answer and "pid" in answer else None
+    if pid is None and lock_held(data_dir):  # starting: not listening yet
+        try:
+            pid = int((data_dir / LOCK).read_text().split()[0])
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError, IndexError):
+            pid = None
+    deadline = time.monotonic() + within
+    while lock_held(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _tidy(data_dir)
+    return pid
+
+
+def _tidy(data_dir: Path) -> None:
+    """The socket of a server that was killed, removed while holding its lock (so it is never a
+    live server's)."""
+    import fcntl
+
+    try:
+        fd = os.open(data_dir / LOCK, os.O_RDWR)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(data_dir / SOCKET)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,382 @@
+"""The book server, as the command line meets it: a served command answers exactly as the same
+command run the ordinary way (output, errors, exit status), where and as the caller is (folder,
+environment, standard streams, a terminal, Ctrl-C), several at once without losing a write, and a
+server that is stale, turned off or killed never answers wrongly.
+
+The other tests run every command the ordinary way (``BACKOFFICE_SERVER=off``, see conftest); here
+it is on, and every server started is stopped again (the fixture checks that none is left)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backoffice.agent import server as book_server
+
+pytestmark = pytest.mark.once  # the server runs commands; where their book lives changes nothing here
+
+ON = {"BACKOFFICE_SERVER": "on", "BACKOFFICE_SERVER_IDLE": "120"}
+OFF = {"BACKOFFICE_SERVER": "off"}
+
+
+def backoffice(
+    *args: str, env: dict[str, str], cwd: Path, stdin: str = "", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    return subprocess.run(
+        [sys.executable, "-m", "backoffice", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**environ, **env},
+        timeout=timeout,
+    )
+
+
+def status(data_dir: Path) -> dict:
+    return book_server.ask(data_dir, "status") or {}
+
+
+@pytest.fixture
+def served(data_dir: Path, tmp_path: Path) -> Iterator[Path]:
+    """A demo book with its server running; afterwards no server is left for it."""
+    assert backoffice("demo", env=OFF, cwd=tmp_path).returncode == 0
+    started = backoffice("server", "start", env=ON, cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    assert status(data_dir).get("pid")
+    yield data_dir
+    backoffice("server", "stop", env=ON, cwd=tmp_path)
+    deadline = time.monotonic() + 10
+    while book_server.lock_held(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not book_server.lock_held(data_dir), "a book server was left running"
+    assert not (data_dir / book_server.SOCKET).exists()
+
+
+def served_count(data_dir: Path) -> int:
+    return int(status(data_dir).get("served", 0))
+
+
+def test_a_served_command_answers_exactly_as_the_ordinary_one(served: Path, tmp_path: Path):
+    commands = [
+        ("ask", "find Linda"),
+        ("ask", "who is Kevin?"),
+        ("--json", "digest"),
+        ("pipeline",),
+        ("winloss", "--month", "2026-10"),
+        ("pending",),
+        ("export", "contacts", "-"),
+        ("check",),
+        ("duplicates",),
+        ("approve", "A-999"),  # refused: an error message and exit 1, the same both ways
+        ("export", "nonsense"),  # a usage error: exit 2
+    ]
+    for args in commands:
+        before = served_count(served)
+        ordinary = backoffice(*args, env=OFF, cwd=tmp_path)
+        answered = backoffice(*args, env=ON, cwd=tmp_path)
+        assert (answered.returncode, answered.stdout, answered.stderr) == (
+            ordinary.returncode,
+            ordinary.stdout,
+            ordinary.stderr,
+        ), args
+        assert served_count(served) == before + 1, f"{args} was not run by the server"
+
+
+def test_a_write_through_the_server_is_in_the_book_for_everyone(served: Path, tmp_path: Path):
+    said = backoffice("ask", "log a call with Linda Ortiz - she wants the quote by Friday", env=ON, cwd=tmp_path)
+    assert said.returncode == 0 and "Logged" in said.stdout, said.stdout + said.stderr
+    ordinary = backoffice("--json", "export", "interactions", "-", env=OFF, cwd=tmp_path)
+    assert "she wants the quote by Friday" in ordinary.stdout
+    assert backoffice("check", env=OFF, cwd=tmp_path).returncode == 0
+
+
+def test_the_command_runs_in_the_callers_folder_with_the_callers_environment(served: Path, tmp_path: Path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    made = backoffice("export", "contacts", "people.csv", env=ON, cwd=elsewhere)
+    assert made.returncode == 0, made.stderr
+    assert (elsewhere / "people.csv").read_text(encoding="utf-8-sig").startswith("contact_id,")
+    # the clock and the output width are the caller's, not those of the process that started the server
+    monday = backoffice("--json", "digest", env={**ON, "BACKOFFICE_NOW": "2026-11-23T08:00:00"}, cwd=tmp_path)
+    friday = backoffice("--json", "digest", env=ON, cwd=tmp_path)
+    assert json.loads(monday.stdout)["date"] == "2026-11-23"
+    assert json.loads(friday.stdout)["date"] == "2026-11-20"
+    narrow = backoffice("pipeline", env={**ON, "COLUMNS": "40"}, cwd=tmp_path)
+    assert narrow.stdout == backoffice("pipeline", env={**OFF, "COLUMNS": "40"}, cwd=tmp_path).stdout
+
+
+def test_a_piped_chat_through_the_server(served: Path, tmp_path: Path):
+    script = "find Linda\nwhat follow-ups are due?\nquit\n"
+    ordinary = backoffice("chat", env=OFF, cwd=tmp_path, stdin=script)
+    # the ordinary chat above made and showed today's reports; the served one is the second chat of the day
+    again = backoffice("chat", env=OFF, cwd=tmp_path, stdin=script)
+    answered = backoffice("chat", env=ON, cwd=tmp_path, stdin=script)
+    assert ordinary.returncode == answered.returncode == 0
+    assert answered.stdout == again.stdout
+    assert "Linda Ortiz" in answered.stdout and answered.stdout.rstrip().endswith("Bye.")
+
+
+def test_a_reader_that_leaves_early_ends_the_served_command_quietly(served: Path, tmp_path: Path):
+    for args in (["export", "contacts", "-"], ["digest"]):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backoffice", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **ON},
+            cwd=tmp_path,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # gone before the first byte
+        err = proc.stderr.read()
+        assert proc.wait(timeout=60) == 141, args
+        assert err == b"", err
+
+
+def test_a_terminal_chat_through_the_server_prompts_and_reads_each_line(served: Path, tmp_path: Path):
+    """On a terminal the prompt must show before the owner types: output is line-buffered there, as
+    Python makes it for a fresh process."""
+    before = served_count(served)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "backoffice", "chat"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, **ON, "TERM": "dumb", "NO_COLOR": "1"},
+        cwd=tmp_path,
+    )
+    os.close(follower)
+    try:
+        seen = _read_until(leader, b"> ", 60)
+        assert b"Offline planner" in seen
+        os.write(leader, b"find Linda\r")
+        assert b"Linda Ortiz" in _read_until(leader, b"> ", 30)
+        os.write(leader, b"quit\r")
+        assert b"Bye." in _read_until(leader, b"Bye.", 30)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
+    assert served_count(served) == before + 1
+
+
+def _read_until(fd: int, marker: bytes, timeout: float) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{marker!r} never came; got {seen[-500:]!r}"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+def test_ctrl_c_reaches_the_served_command(served: Path, tmp_path: Path):
+    """Ctrl-C on the caller interrupts the command the server runs for it, exactly as it
+    interrupts an ordinary process: the chat says so and carries on to the next line."""
+
+    def interrupted_chat(env: dict[str, str]) -> tuple[int, str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backoffice", "chat"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            cwd=tmp_path,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b"find Linda\n")
+        proc.stdin.flush()
+        out = b""
+        while b"Linda Ortiz" not in out:
+            chunk = proc.stdout.read1(4096)
+            assert chunk, out
+            out += chunk
+        proc.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C, to the caller
+        time.sleep(0.5)
+        rest, _ = proc.communicate(b"quit\n", timeout=60)
+        return proc.returncode, (out + rest).decode()
+
+    code_ordinary, ordinary = interrupted_chat(OFF)
+    code_served, answered = interrupted_chat(ON)
+    assert code_served == code_ordinary
+    assert ("Bye." in answered) == ("Bye." in ordinary)
+    assert ("Interrupted" in answered or "interrupted" in answered) == (
+        "Interrupted" in ordinary or "interrupted" in ordinary
+    )
+
+
+def test_several_writes_at_once_through_the_server_are_all_kept(served: Path, tmp_path: Path):
+    people = ["Linda Ortiz", "Kevin Marsh", "Dana Reyes", "Linda Ortiz", "Kevin Marsh", "Dana Reyes"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "backoffice", "ask", f"log a call with {who} - call number {i}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **ON},
+            cwd=tmp_path,
+        )
+        for i, who in enumerate(people)
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+    notes = backoffice("--json", "export", "interactions", "-", env=OFF, cwd=tmp_path).stdout
+    for i in range(len(people)):
+        assert f"call number {i}" in notes
+    assert backoffice("check", env=OFF, cwd=tmp_path).returncode == 0
+
+
+def test_a_server_of_another_program_never_answers(served: Path, tmp_path: Path):
+    """A caller started differently (here: a PYTHON* setting, as an upgrade or another Python would
+    differ) is not served by the running server: it runs the command itself and the old server stops."""
+    old = status(served)["pid"]
+    other = backoffice("ask", "find Linda", env={**ON, "PYTHONWARNINGS": "ignore"}, cwd=tmp_path)
+    assert other.returncode == 0 and "Linda Ortiz" in other.stdout
+    deadline = time.monotonic() + 10
+    while _alive(old) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(old)
+    assert "another version" in (served / "logs" / "server.log").read_text()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_killed_server_loses_nothing_and_the_next_command_runs(served: Path, tmp_path: Path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "backoffice", "chat"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **ON},
+        cwd=tmp_path,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(b"log a call with Dana Reyes - before the server died\n")
+    proc.stdin.flush()
+    out = b""
+    while b"Logged" not in out:
+        chunk = proc.stdout.read1(4096)
+        assert chunk, out
+        out += chunk
+    os.kill(status(served)["pid"], signal.SIGKILL)
+    rest, err = proc.communicate(b"quit\n", timeout=60)
+    assert proc.returncode == 1
+    assert b"the book server stopped" in err
+    assert backoffice("check", env=OFF, cwd=tmp_path).returncode == 0
+    after = backoffice("--json", "export", "interactions", "-", env=ON, cwd=tmp_path)
+    assert after.returncode == 0 and "before the server died" in after.stdout
+    # the command above, run the ordinary way, starts a new server: the fixture stops it even mid-start
+
+
+def test_turned_off_nothing_is_started_or_asked(data_dir: Path, tmp_path: Path):
+    assert backoffice("demo", env=OFF, cwd=tmp_path).returncode == 0
+    assert backoffice("ask", "find Linda", env=OFF, cwd=tmp_path).returncode == 0
+    time.sleep(0.5)
+    assert not (data_dir / book_server.SOCKET).exists() and not book_server.lock_held(data_dir)
+    said = backoffice("server", env=OFF, cwd=tmp_path)
+    assert "turned off here" in said.stdout and said.returncode == 0
+    assert backoffice("server", "start", env=OFF, cwd=tmp_path).returncode == 1
+
+
+def test_an_ordinary_command_starts_a_server_for_the_next(data_dir: Path, tmp_path: Path):
+    assert backoffice("demo", env=OFF, cwd=tmp_path).returncode == 0
+    first = backoffice("ask", "find Linda", env=ON, cwd=tmp_path)
+    assert first.returncode == 0
+    try:
+        deadline = time.monotonic() + 60
+        while not status(data_dir) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert status(data_dir).get("pid"), "no server came up after the first command"
+        assert backoffice("ask", "find Linda", env=ON, cwd=tmp_path).stdout == first.stdout
+        assert served_count(data_dir) == 1
+        assert (data_dir / book_server.SOCKET).stat().st_mode & 0o077 == 0
+    finally:
+        book_server.stop(data_dir)
+    assert not book_server.lock_held(data_dir)
+
+
+def test_a_server_with_nothing_to_do_stops_by_itself(data_dir: Path, tmp_path: Path):
+    assert backoffice("demo", env=OFF, cwd=tmp_path).returncode == 0
+    assert backoffice("server", "start", env={**ON, "BACKOFFICE_SERVER_IDLE": "1"}, cwd=tmp_path).returncode == 0
+    deadline = time.monotonic() + 20
+    while book_server.lock_held(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not book_server.lock_held(data_dir)
+    assert "idle for" in (data_dir / "logs" / "server.log").read_text()
+
+
+def test_callers_arriving_while_the_server_stops_are_answered_the_ordinary_way(served: Path, tmp_path: Path):
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "backoffice", "chat"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **ON},
+        cwd=tmp_path,
+    )
+    assert chat.stdin is not None
+    deadline = time.monotonic() + 30
+    while int(status(served).get("running", 0)) < 1:  # the chat is running in the server's child
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    stopping = subprocess.Popen(
+        [sys.executable, "-m", "backoffice", "server", "stop"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **ON},
+        cwd=tmp_path,
+    )
+    time.sleep(1)
+    asked = backoffice("ask", "find Linda", env=ON, cwd=tmp_path, timeout=60)  # must not wait for the chat
+    assert asked.returncode == 0 and "Linda Ortiz" in asked.stdout
+    out, _ = chat.communicate(b"quit\n", timeout=60)
+    assert chat.returncode == 0 and b"Bye." in out
+    stopped, _ = stopping.communicate(timeout=60)
+    assert "Stopped the book server" in stopped or "still finishing" in stopped
+
+
+def test_a_book_where_no_socket_can_be_made_gets_no_server_and_says_why(data_dir: Path, tmp_path: Path):
+    assert backoffice("demo", env=OFF, cwd=tmp_path).returncode == 0
+    script = (
+        "import errno, socket, sys\n"
+        "def refuse(self, address):\n"
+        "    raise OSError(errno.EPERM, 'Operation not permitted')\n"
+        "socket.socket.bind = refuse\n"
+        "from backoffice.agent.serve import run_server\n"
+        "sys.exit(run_server(sys.argv[1]))\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script, str(data_dir)], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 1
+    assert (data_dir / book_server.UNUSABLE).exists()
+    said = backoffice("ask", "find Linda", env=ON, cwd=tmp_path)
+    assert said.returncode == 0 and "Linda Ortiz" in said.stdout
+    time.sleep(0.5)
+    assert not book_server.lock_held(data_dir)  # no server was started behind that command
+    told = backoffice("server", env=ON, cwd=tmp_path).stdout
+    assert "None can run for this book" in told and "Operation not permitted" in told
