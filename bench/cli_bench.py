@@ -2,7 +2,7 @@
 
     python bench/cli_bench.py [--sizes 1000,10000,100000] [--runs 5] [--command 'python -m backoffice']
                               [--timeout 120] [--budget 60] [--previous OLD.json] [--json FILE]
-                              [--postgresql auto|none|URL]
+                              [--postgresql auto|none|URL] [--server both|off|on]
 
 For each size N it builds one book (N contacts, N leads, N interactions of which a tenth are pending
 follow-ups, N/5 jobs spread over every stage, dates around November 2026) with the generators of
@@ -18,6 +18,13 @@ installed program starts from cached bytecode; an untimed warm-up on a tiny book
     backoffice chat, stdin "quit": first run of the day (notifications/ and chat_state.json deleted
                                    before every run, so the morning digest is made) and with the
                                    reports already made and seen
+
+Each command is timed twice (``--server both``, the default): from nothing, as the first command
+for a book runs (``BACKOFFICE_SERVER=off``), and answered by that book's running book server
+(``[server]`` rows; agent/server.py): the server is started untimed before the rounds, every
+[server] run is checked in the server's log to have really been served (else FAILED, never timed
+as an ordinary run), and the child that ran it adds its CPU time to the caller's and its peak
+memory counts when larger. The servers' resident memory is printed after the rounds.
 
 Reads, the write and the chat each get their own copy of the pristine book. Every run's exit status
 and a property of its output are checked (the find names the person, the digest shows follow-ups…):
@@ -257,6 +264,7 @@ class Spec:
     prepare: Callable[[], str | None] | None = None  # untimed, before every run; a string is a problem
     baseline: bool = False
     env: dict[str, str] | None = None  # more environment for the process (the database's address)
+    served: bool = False  # run by the book server of data_dir (its child's figures are added)
 
 
 @dataclass
@@ -343,7 +351,19 @@ def measure_all(
             if spec.data_dir is not None:
                 run_env["BACKOFFICE_DATA_DIR"] = str(spec.data_dir)
             run_env.update(spec.env or {})
+            log_at = server_log_size(spec)
             run = run_process(spec.argv, spec.stdin, run_env, cwd, args.timeout, use_time)
+            if spec.served and not run.timed_out:
+                child = served_figures(spec, log_at)
+                if child is None:
+                    result.status, result.note = "FAILED", "the book server did not run it (see its logs/server.log)"
+                    _progress(f"    {spec.label}: FAILED (not answered by the book server)")
+                    active.discard(spec.key)
+                    continue
+                # the command's cost is the caller's and its child's together: peak the larger, CPU the sum
+                cpu, peak = child
+                run.cpu = (run.cpu or 0.0) + cpu
+                run.peak_mib = max(run.peak_mib or 0.0, peak)
             spent[spec.key] += run.wall
             if run.timed_out:
                 result.status = "TIMEOUT"
@@ -369,6 +389,35 @@ def measure_all(
                 result.cpus.append(run.cpu)
             _progress(f"    {spec.label}: {run.wall:.3f} s, {run.peak_mib or 0:.0f} MiB")
     return results
+
+
+SERVER_LINE = re.compile(r"pid \d+: \S+ in [\d.]+ s, ([\d.]+) s CPU, peak (\d+) MiB")
+
+
+def server_log_size(spec: Spec) -> int:
+    if not spec.served or spec.data_dir is None:
+        return 0
+    try:
+        return (spec.data_dir / "logs" / "server.log").stat().st_size
+    except OSError:
+        return 0
+
+
+def served_figures(spec: Spec, since: int) -> tuple[float, float] | None:
+    """The CPU seconds and peak MiB of the child that ran the command, from the server's log; None
+    when the server did not run it (then the caller ran it itself, and the row would be a lie)."""
+    assert spec.data_dir is not None
+    try:
+        with (spec.data_dir / "logs" / "server.log").open("rb") as handle:
+            handle.seek(since)
+            added = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    found = SERVER_LINE.findall(added)
+    if not found:
+        return None
+    cpu, peak = found[-1]
+    return float(cpu), float(peak)
 
 
 def _indent(title: str, text: str) -> str:
@@ -535,6 +584,69 @@ def product_specs(
 
 
 PG = "pg_"  # the [postgresql] rows' keys: the files row's key after it
+SV = "sv_"  # the [server] rows' keys: the same commands answered by a running book server
+OFF = {"BACKOFFICE_SERVER": "off"}
+ON = {"BACKOFFICE_SERVER": "on", "BACKOFFICE_SERVER_IDLE": "900"}
+
+
+def with_server(specs: list[Spec]) -> list[Spec]:
+    """The same commands again with the book server of each data dir running (started untimed by
+    ``served_dirs`` before the rounds): what a user waits for from the second command on."""
+    out = []
+    for spec in specs:
+        if spec.key in ("help",):  # no book is opened for --help: the server never runs it
+            continue
+        out.append(
+            Spec(
+                SV + spec.key,
+                f"{spec.label} [server]",
+                spec.argv,
+                spec.check,
+                stdin=spec.stdin,
+                equivalent=spec.equivalent,
+                data_dir=spec.data_dir,
+                prepare=spec.prepare,
+                env={**(spec.env or {}), **ON},
+                served=True,
+            )
+        )
+    return out
+
+
+def start_servers(base: list[str], specs: list[Spec], env: dict[str, str], root: Path) -> dict[Path, float | None]:
+    """``backoffice server start`` for each data dir the [server] rows use (untimed); the start-up
+    time of each, None when it did not come up."""
+    started: dict[Path, float | None] = {}
+    for spec in specs:
+        if not spec.served or spec.data_dir is None or spec.data_dir in started:
+            continue
+        spec.data_dir.mkdir(parents=True, exist_ok=True)
+        run_env = {**env, "BACKOFFICE_DATA_DIR": str(spec.data_dir), **(spec.env or {})}
+        run = run_process(base + ["server", "start"], b"", run_env, root, 120, False)
+        started[spec.data_dir] = run.wall if run.rc == 0 else None
+        if run.rc != 0:
+            _progress(f"  the book server for {spec.data_dir} did not start: {run.stderr or run.stdout}")
+    return started
+
+
+def stop_servers(base: list[str], dirs: list[Path], env: dict[str, str], root: Path) -> dict[str, float | None]:
+    """Each server's resident memory (VmRSS, MiB) after its rounds, then ``backoffice server stop``."""
+    resident: dict[str, float | None] = {}
+    for directory in dirs:
+        run_env = {**env, "BACKOFFICE_DATA_DIR": str(directory), **ON}
+        status = run_process(base + ["--json", "server", "status"], b"", run_env, root, 60, False)
+        try:
+            pid = json.loads(status.stdout).get("pid")
+            rss = next(
+                int(line.split()[1]) / 1024
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if line.startswith("VmRSS:")
+            )
+        except (ValueError, OSError, StopIteration, AttributeError):
+            rss = None
+        resident[directory.name] = None if rss is None else round(rss, 1)
+        run_process(base + ["server", "stop"], b"", run_env, root, 60, False)
+    return resident
 
 
 def on_postgresql(
@@ -600,6 +712,26 @@ def print_side_by_side(results: dict[str, Result]) -> None:
         print(f"  {files.label:<{width}}{left}  {right}  {ratio}")
 
 
+def print_served(results: dict[str, Result], book: dict[str, Any]) -> None:
+    pairs = [(r, results[SV + r.key]) for r in results.values() if SV + r.key in results]
+    if not pairs:
+        return
+    print("the first command (nothing running) and with the book server up (median s; last column: server ÷ first):")
+    width = max(len(f.label) for f, _ in pairs) + 2
+    for first, served in pairs:
+        ratio = f"{served.median / first.median:5.2f}×" if first.median and served.median else "    —"
+        left = f"{first.median:8.3f}" if first.median else f"{'—':>8}"
+        right = f"{served.median:8.3f}" if served.median else f"{'—':>8}"
+        print(f"  {first.label:<{width}}{left}  {right}  {ratio}")
+    starts = ", ".join(
+        f"{k} {v:.2f} s" if v is not None else f"{k} did not start" for k, v in book.get("server_start_s", {}).items()
+    )
+    rss = ", ".join(
+        f"{k} {v:.0f} MiB" if v is not None else f"{k} ?" for k, v in book.get("server_resident_mib", {}).items()
+    )
+    print(f"  book servers: started (untimed above) in {starts}; resident afterwards: {rss}")
+
+
 def baseline_specs(n: int, db: Path) -> list[Spec]:
     k, name, typo, cid = person(n)
     first = f"First{k}"
@@ -656,20 +788,21 @@ def evaluate_goals(n: int, results: dict[str, Result]) -> None:
     for r in results.values():
         if r.baseline:
             continue
+        key = r.key.removeprefix(SV).removeprefix(PG)
         timeout_over = r.status == "TIMEOUT" and not r.runs
         median = r.median
-        if r.key == "help":
+        if key == "help":
             add(r, "≤ 4× python", None if r.ratio_python is None else r.ratio_python <= 4)
         if n == 10_000:
-            limit = {"find": 6, "typo": 6, "log": 6, "digest": 8, "chat_first": 10}.get(r.key)
+            limit = {"find": 6, "typo": 6, "log": 6, "digest": 8, "chat_first": 10}.get(key)
             if limit is not None:
                 met = None if r.ratio_sqlite is None else r.ratio_sqlite <= limit
                 add(r, f"≤ {limit}× sqlite", False if r.status == "TIMEOUT" else met)
         if n == 100_000:
             limit_s = {"find": 1.5, "typo": 1.5, "log": 1.5, "chat_first": 1.5, "chat_made": 1.5, "digest": 2.0}
-            if r.key in limit_s:
-                met = False if r.status == "TIMEOUT" else (None if median is None else median < limit_s[r.key])
-                add(r, f"< {limit_s[r.key]:g} s", met)
+            if key in limit_s:
+                met = False if r.status == "TIMEOUT" else (None if median is None else median < limit_s[key])
+                add(r, f"< {limit_s[key]:g} s", met)
             peak = r.peak
             add(r, "< 400 MiB", None if peak is None else (False if peak >= 400 else (None if timeout_over else True)))
 
@@ -744,7 +877,7 @@ def growth(sizes: dict[int, dict[str, Any]]) -> dict[str, Any]:
         return {}
     small, large = min(sizes), max(sizes)
     out: dict[str, Any] = {"from": small, "to": large, "commands": {}}
-    for key in (*ONE_LINE, "sq_find", "sq_typo", "sq_log"):
+    for key in (*ONE_LINE, *(SV + k for k in ONE_LINE), "sq_find", "sq_typo", "sq_log"):
         a, b = sizes[small]["rows"].get(key), sizes[large]["rows"].get(key)
         if not a or not b or a.get("median_s") is None:
             continue
@@ -788,7 +921,9 @@ def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKOFFICE_", "ANTHROPIC_"))}
     for k in ("COLUMNS", "LINES", "FORCE_COLOR", "PYTHONDONTWRITEBYTECODE"):
         env.pop(k, None)
-    env.update({"BACKOFFICE_NOW": NOW, "NO_COLOR": "1"})
+    # no book server unless a row asks for one ([server] rows): warm-up, first opens and the
+    # ordinary rows start every command from nothing
+    env.update({"BACKOFFICE_NOW": NOW, "NO_COLOR": "1", "BACKOFFICE_SERVER": "off"})
     return env
 
 
@@ -890,12 +1025,24 @@ def bench_size(
             book["migrate_s"] = round(time.perf_counter() - start, 1)
         _progress(f"  copied into PostgreSQL with backoffice migrate (verified) in {book['migrate_s']} s a copy")
         products += on_postgresql(base, products, urls, work, run_untimed)
-    results = measure_all(baselines + products, env, root, args, use_time)
+    for spec in products:  # the ordinary rows: every command starts from nothing, as the first one does
+        spec.env = {**(spec.env or {}), **OFF}
+    if args.server == "on":
+        products = with_server(products)
+    elif args.server == "both":
+        products += with_server(products)
+    started = start_servers(base, products, env, root)
+    book["server_start_s"] = {d.name: None if t is None else round(t, 2) for d, t in started.items()}
+    try:
+        results = measure_all(baselines + products, env, root, args, use_time)
+    finally:
+        book["server_resident_mib"] = stop_servers(base, list(started), env, root)
     ordered = {s.key: results[s.key] for s in products + baselines}  # the table: commands, then baselines
     compute_ratios(ordered)
     evaluate_goals(n, ordered)
     print_table(n, book, ordered, args.timeout, load)
     print_side_by_side(ordered)
+    print_served(ordered, book)
     sys.stdout.flush()
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -918,6 +1065,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120, help="seconds before a run is killed (default 120)")
     parser.add_argument(
         "--budget", type=float, default=60, help="no new run of a command once its runs took this long (default 60)"
+    )
+    parser.add_argument(
+        "--server",
+        choices=("both", "off", "on"),
+        default="both",
+        help="time each command with nothing running (off), with the book server up (on), or both (default)",
     )
     parser.add_argument("--previous", type=Path, help="an earlier --json file whose sizes join the growth line")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
