@@ -204,19 +204,33 @@ def parse_procedure(path: Traversable) -> Procedure:
     )
 
 
-def _front_matter(path: str, front: str) -> tuple[dict[str, Any], dict[Where, int]]:
-    """The front matter's keys, and the file line of each key and list item (for problems)."""
-    loader = yaml.SafeLoader(front)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: every command reads these
+
+
+def _composed(front: str, loader_class: Any) -> tuple[Any, Any]:
+    loader = loader_class(front)
     try:
         node = loader.get_single_node()
-        meta = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 2
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ProcedureProblem(path, line, f"front matter is not valid YAML: {problem}") from exc
+        return node, (loader.construct_document(node) if node is not None else None)
     finally:
         loader.dispose()
+
+
+def _front_matter(path: str, front: str) -> tuple[dict[str, Any], dict[Where, int]]:
+    """The front matter's keys, and the file line of each key and list item (for problems)."""
+    try:
+        node, meta = _composed(front, _LOADER)
+    except yaml.YAMLError as first:
+        found: yaml.YAMLError = first
+        if _LOADER is not yaml.SafeLoader:  # libyaml notices a problem a line late: the pure loader names its line
+            try:
+                _composed(front, yaml.SafeLoader)
+            except yaml.YAMLError as precise:
+                found = precise
+        mark = getattr(found, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 2
+        problem = getattr(found, "problem", None) or str(found)
+        raise ProcedureProblem(path, line, f"front matter is not valid YAML: {problem}") from first
     if node is None or not isinstance(meta, dict):
         raise ProcedureProblem(path, 2, "front matter must be a mapping of keys (name:, triggers:, ...)")
     places: dict[Where, int] = {}
