@@ -79,7 +79,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -596,20 +596,8 @@ def with_server(specs: list[Spec]) -> list[Spec]:
     for spec in specs:
         if spec.key in ("help",):  # no book is opened for --help: the server never runs it
             continue
-        out.append(
-            Spec(
-                SV + spec.key,
-                f"{spec.label} [server]",
-                spec.argv,
-                spec.check,
-                stdin=spec.stdin,
-                equivalent=spec.equivalent,
-                data_dir=spec.data_dir,
-                prepare=spec.prepare,
-                env={**(spec.env or {}), **ON},
-                served=True,
-            )
-        )
+        served = {**(spec.env or {}), **ON}
+        out.append(replace(spec, key=SV + spec.key, label=f"{spec.label} [server]", env=served, served=True))
     return out
 
 
@@ -684,13 +672,10 @@ def on_postgresql(
         url = urls[spec.data_dir]
         prepare = {"chat_first": fresh_day, "chat_made": reports_made}.get(spec.key, spec.prepare)
         out.append(
-            Spec(
-                PG + spec.key,
-                f"{spec.label} [postgresql]",
-                spec.argv,
-                spec.check,
-                stdin=spec.stdin,
-                equivalent=spec.equivalent,
+            replace(
+                spec,
+                key=PG + spec.key,
+                label=f"{spec.label} [postgresql]",
                 data_dir=work / f"pg-{spec.data_dir.name}",
                 prepare=prepare,
                 env={"BACKOFFICE_DATABASE_URL": url},
@@ -700,29 +685,28 @@ def on_postgresql(
 
 
 def print_side_by_side(results: dict[str, Result]) -> None:
-    pairs = [(r, results[PG + r.key]) for r in results.values() if PG + r.key in results]
+    print_pairs(results, PG, "files and postgresql, side by side (median s; the last column is postgresql ÷ files):")
+
+
+def print_pairs(results: dict[str, Result], prefix: str, title: str) -> bool:
+    """Each row beside its ``prefix`` variant: both medians and their ratio. False when there are none."""
+    pairs = [(r, results[prefix + r.key]) for r in results.values() if prefix + r.key in results]
     if not pairs:
-        return
-    print("files and postgresql, side by side (median s; the last column is postgresql ÷ files):")
-    width = max(len(f.label) for f, _ in pairs) + 2
-    for files, pg in pairs:
-        ratio = f"{pg.median / files.median:5.2f}×" if files.median and pg.median else "    —"
-        left = f"{files.median:8.3f}" if files.median else f"{'—':>8}"
-        right = f"{pg.median:8.3f}" if pg.median else f"{'—':>8}"
-        print(f"  {files.label:<{width}}{left}  {right}  {ratio}")
+        return False
+    print(title)
+    width = max(len(a.label) for a, _ in pairs) + 2
+    for a, b in pairs:
+        ratio = f"{b.median / a.median:5.2f}×" if a.median and b.median else "    —"
+        left = f"{a.median:8.3f}" if a.median else f"{'—':>8}"
+        right = f"{b.median:8.3f}" if b.median else f"{'—':>8}"
+        print(f"  {a.label:<{width}}{left}  {right}  {ratio}")
+    return True
 
 
 def print_served(results: dict[str, Result], book: dict[str, Any]) -> None:
-    pairs = [(r, results[SV + r.key]) for r in results.values() if SV + r.key in results]
-    if not pairs:
+    title = "the first command (nothing running) and with the book server up (median s; last column: server ÷ first):"
+    if not print_pairs(results, SV, title):
         return
-    print("the first command (nothing running) and with the book server up (median s; last column: server ÷ first):")
-    width = max(len(f.label) for f, _ in pairs) + 2
-    for first, served in pairs:
-        ratio = f"{served.median / first.median:5.2f}×" if first.median and served.median else "    —"
-        left = f"{first.median:8.3f}" if first.median else f"{'—':>8}"
-        right = f"{served.median:8.3f}" if served.median else f"{'—':>8}"
-        print(f"  {first.label:<{width}}{left}  {right}  {ratio}")
     starts = ", ".join(
         f"{k} {v:.2f} s" if v is not None else f"{k} did not start" for k, v in book.get("server_start_s", {}).items()
     )

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -171,3 +173,17 @@ def lines(*owner_lines: str) -> str:
 
 def records(store: Store, table: str) -> list[dict[str, Any]]:
     return store.scan(table)
+
+
+def backoffice(*args: str, cwd: Path, env: dict[str, str] | None = None, **kw: Any) -> subprocess.CompletedProcess[str]:
+    """``python -m backoffice`` as a separate process, its output into a pipe (COLUMNS unset);
+    ``kw`` goes to subprocess.run (input=, timeout=)."""
+    environ = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    return subprocess.run(
+        [sys.executable, "-m", "backoffice", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**environ, **(env or {})},
+        **kw,
+    )

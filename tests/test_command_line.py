@@ -19,20 +19,9 @@ import pytest
 from backoffice.agent.cli import COMMANDS
 from backoffice.tools.book.store import Store
 
+from .conftest import backoffice
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def backoffice(*args: str, cwd: Path, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess[str]:
-    """``python -m backoffice`` as a separate process, its output into a pipe (COLUMNS unset)."""
-    environ = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    return subprocess.run(
-        [sys.executable, "-m", "backoffice", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**environ, **(env or {})},
-        **kw,
-    )
 
 
 @pytest.fixture

@@ -23,25 +23,17 @@ import pytest
 
 from backoffice.agent import server as book_server
 
+from .conftest import backoffice as run_cli
+
 pytestmark = pytest.mark.once  # the server runs commands; where their book lives changes nothing here
 
 ON = {"BACKOFFICE_SERVER": "on", "BACKOFFICE_SERVER_IDLE": "120"}
 OFF = {"BACKOFFICE_SERVER": "off"}
 
 
-def backoffice(
-    *args: str, env: dict[str, str], cwd: Path, stdin: str = "", timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    return subprocess.run(
-        [sys.executable, "-m", "backoffice", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**environ, **env},
-        timeout=timeout,
-    )
+def backoffice(*args: str, env: dict[str, str], cwd: Path, input: str = "", timeout: float = 120):  # noqa: A002
+    """A whole ``python -m backoffice`` process, its stdin given (never the test runner's)."""
+    return run_cli(*args, cwd=cwd, env=env, input=input, timeout=timeout)
 
 
 def status(data_dir: Path) -> dict:
@@ -119,10 +111,10 @@ def test_the_command_runs_in_the_callers_folder_with_the_callers_environment(ser
 
 def test_a_piped_chat_through_the_server(served: Path, tmp_path: Path):
     script = "find Linda\nwhat follow-ups are due?\nquit\n"
-    ordinary = backoffice("chat", env=OFF, cwd=tmp_path, stdin=script)
+    ordinary = backoffice("chat", env=OFF, cwd=tmp_path, input=script)
     # the ordinary chat above made and showed today's reports; the served one is the second chat of the day
-    again = backoffice("chat", env=OFF, cwd=tmp_path, stdin=script)
-    answered = backoffice("chat", env=ON, cwd=tmp_path, stdin=script)
+    again = backoffice("chat", env=OFF, cwd=tmp_path, input=script)
+    answered = backoffice("chat", env=ON, cwd=tmp_path, input=script)
     assert ordinary.returncode == answered.returncode == 0
     assert answered.stdout == again.stdout
     assert "Linda Ortiz" in answered.stdout and answered.stdout.rstrip().endswith("Bye.")
@@ -196,22 +188,7 @@ def test_ctrl_c_reaches_the_served_command(served: Path, tmp_path: Path):
     interrupts an ordinary process: the chat says so and carries on to the next line."""
 
     def interrupted_chat(env: dict[str, str]) -> tuple[int, str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "backoffice", "chat"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
-            cwd=tmp_path,
-        )
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(b"find Linda\n")
-        proc.stdin.flush()
-        out = b""
-        while b"Linda Ortiz" not in out:
-            chunk = proc.stdout.read1(4096)
-            assert chunk, out
-            out += chunk
+        proc, out = chat_until(b"find Linda\n", b"Linda Ortiz", env, tmp_path, stderr=subprocess.STDOUT)
         proc.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C, to the caller
         time.sleep(0.5)
         rest, _ = proc.communicate(b"quit\n", timeout=60)
@@ -267,23 +244,29 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_a_killed_server_loses_nothing_and_the_next_command_runs(served: Path, tmp_path: Path):
+def chat_until(line: bytes, marker: bytes, env: dict[str, str], cwd: Path, stderr: int = subprocess.PIPE):
+    """A chat with one line typed, once its answer has shown ``marker``; stdin stays open."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "backoffice", "chat"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **ON},
-        cwd=tmp_path,
+        stderr=stderr,
+        env={**os.environ, **env},
+        cwd=cwd,
     )
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(b"log a call with Dana Reyes - before the server died\n")
+    proc.stdin.write(line)
     proc.stdin.flush()
     out = b""
-    while b"Logged" not in out:
+    while marker not in out:
         chunk = proc.stdout.read1(4096)
         assert chunk, out
         out += chunk
+    return proc, out
+
+
+def test_a_killed_server_loses_nothing_and_the_next_command_runs(served: Path, tmp_path: Path):
+    proc, _ = chat_until(b"log a call with Dana Reyes - before the server died\n", b"Logged", ON, tmp_path)
     os.kill(status(served)["pid"], signal.SIGKILL)
     rest, err = proc.communicate(b"quit\n", timeout=60)
     assert proc.returncode == 1
