@@ -181,3 +181,10 @@ def test_a_long_quiet_list_is_a_finding_with_the_first_ten_shown_and_the_rest_co
     code, screen = cli("digest", "--all")
     assert code == 0 and all(re.search(rf"\bJob {i}\b", screen) for i in range(30))
     assert "more quiet leads" not in screen
+    # asked in the chat, the same finding and the most urgent 25, the rest counted (at 100,000 leads
+    # the list was 50,000 rows and 7 seconds)
+    code, screen = cli("ask", "which leads have gone quiet?")
+    assert code == 0 and "30 of your 31 open leads" in screen
+    assert "… and 5 more quiet leads" in screen and "Job 29" in screen and not re.search(r"\bJob 0\b", screen)
+    quiet = call(store, "stale_leads", limit=1000)
+    assert quiet["total"] == 30 and len(quiet["stale_leads"]) == 30 and quiet["open_leads"] == 31

@@ -59,8 +59,14 @@ def follow_ups_due(store: Store, args: FollowUpsDueInput) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- stale leads
+LISTED = 25  # quiet leads the stale_leads tool lists unless asked for more; the rest are counted
+
+
 class StaleLeadsInput(ToolInput):
     as_of: dt.date | None = Field(default=None, description="default today")
+    limit: int = Field(
+        default=LISTED, ge=1, le=1000, description="how many to list, most urgent first; all are counted in 'total'"
+    )
 
 
 def quiet_since(store: Store, day: dt.date, business_days: int | None = None) -> dt.date:
@@ -136,8 +142,17 @@ def _quiet(store: Store, day: dt.date, limit: int | None) -> tuple[list[Doc], in
 def stale_leads(store: Store, args: StaleLeadsInput) -> dict[str, Any]:
     """Open leads (new, working or qualified) with no call, email, text, meeting or note in the past
     3 business days (the stale_after_business_days setting; a gold lead after 1, a bronze one after 5,
-    as the playbook's classes say), gold leads first, then the longest silence."""
-    return {"stale_leads": stale_lead_rows(store, args.as_of)}
+    as the playbook's classes say), gold leads first, then the longest silence. Lists the first
+    ``limit`` (25); ``total`` counts them all and ``open_leads`` is every open lead."""
+    with store.reading():
+        rows, total = _quiet(store, args.as_of or store.today(), args.limit)
+        open_leads = store.count_where("leads", status=OPEN_LEAD_STATUSES)
+    return {
+        "stale_leads": rows,
+        "total": total,
+        "open_leads": open_leads,
+        "quiet_after": store.settings.stale_after_business_days,
+    }
 
 
 # ---------------------------------------------------------------------------- morning digest

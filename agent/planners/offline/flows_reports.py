@@ -102,7 +102,8 @@ class ReportFlows(Engine):
         if not rows:
             self.reply.say("Every open lead has had activity in the last few business days.")
             return
-        views.stale_leads(self.reply, rows)
+        found = outcome.result
+        views.stale_leads(self.reply, rows, found.get("total"), found.get("open_leads", 0), found.get("quiet_after", 3))
         self.reply.say(f'Say "follow up on {rows[0]["lead_id"]}" and I will draft a message.')
 
     def on_newest(self, said: Said) -> None:
