@@ -234,7 +234,7 @@ def test_kpis_of_a_month_from_the_event_log(cli, data_dir: Path):
 def test_show_me_the_board(cli, data_dir: Path):
     ids = book(data_dir)
     code, screen = cli("chat", stdin=lines("show me the board"))
-    assert code == 0 and "Pipeline board — 1 open jobs" in screen and f"Reyes water heater ({ids['job']})" in screen
+    assert code == 0 and "Pipeline board — 1 open job," in screen and f"Reyes water heater ({ids['job']})" in screen
     code, out = cli("--json", "board", "--leads")
     data = json.loads(out)
     columns = {c["stage"]: c for c in data["columns"]}
@@ -246,7 +246,7 @@ def test_the_html_board_renders_in_a_headless_browser(cli, data_dir: Path, tmp_p
     ids = book(data_dir)
     page = tmp_path / "board.html"
     code, screen = cli("board", "--html", str(page))
-    assert code == 0 and "Wrote the board (1 open jobs)" in screen
+    assert code == 0 and "Wrote the board (1 open job)" in screen
     html = page.read_text()
     assert "<script" not in html and "http" not in html.replace('http-equiv', "")  # nothing to fetch
     code, screen = cli("board", "--html", str(tmp_path / "no-such-folder" / "board.html"))

@@ -169,7 +169,7 @@ def competitors(args: argparse.Namespace, store: Store, console: Console) -> int
 def board(args: argparse.Namespace, store: Store, console: Console) -> int:
     from backoffice.tools.book.normalize import money
     from backoffice.tools.book.storage import atomic_write_bytes
-    from backoffice.tools.reports.board import board_data, board_html, board_table
+    from backoffice.tools.reports.board import board_data, board_html, board_table, open_jobs
 
     data = board_data(store, args.leads)
     if args.html:
@@ -181,13 +181,13 @@ def board(args: argparse.Namespace, store: Store, console: Console) -> int:
         atomic_write_bytes(target, page.encode("utf-8"))
         if args.json:
             return _dump({"file": str(target), "open_jobs": data["open_jobs"]})
-        console.print(f"Wrote the board ({data['open_jobs']} open jobs) to {target}.")
+        console.print(f"Wrote the board ({open_jobs(data['open_jobs'])}) to {target}.")
         return 0
     if args.json:
         return _dump(data)
     reply = _reply()
     heads, rows = board_table(data)
-    reply.table(f"Pipeline board — {data['open_jobs']} open jobs, weighted {money(data['weighted_pipeline_value'])}",
+    reply.table(f"Pipeline board — {open_jobs(data['open_jobs'])}, weighted {money(data['weighted_pipeline_value'])}",
                 heads, rows or [["" for _ in heads]])  # fmt: skip
     if args.leads:
         heads, rows = board_table(data, "lead_columns", "leads")

@@ -17,6 +17,10 @@ from backoffice.tools.crm.stages import days_in_stage, stale_after
 from backoffice.tools.registry import ToolInput, tool
 
 
+def open_jobs(n: int) -> str:
+    return f"{n:,} open job{'' if n == 1 else 's'}"
+
+
 def _cards(store: Store, kind: str, records: list[Doc]) -> dict[str, list[dict[str, Any]]]:
     today = store.today()
     days = days_in_stage(store, records, today)
@@ -138,7 +142,7 @@ def board_html(data: dict[str, Any], business: str, today: str) -> str:
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f'<p class="sum">{data["open_jobs"]} open jobs · weighted value '
+        f'<p class="sum">{open_jobs(data["open_jobs"])} · weighted value '
         f"{html.escape(money(data['weighted_pipeline_value']))} (amount × the stage's chance of winning)</p>",
         _columns_html(data["columns"], "jobs"),
     ]

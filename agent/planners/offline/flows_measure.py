@@ -9,7 +9,7 @@ from backoffice.agent.planners.offline.engine import Engine, Said
 from backoffice.agent.planners.offline.understand import find_amounts, find_month
 from backoffice.tools.book.normalize import money
 from backoffice.tools.book.store import Doc
-from backoffice.tools.reports.board import board_table
+from backoffice.tools.reports.board import board_table, open_jobs
 
 CLASS_WORDS = re.compile(r"\b(gold|silver|bronze)\b")
 
@@ -151,7 +151,7 @@ class MeasureFlows(Engine):
         data = outcome.result
         heads, rows = board_table(data)
         weighted = money(data["weighted_pipeline_value"])
-        self.reply.table(f"Pipeline board — {data['open_jobs']} open jobs, weighted {weighted}",
+        self.reply.table(f"Pipeline board — {open_jobs(data['open_jobs'])}, weighted {weighted}",
                          heads, rows or [["" for _ in heads]])  # fmt: skip
         if with_leads:
             heads, rows = board_table(data, "lead_columns", "leads")
