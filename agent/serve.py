@@ -63,7 +63,7 @@ class Server:
         self.log = logging.getLogger("backoffice.server")
         self.started = time.time()
         begun = time.perf_counter()
-        warm_up()
+        warm_up(self.data_dir)
         os.chdir(self.data_dir)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(SOCKET)  # left by a server that died: ours now, the lock says so
@@ -379,10 +379,16 @@ def _reopen_streams(shapes: list[dict[str, Any] | None]) -> None:
         setattr(sys, f"__{name}__", made)
 
 
-def warm_up() -> None:
+def warm_up(data_dir: Path | None = None) -> None:
     """Import every module a served command uses and build what does not depend on the book, so
-    each child starts with it done."""
+    each child starts with it done (the PostgreSQL driver too when this book lives there)."""
     import importlib
+
+    with contextlib.suppress(Exception):
+        from backoffice.tools.book.location import database
+
+        if data_dir is not None and database(data_dir) is not None:
+            importlib.import_module("backoffice.tools.book.pgbook")
 
     for name in (
         "backoffice.agent.cli.conversation",
