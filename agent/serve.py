@@ -12,11 +12,13 @@ import signal
 import socket
 import struct
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from backoffice.agent.cli import finish, main
 from backoffice.agent.server import (
+    HANDED,
     IDLE_ENV,
     IDLE_SECONDS,
     LOCK,
@@ -172,7 +174,7 @@ class Server:
             if not _same_user(conn):
                 conn.close()
                 return None
-            message, fds = receive(conn, want_fds=len(STREAMS))
+            message, fds = receive(conn, want_fds=len(HANDED))
             if message is None:
                 conn.close()
                 return None
@@ -195,7 +197,8 @@ class Server:
                 send(conn, {"stopping": True, "pid": os.getpid(), "running": len(self.children)})
                 conn.close()
                 return "asked to stop"
-            if op != "run" or message.get("fingerprint") != self.fingerprint or len(fds) != len(STREAMS):
+            handed = message.get("fds") == list(HANDED) and len(fds) == len(HANDED)
+            if op != "run" or message.get("fingerprint") != self.fingerprint or not handed:
                 send(conn, {"stale": True})
                 conn.close()
                 if op == "run" and message.get("fingerprint") != self.fingerprint:
@@ -273,6 +276,7 @@ def _same_user(conn: socket.socket) -> bool:
 def _child(message: dict[str, Any], fds: list[int], started: int, conn: socket.socket) -> None:
     """In the forked child: become the caller's process, run its command, exit with its status."""
     code = 1
+    caller: socket.socket | None = None
     try:
         conn.close()
         import logging
@@ -282,24 +286,25 @@ def _child(message: dict[str, Any], fds: list[int], started: int, conn: socket.s
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.set_wakeup_fd(-1)
-        for target, fd in zip(STREAMS, fds, strict=True):
-            os.dup2(fd, target)
-        close_all(fds)
-        _close_others(keep={0, 1, 2, started})
+        handed = dict(zip(HANDED, fds, strict=True))
+        for target, name in zip(STREAMS, ("stdin", "stdout", "stderr"), strict=True):
+            os.dup2(handed.pop(name), target)
+        os.fchdir(handed["cwd"])  # the caller's folder itself, even one deleted since
+        lifeline = handed["lifeline"]
+        _close_others(keep={0, 1, 2, started, lifeline})
         os.environ.clear()
         os.environ.update(message["env"])
         import time
 
         time.tzset()
-        if message.get("cwd"):
-            with contextlib.suppress(OSError):
-                os.chdir(message["cwd"])
         os.umask(int(message["umask"]))
         sys.argv = ["backoffice", *message["argv"]]
         _reopen_streams(message.get("streams") or [None, None, None])
         import random
 
         random.seed()
+        caller = socket.socket(fileno=lifeline)
+        _watch(caller)
         os.write(started, b"1")
         os.close(started)
         code = _status(finish(_run_main(main)))
@@ -316,7 +321,30 @@ def _child(message: dict[str, Any], fds: list[int], started: int, conn: socket.s
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
+        if caller is not None:
+            _ENDING.set()  # the caller leaves once it has read this: no hanging up then
+            with contextlib.suppress(OSError):
+                send(caller, {"exit": code})
         os._exit(code)
+
+
+_ENDING = threading.Event()
+
+
+def _watch(caller: socket.socket) -> None:
+    """End this command when its caller is gone (killed, or its terminal closed): its end of the
+    lifeline closes, and this process hangs up as an ordinary one would with its terminal."""
+
+    def watch() -> None:
+        try:
+            while caller.recv(1):
+                pass
+        except OSError:
+            pass
+        if not _ENDING.is_set():
+            os.kill(os.getpid(), signal.SIGHUP)
+
+    threading.Thread(target=watch, name="lifeline", daemon=True).start()
 
 
 def _run_main(main: Any) -> int | str | None:

@@ -220,14 +220,26 @@ def serve_here(argv: Sequence[str], data_dir: Path) -> int | None:
     """Run the command in the book server, if one is up for ``data_dir`` and runs this very
     program: its exit status, or None when the caller must run the command itself.
 
-    From the moment the request is sent, the signals the caller gets (Ctrl-C, a terminal closing,
-    kill) are the command's: passed on to the child as soon as its pid is known."""
+    Besides its standard streams the caller hands over its working folder (as an open descriptor,
+    so even a folder deleted meanwhile is the child's as it is ours) and one end of a *lifeline*,
+    a socket pair: the child says its exit status on it, and when the caller dies the child finds
+    the lifeline closed and ends too, as a process does when its terminal hangs up. So a killed
+    server does not end the command (the child finishes and answers on the lifeline), and a
+    killed caller leaves nothing running behind it. From the moment the request is sent, the
+    signals the caller gets (Ctrl-C, a terminal closing, kill) are the command's: passed on to the
+    child as soon as its pid is known."""
     if not _streams_open():
-        return None  # a closed stdin/stdout/stderr: the socket could take its number
+        return None
+    try:
+        here = os.open(".", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None  # a folder we may not open: the ordinary way meets it as it is
     try:
         sock = _connect(data_dir)
     except OSError:
+        os.close(here)
         return None
+    ours, theirs = socket.socketpair()
     child: list[int] = []
     caught: list[int] = []
 
@@ -249,8 +261,9 @@ def serve_here(argv: Sequence[str], data_dir: Path) -> int | None:
     previous = {s: signal.signal(s, forward) for s in FORWARDED}
     previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, stop)
     sent = False
+    reply: dict[str, Any] | None = None
     try:
-        with sock:
+        with sock, ours:
             request = {
                 "op": "run",
                 "fingerprint": fingerprint(),
@@ -259,11 +272,18 @@ def serve_here(argv: Sequence[str], data_dir: Path) -> int | None:
                 "cwd": _cwd(),
                 "umask": _umask(),
                 "streams": [_stream_shape(s) for s in (sys.stdin, sys.stdout, sys.stderr)],
+                "fds": list(HANDED),
             }
             try:
                 with _flushed():
-                    send(sock, request, STREAMS)
+                    send(sock, request, [*STREAMS, theirs.fileno(), here])
                 sent = True
+            except OSError:
+                return None
+            finally:
+                theirs.close()
+                os.close(here)
+            try:
                 started, _ = receive(sock)
             except (OSError, ValueError):
                 started = None
@@ -275,10 +295,7 @@ def serve_here(argv: Sequence[str], data_dir: Path) -> int | None:
             child.append(int(started["pid"]))
             for signum in caught:
                 forward(signum, None)
-            try:
-                reply, _ = receive(sock)
-            except (OSError, ValueError):
-                reply = None
+            reply = _outcome(sock, ours)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception:  # a bug here: before the request went, run the command ordinarily; after, never twice
@@ -291,6 +308,33 @@ def serve_here(argv: Sequence[str], data_dir: Path) -> int | None:
         for s, handler in previous.items():
             signal.signal(s, handler)
     return _ended(reply)  # our handlers are gone: a child ended by a signal ends us the same way
+
+
+HANDED = ("stdin", "stdout", "stderr", "lifeline", "cwd")  # the descriptors a request carries, in order
+
+
+def _outcome(server: socket.socket, lifeline: socket.socket) -> dict[str, Any] | None:
+    """How the command ended: the child's own word on the lifeline, or the server's (which alone
+    knows a child killed by a signal, or one that never started). A server that dies meanwhile
+    changes nothing: the child still answers on the lifeline."""
+    import selectors
+
+    waiting = {server: "server", lifeline: "child"}
+    with selectors.DefaultSelector() as selector:
+        for end, who in waiting.items():
+            selector.register(end, selectors.EVENT_READ, who)
+        while waiting:
+            for key, _ in selector.select():
+                end = next(e for e in waiting if e is key.fileobj)
+                try:
+                    said, _ = receive(end)
+                except (OSError, ValueError):
+                    said = None
+                if said is not None:
+                    return said
+                selector.unregister(end)  # gone without a word: listen to the other one
+                del waiting[end]
+    return None
 
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH, signal.SIGCONT)

@@ -8,6 +8,7 @@ it is on, and every server started is stopped again (the fixture checks that non
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -265,16 +266,53 @@ def chat_until(line: bytes, marker: bytes, env: dict[str, str], cwd: Path, stder
     return proc, out
 
 
-def test_a_killed_server_loses_nothing_and_the_next_command_runs(served: Path, tmp_path: Path):
+def test_a_killed_server_does_not_end_the_command_it_was_running(served: Path, tmp_path: Path):
     proc, _ = chat_until(b"log a call with Dana Reyes - before the server died\n", b"Logged", ON, tmp_path)
     os.kill(status(served)["pid"], signal.SIGKILL)
-    rest, err = proc.communicate(b"quit\n", timeout=60)
-    assert proc.returncode == 1
-    assert b"the book server stopped" in err
+    out, err = proc.communicate(b"find Linda\nquit\n", timeout=60)
+    assert proc.returncode == 0, err
+    assert b"Linda Ortiz" in out and out.rstrip().endswith(b"Bye.") and err == b""
     assert backoffice("check", env=OFF, cwd=tmp_path).returncode == 0
     after = backoffice("--json", "export", "interactions", "-", env=ON, cwd=tmp_path)
-    assert after.returncode == 0 and "before the server died" in after.stdout
+    logged = [r for r in json.loads(after.stdout) if "before the server died" in json.dumps(r)]
+    assert after.returncode == 0 and len(logged) == 1  # once: the chat was not run again
     # the command above, run the ordinary way, starts a new server: the fixture stops it even mid-start
+
+
+def test_a_killed_caller_leaves_nothing_running_that_could_read_its_terminal(served: Path, tmp_path: Path):
+    proc, _ = chat_until(b"find Linda\n", b"Linda Ortiz", ON, tmp_path)
+    assert int(status(served)["running"]) == 1
+    proc.kill()  # SIGKILL: nothing can be passed on
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while int(status(served).get("running", 1)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert int(status(served)["running"]) == 0
+    assert proc.stdin is not None
+    with contextlib.suppress(BrokenPipeError):  # whatever is typed next reaches no hidden chat
+        proc.stdin.write(b"log a call with Dana Reyes - typed after the chat was killed\n")
+        proc.stdin.close()
+    time.sleep(0.5)
+    notes = backoffice("--json", "export", "interactions", "-", env=OFF, cwd=tmp_path).stdout
+    assert "typed after the chat was killed" not in notes
+
+
+def test_a_caller_in_a_deleted_folder_is_answered_as_the_ordinary_command_is(served: Path, tmp_path: Path):
+    def from_deleted_folder(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        gone = tmp_path / "gone"
+        gone.mkdir()
+        script = f'cd "{gone}" && rmdir "{gone}" && exec "{sys.executable}" -m backoffice export contacts rel.csv'
+        return subprocess.run(
+            ["sh", "-c", script], capture_output=True, text=True, env={**os.environ, **env}, timeout=120
+        )
+
+    ordinary, answered = from_deleted_folder(OFF), from_deleted_folder(ON)
+    assert (answered.returncode, answered.stdout, answered.stderr) == (
+        ordinary.returncode,
+        ordinary.stdout,
+        ordinary.stderr,
+    )
+    assert ordinary.returncode == 1 and not (served / "rel.csv").exists()
 
 
 def test_turned_off_nothing_is_started_or_asked(data_dir: Path, tmp_path: Path):
