@@ -394,3 +394,24 @@ def test_every_module_imports_where_posix_apis_are_missing():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 60
+
+
+def test_closed_standard_streams_are_no_input_no_messages_or_a_refusal(demo_book: Path, tmp_path: Path):
+    """`<&-`, `>&-`, `2>&-` as a script may leave them: never a traceback."""
+
+    def closed(redirect: str, *args: str) -> subprocess.CompletedProcess[str]:
+        words = " ".join(f"'{a}'" for a in args)
+        script = f'exec "{sys.executable}" -m backoffice {words} {redirect}'
+        return subprocess.run(["sh", "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+
+    found = closed("<&-", "ask", "find Dana")
+    assert found.returncode == 0 and "Dana Reyes" in found.stdout, found.stderr
+    chat = closed("<&-", "chat")
+    assert chat.returncode == 0 and chat.stdout.rstrip().endswith("Bye.")
+    nowhere = closed(">&-", "ask", "log a call with Dana Reyes - nobody will see this")
+    assert nowhere.returncode == 1 and "standard output is closed" in nowhere.stderr
+    assert "Traceback" not in nowhere.stderr
+    notes = backoffice("--json", "export", "interactions", "-", cwd=tmp_path).stdout
+    assert "nobody will see this" not in notes  # refused before anything ran
+    quiet = closed("2>&-", "digest")
+    assert quiet.returncode == 0 and "Morning digest" in quiet.stdout

@@ -365,6 +365,8 @@ def _tolerant_streams() -> None:
 def run() -> NoReturn:
     """The console script: the book server runs the command when one is up for this book (see
     ``agent.server``); otherwise ``main()`` runs here, and a server is started for the next one."""
+    if not _standard_streams():
+        sys.exit(1)
     argv = sys.argv[1:]
     served, book = _served(argv)
     if served is not None:
@@ -385,6 +387,28 @@ def run() -> NoReturn:
 
         server.start_in_background(book)
     sys.exit(code)
+
+
+def _standard_streams() -> bool:
+    """Closed standard streams (``<&-``, ``>&-``) made harmless before anything runs: no input
+    is read as the end of input, a closed standard error loses only the messages. With no
+    standard output there is nowhere to answer: the command is refused (on standard error, when
+    there is one) and changes nothing."""
+    closed = []
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDONLY if mode == "r" else os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, open(fd, mode, encoding="utf-8", errors="replace", closefd=False))  # noqa: SIM115
+            closed.append(name)
+    if "stdout" in closed:
+        print("backoffice: standard output is closed: nowhere to answer, so nothing was done.", file=sys.stderr)
+        return False
+    return True
 
 
 def finish(code: int | str | None) -> int | str | None:
