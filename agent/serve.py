@@ -19,8 +19,6 @@ from typing import Any
 from backoffice.agent.cli import finish, main
 from backoffice.agent.server import (
     HANDED,
-    IDLE_ENV,
-    IDLE_SECONDS,
     LOCK,
     LOG,
     NOT_STARTED,
@@ -29,8 +27,10 @@ from backoffice.agent.server import (
     UNUSABLE,
     close_all,
     fingerprint,
+    idle_seconds,
     receive,
     send,
+    setting_problems,
 )
 
 
@@ -43,6 +43,7 @@ class Server:
         self.served = 0
         self.started = 0.0
         self.log: Any = None
+        self.lock = -1
 
     def main(self) -> int:
         import fcntl
@@ -59,8 +60,8 @@ class Server:
         except OSError:
             os.close(lock)
             return 0  # another server has this book
-        os.ftruncate(lock, 0)
-        os.write(lock, f"{os.getpid()}\n".encode())  # who to stop while it is still starting
+        self.lock = lock
+        self.phase("starting")
         self.fingerprint = fingerprint()
         self.log = logging.getLogger("backoffice.server")
         self.started = time.time()
@@ -84,6 +85,7 @@ class Server:
             os.close(lock)
             return 1
         self.log.info("serving %s as pid %d (ready in %.2f s)", self.data_dir, os.getpid(), time.perf_counter() - begun)
+        self.phase("serving")
 
         def close_listener() -> None:  # new callers get no answer from here on: they run commands themselves
             listener.close()
@@ -98,6 +100,12 @@ class Server:
             self.log.info("stopped after %d commands", self.served)
             os.close(lock)
         return 0
+
+    def phase(self, state: str) -> None:
+        """Who holds the lock and what it is doing, for ``backoffice server`` and ``stop``."""
+        with contextlib.suppress(OSError):
+            os.ftruncate(self.lock, 0)
+            os.pwrite(self.lock, f"{os.getpid()} {state}\n".encode(), 0)
 
     def loop(self, listener: socket.socket, close_listener: Any) -> None:
         import selectors
@@ -132,6 +140,7 @@ class Server:
                     stopping.append("the data dir or the socket is gone")
                 if stopping and listening:
                     self.log.info("stopping: %s", stopping[0])
+                    self.phase("stopping")
                     selector.unregister(listener)
                     close_listener()
                     listening = False
@@ -189,6 +198,7 @@ class Server:
                         "idle": self.idle,
                         "running": len(self.children),
                         "data_dir": str(self.data_dir),
+                        "fingerprint": self.fingerprint,
                     },
                 )
                 conn.close()
@@ -482,12 +492,10 @@ def run_server(data_dir: str) -> int:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
+    for problem in setting_problems():
+        log.warning("%s", problem)
     try:
-        idle = float(os.environ.get(IDLE_ENV) or IDLE_SECONDS)
-    except ValueError:
-        idle = IDLE_SECONDS
-    try:
-        return Server(where, idle).main()
+        return Server(where, idle_seconds()).main()
     except Exception:
         log.exception("the server stopped on a problem")
         return 1

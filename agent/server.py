@@ -41,7 +41,7 @@ import struct
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ENV = "BACKOFFICE_SERVER"  # off, 0, no or false: every command runs the ordinary way
 IDLE_ENV = "BACKOFFICE_SERVER_IDLE"
@@ -73,10 +73,52 @@ FLAGS = (
 _MAX_MESSAGE = 16 * 1024 * 1024
 
 
+OFF_WORDS, ON_WORDS = {"off", "0", "no", "false"}, {"", "on", "1", "yes", "true"}
+
+
 def enabled() -> bool:
-    if os.environ.get(ENV, "").strip().lower() in {"off", "0", "no", "false"}:
+    if os.environ.get(ENV, "").strip().lower() in OFF_WORDS:
         return False
     return os.name == "posix" and hasattr(socket, "AF_UNIX") and hasattr(socket, "CMSG_LEN") and hasattr(os, "fork")
+
+
+def idle_seconds() -> float:
+    """How long a server waits for a command before it stops (``BACKOFFICE_SERVER_IDLE``)."""
+    try:
+        idle = float(os.environ.get(IDLE_ENV) or IDLE_SECONDS)
+    except ValueError:
+        return IDLE_SECONDS
+    return idle if 0 < idle < float("inf") else IDLE_SECONDS
+
+
+def setting_problems() -> list[str]:
+    """The server's environment settings that are not understood, and what is done instead."""
+    problems = []
+    value = os.environ.get(ENV, "")
+    if value.strip().lower() not in OFF_WORDS | ON_WORDS:
+        problems.append(f"{ENV}={value!r} is neither on nor off; the server is on (off, 0, no or false turn it off)")
+    idle = os.environ.get(IDLE_ENV)
+    if idle and idle_seconds() == IDLE_SECONDS and idle.strip() not in (str(int(IDLE_SECONDS)), str(IDLE_SECONDS)):
+        problems.append(f"{IDLE_ENV}={idle!r} is not a number of seconds above 0; {IDLE_SECONDS:.0f} is used")
+    return problems
+
+
+def duration(seconds: float) -> str:
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} second{'' if round(seconds) == 1 else 's'}"
+
+
+def phase(data_dir: Path) -> tuple[int, str] | None:
+    """The pid and phase (starting, serving, stopping) of the server holding this book's lock;
+    None when there is none."""
+    if not lock_held(data_dir):
+        return None
+    try:
+        pid, state = (data_dir / LOCK).read_text(encoding="utf-8").split()[:2]
+        return int(pid), state
+    except (OSError, ValueError):
+        return None
 
 
 def servable(command: str | None) -> bool:
@@ -446,24 +488,31 @@ def ask(data_dir: Path, op: str, timeout: float = 5.0) -> dict[str, Any] | None:
         return reply
 
 
-def stop(data_dir: Path, within: float = 10.0) -> int | None:
-    """Stop the server of ``data_dir`` (one still starting too) and wait until it is gone: its pid,
-    or None when none was running. A running one finishes the commands it has begun first."""
+class Stopped(NamedTuple):
+    pid: int | None  # None: no server was running
+    running: int  # commands it is still finishing (a chat left open); it exits after the last
+
+
+def stop(data_dir: Path, within: float = 10.0) -> Stopped:
+    """Stop the server of ``data_dir`` (one still starting too). New commands stop using it at
+    once; it exits when the commands it is running have ended, waited for here only when there
+    are none (up to ``within`` seconds)."""
     import time
 
     answer = ask(data_dir, "stop")
     pid = int(answer["pid"]) if answer and "pid" in answer else None
-    if pid is None and lock_held(data_dir):  # starting: not listening yet
-        try:
-            pid = int((data_dir / LOCK).read_text().split()[0])
+    running = int(answer.get("running", 0)) if answer else 0
+    if pid is None and (found := phase(data_dir)) is not None:  # starting (not listening yet) or stopping
+        pid = found[0]
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
-        except (OSError, ValueError, IndexError):
-            pid = None
+    if running:
+        return Stopped(pid, running)
     deadline = time.monotonic() + within
     while lock_held(data_dir) and time.monotonic() < deadline:
         time.sleep(0.05)
     _tidy(data_dir)
-    return pid
+    return Stopped(pid, 0)
 
 
 def _tidy(data_dir: Path) -> None:

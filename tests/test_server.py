@@ -323,6 +323,9 @@ def test_turned_off_nothing_is_started_or_asked(data_dir: Path, tmp_path: Path):
     said = backoffice("server", env=OFF, cwd=tmp_path)
     assert "turned off here" in said.stdout and said.returncode == 0
     assert backoffice("server", "start", env=OFF, cwd=tmp_path).returncode == 1
+    odd = backoffice("server", env={"BACKOFFICE_SERVER": "bogus", "BACKOFFICE_SERVER_IDLE": "abc"}, cwd=tmp_path)
+    assert "BACKOFFICE_SERVER='bogus' is neither on nor off" in odd.stdout
+    assert "BACKOFFICE_SERVER_IDLE='abc' is not a number of seconds" in odd.stdout
 
 
 def test_an_ordinary_command_starts_a_server_for_the_next(data_dir: Path, tmp_path: Path):
@@ -344,7 +347,9 @@ def test_an_ordinary_command_starts_a_server_for_the_next(data_dir: Path, tmp_pa
 
 def test_a_server_with_nothing_to_do_stops_by_itself(data_dir: Path, tmp_path: Path):
     assert backoffice("demo", env=OFF, cwd=tmp_path).returncode == 0
-    assert backoffice("server", "start", env={**ON, "BACKOFFICE_SERVER_IDLE": "1"}, cwd=tmp_path).returncode == 0
+    assert backoffice("server", "start", env={**ON, "BACKOFFICE_SERVER_IDLE": "2"}, cwd=tmp_path).returncode == 0
+    said = backoffice("server", env=ON, cwd=tmp_path).stdout
+    assert "stops after 2 seconds without a command" in said or "is stopping" in said or "No book server" in said
     deadline = time.monotonic() + 20
     while book_server.lock_held(data_dir) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -373,13 +378,13 @@ def test_callers_arriving_while_the_server_stops_are_answered_the_ordinary_way(s
         env={**os.environ, **ON},
         cwd=tmp_path,
     )
-    time.sleep(1)
+    stopped, _ = stopping.communicate(timeout=30)  # at once: it does not wait for the chat
+    assert "takes no new commands and exits once the 1 it is running end" in stopped
+    assert "is stopping" in backoffice("server", env=ON, cwd=tmp_path).stdout
     asked = backoffice("ask", "find Linda", env=ON, cwd=tmp_path, timeout=60)  # must not wait for the chat
     assert asked.returncode == 0 and "Linda Ortiz" in asked.stdout
     out, _ = chat.communicate(b"quit\n", timeout=60)
     assert chat.returncode == 0 and b"Bye." in out
-    stopped, _ = stopping.communicate(timeout=60)
-    assert "Stopped the book server" in stopped or "still finishing" in stopped
 
 
 def test_a_book_where_no_socket_can_be_made_gets_no_server_and_says_why(data_dir: Path, tmp_path: Path):

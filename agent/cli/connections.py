@@ -393,14 +393,18 @@ def _check_daemon(store: Store) -> dict[str, object]:
 def _check_server(store: Store) -> dict[str, object]:
     from backoffice.agent import server
 
+    problems = "".join(f"; {p}" for p in server.setting_problems())
     if not server.enabled():
         note = f"turned off ({server.ENV}=off): every command starts from nothing"
-        return _row("Book server", False, None, None, note)
+        return _row("Book server", False, None, None, note + problems)
     status = server.ask(store.directory, "status")
     if status is None:
-        return _row("Book server", True, None, None, "not running: the next command starts one (backoffice server)")
+        found = server.phase(store.directory)
+        idle = "not running: the next command starts one (backoffice server)"
+        note = f"{found[1]} (pid {found[0]})" if found else idle
+        return _row("Book server", True, None, None, note + problems)
     note = f"running (pid {status.get('pid')}), {status.get('served', 0)} commands served; keeps commands quick"
-    return _row("Book server", True, True, None, note)
+    return _row("Book server", True, True, None, note + problems)
 
 
 def _procedures(store: Store) -> list[dict[str, object]]:
