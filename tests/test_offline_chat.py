@@ -138,6 +138,21 @@ def test_logging_a_call_links_the_open_lead_and_sets_the_follow_up(cli, data_dir
     assert store.require("leads", "L-1")["status"] == "working"
 
 
+def test_an_id_like_word_in_a_note_never_takes_the_call_from_the_person_named(cli, data_dir: Path):
+    """Found by a new owner: "wants the C3 valve" logged Linda's call on Ray, C-3, unasked."""
+    store = reopen(data_dir)
+    linda = add_contact(store, name="Linda Ortiz", phone="555-201-1111")
+    for name, phone in (("Dana Reyes", "555-201-2222"), ("Ray Gomez", "555-201-3333")):
+        add_contact(store, name=name, phone=phone)
+    store.close()
+    cli("chat", stdin=lines("log a call with Linda Ortiz - wants the C3 valve", "log a call with Linda Ortiz - re c2"))
+    calls = [i for i in records(reopen(data_dir), "interactions") if i["type"] == "phone_call"]
+    assert [i["contact_id"] for i in calls] == [linda["contact_id"]] * 2
+    cli("chat", stdin=lines("log a call with C-2 - left a voicemail"))  # an id written as one is one
+    calls = [i for i in records(reopen(data_dir), "interactions") if i["type"] == "phone_call"]
+    assert calls[-1]["contact_id"] == "C-2"
+
+
 def test_a_call_about_the_kitchen_estimate_lands_on_the_kitchen_lead_and_unsure_asks(cli, data_dir: Path):
     store = reopen(data_dir)
     dana = add_contact(store, name="Dana Reyes", phone="555-201-7788")

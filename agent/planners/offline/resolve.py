@@ -189,6 +189,7 @@ def best(hits: list[Hit], margin: float = 15.0) -> list[Hit]:
 
 # ---------------------------------------------------------------------------- finding mentions
 _ID = re.compile(r"\b(co|c|l|o)-?(\d+)\b")
+LOOSE_ID = 50  # an id written without its hyphen: below every name, title or address signal
 _TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
@@ -213,7 +214,10 @@ def find_mentions(store: Store, text: str, skip: Iterable[str] = ()) -> Mentions
         kind = PREFIX[m.group(1)]
         doc = store.get(TABLE[kind], f"{m.group(1).upper()}-{m.group(2)}")
         if doc:
-            found.add(kind, doc, 1000, "id", [m.group(0)])
+            # "C-3" is an id; "c3" may be one ("log a call with c3") or a part's name in a note ("wants
+            # the C3 valve"): alone it is taken, beside anyone named it gives way
+            written = "-" in m.group(0)
+            found.add(kind, doc, 1000 if written else LOOSE_ID, "id" if written else "loose id", [m.group(0)])
     cleaned = _ID.sub(" ", text)
     words = _TOKEN.findall(cleaned)
     found.words = words
