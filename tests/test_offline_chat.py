@@ -466,3 +466,10 @@ def test_which_jobs_are_open_lists_the_jobs_still_pursued(cli, data_dir: Path, m
     code, screen = cli("chat", stdin=lines("which jobs are open"))
     assert code == 0 and "Open jobs (1)" in screen and "O-2" in screen
     assert "O-1" not in screen and "O-3" not in screen  # won and lost are not open
+
+
+def test_a_question_left_unanswered_is_left_for_later_said_once(cli, data_dir: Path, monkeypatch):
+    demo(data_dir, monkeypatch)
+    code, screen = cli("chat", stdin=lines("send Dana a follow-up about the water softener"))
+    assert code == 0
+    assert screen.count("Left for later as P-1") == 1 and "backoffice approve P-1" in screen

@@ -64,8 +64,7 @@ class ChatApprover:
                 self.console.print("Nothing typed; the message is unchanged.")
                 continue
             self.console.print("Please answer yes or no" + (", or edit to change the text." if editable else "."))
-        self.console.print(f"Left for later as {action.id}: `backoffice approve {action.id}` when you decide.")
-        return Decision("later")
+        return Decision("later")  # the gate says so, once: "Left for later as P-1 …"
 
     def _edit(self) -> str:
         self.console.print("Type the new message. Finish with a line holding only a dot (.)")

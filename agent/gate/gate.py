@@ -167,7 +167,8 @@ class Gate:
                 action = self.pending.revise(action.id, args, preview)
                 continue
             break
-        return Outcome("pending", f"Left for later as {action.id}: {action.title}.", action=action)
+        later = f"Left for later as {action.id}: {action.title}. `backoffice approve {action.id}` when you decide."
+        return Outcome("pending", later, action=action)
 
     def _auto_send_allows(self, tool: Tool, args: dict[str, Any]) -> bool:
         """Auto-send: the owner's explicit setting, follow-up emails on an open lead or job only."""
