@@ -297,7 +297,8 @@ def _check_gmail(store: Store) -> dict[str, object]:
 
     state = gmail_account.load_state(store.directory)
     if not gmail_account.connected(store.directory):
-        return _row("Gmail", False, None, None, "not connected: messages wait in data/outbox")
+        outbox = store.directory / "outbox"
+        return _row("Gmail", False, None, None, f"not connected: approved messages wait in {outbox}")
     try:
         address = gmail_api.Gmail(store.directory, store.services.gmail_http).profile().get("emailAddress")
     except BackofficeError as exc:
