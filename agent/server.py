@@ -379,7 +379,9 @@ def _outcome(server: socket.socket, lifeline: socket.socket) -> dict[str, Any] |
     return None
 
 
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH, signal.SIGCONT)
+# passed on to the child (Windows has not all of them: there the server is off, but this module loads)
+_PASSED_ON = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGWINCH", "SIGCONT")
+FORWARDED = tuple(getattr(signal, name) for name in _PASSED_ON if hasattr(signal, name))
 
 
 def _streams_open() -> bool:

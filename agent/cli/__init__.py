@@ -428,10 +428,12 @@ def finish(code: int | str | None) -> int | str | None:
 def _served(argv: list[str]) -> tuple[int | None, Path | None]:
     """The exit status of the command run by the book server, or None; and the book a server
     could be started for afterwards (None when there is no book or the server is off)."""
+    word = _command_word(argv)
+    if word not in COMMANDS:  # --help, --version, a usage error: nothing to serve, nothing more imported
+        return None, None
     from backoffice.agent import server
 
-    word = _command_word(argv)
-    if word not in COMMANDS or not server.servable(word) or not server.enabled():
+    if not server.servable(word) or not server.enabled():
         return None, None
     explicit: str | None = None
     hoisted = _hoisted(argv, word)
