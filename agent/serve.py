@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import selectors
 import signal
 import socket
 import struct
@@ -44,6 +45,7 @@ class Server:
         self.started = 0.0
         self.log: Any = None
         self.lock = -1
+        self.selector: Any = None
 
     def main(self) -> int:
         import fcntl
@@ -108,7 +110,6 @@ class Server:
             os.pwrite(self.lock, f"{os.getpid()} {state}\n".encode(), 0)
 
     def loop(self, listener: socket.socket, close_listener: Any) -> None:
-        import selectors
         import time
 
         wake_r, wake_w = os.pipe()
@@ -127,6 +128,7 @@ class Server:
         selector = selectors.DefaultSelector()
         selector.register(listener, selectors.EVENT_READ, "listener")
         selector.register(wake_r, selectors.EVENT_READ, "wake")
+        self.selector = selector
         last = time.monotonic()
         listening = True
         try:
@@ -152,6 +154,8 @@ class Server:
                         with contextlib.suppress(BlockingIOError):
                             while os.read(wake_r, 512):
                                 pass
+                    elif isinstance(key.data, int):
+                        self.caller_gone(key.data)
                     elif listening:
                         with contextlib.suppress(BlockingIOError, InterruptedError):
                             conn, _ = listener.accept()
@@ -225,6 +229,8 @@ class Server:
             conn.settimeout(None)
             send(conn, {"pid": pid})
             self.children[pid] = (conn, started_r, time.monotonic())
+            if self.selector is not None:  # its caller's end closing means the caller is gone
+                self.selector.register(conn, selectors.EVENT_READ, pid)
             self.served += 1
             self.log.info("pid %d: %s (at %s)", pid, " ".join(message["argv"])[:200], time.strftime("%H:%M:%S"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -246,6 +252,9 @@ class Server:
             conn, started_r, began_at = self.children.pop(pid, (None, -1, 0.0))
             if conn is None:
                 continue
+            if self.selector is not None:
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(conn)
             seconds = time.monotonic() - began_at
             began = b""
             with contextlib.suppress(OSError):
@@ -273,6 +282,29 @@ class Server:
             with contextlib.suppress(OSError):
                 send(conn, reply)
             conn.close()
+
+    def caller_gone(self, pid: int) -> None:
+        """A caller's connection became readable: it says nothing more, so it is closed: the caller
+        is gone. Its child hangs up (it would by the lifeline too, unless it is stopped by Ctrl-Z:
+        then it is woken to do so)."""
+        entry = self.children.get(pid)
+        if entry is None:
+            return
+        try:
+            gone = entry[0].recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return
+        except OSError:
+            gone = True
+        if not gone:
+            return
+        assert self.selector is not None
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(entry[0])
+        self.log.info("pid %d: its caller is gone; hanging it up", pid)
+        for signum in (signal.SIGHUP, signal.SIGCONT):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signum)
 
 
 def _same_user(conn: socket.socket) -> bool:

@@ -106,7 +106,7 @@ def setting_problems() -> list[str]:
 def duration(seconds: float) -> str:
     if seconds >= 120:
         return f"{seconds / 60:.0f} minutes"
-    return f"{seconds:.0f} second{'' if round(seconds) == 1 else 's'}"
+    return f"{seconds:g} second{'' if seconds == 1 else 's'}"
 
 
 def phase(data_dir: Path) -> tuple[int, str] | None:
@@ -493,6 +493,7 @@ def ask(data_dir: Path, op: str, timeout: float = 5.0) -> dict[str, Any] | None:
 class Stopped(NamedTuple):
     pid: int | None  # None: no server was running
     running: int  # commands it is still finishing (a chat left open); it exits after the last
+    finishing: bool = False  # it was already stopping, finishing commands of unknown number
 
 
 def stop(data_dir: Path, within: float = 10.0) -> Stopped:
@@ -506,6 +507,8 @@ def stop(data_dir: Path, within: float = 10.0) -> Stopped:
     running = int(answer.get("running", 0)) if answer else 0
     if pid is None and (found := phase(data_dir)) is not None:  # starting (not listening yet) or stopping
         pid = found[0]
+        if found[1] == "stopping":
+            return Stopped(pid, 0, finishing=True)
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
     if running:

@@ -151,6 +151,10 @@ def test_an_id_like_word_in_a_note_never_takes_the_call_from_the_person_named(cl
     cli("chat", stdin=lines("log a call with C-2 - left a voicemail"))  # an id written as one is one
     calls = [i for i in records(reopen(data_dir), "interactions") if i["type"] == "phone_call"]
     assert calls[-1]["contact_id"] == "C-2"
+    # a written id of someone else beside the person named: asked, never decided unasked
+    code, screen = cli("chat", stdin=lines("log a call with Linda Ortiz - wants the C-3 valve"))
+    assert "Who was it with?" in screen
+    assert len([i for i in records(reopen(data_dir), "interactions") if i["type"] == "phone_call"]) == len(calls)
 
 
 def test_a_call_about_the_kitchen_estimate_lands_on_the_kitchen_lead_and_unsure_asks(cli, data_dir: Path):

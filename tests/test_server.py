@@ -37,6 +37,11 @@ def backoffice(*args: str, env: dict[str, str], cwd: Path, input: str = "", time
     return run_cli(*args, cwd=cwd, env=env, input=input, timeout=timeout)
 
 
+def shell(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A shell line (redirections, folders removed under it) run with ``env`` added."""
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+
+
 def status(data_dir: Path) -> dict:
     return book_server.ask(data_dir, "status") or {}
 
@@ -302,9 +307,7 @@ def test_a_caller_in_a_deleted_folder_is_answered_as_the_ordinary_command_is(ser
         gone = tmp_path / "gone"
         gone.mkdir()
         script = f'cd "{gone}" && rmdir "{gone}" && exec "{sys.executable}" -m backoffice export contacts rel.csv'
-        return subprocess.run(
-            ["sh", "-c", script], capture_output=True, text=True, env={**os.environ, **env}, timeout=120
-        )
+        return shell(script, env)
 
     ordinary, answered = from_deleted_folder(OFF), from_deleted_folder(ON)
     assert (answered.returncode, answered.stdout, answered.stderr) == (
@@ -406,3 +409,57 @@ def test_a_book_where_no_socket_can_be_made_gets_no_server_and_says_why(data_dir
     assert not book_server.lock_held(data_dir)  # no server was started behind that command
     told = backoffice("server", env=ON, cwd=tmp_path).stdout
     assert "None can run for this book" in told and "Operation not permitted" in told
+
+
+def test_a_caller_killed_while_suspended_leaves_no_stopped_command_behind(served: Path, tmp_path: Path):
+    proc, _ = chat_until(b"find Linda\n", b"Linda Ortiz", ON, tmp_path)
+    proc.send_signal(signal.SIGTSTP)  # Ctrl-Z: the caller stops, and stops its command
+    time.sleep(0.5)
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while int(status(served).get("running", 1)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert int(status(served)["running"]) == 0
+    assert "its caller is gone" in (served / "logs" / "server.log").read_text()
+
+
+def test_odd_places_to_write_and_run_from_are_answered_as_the_ordinary_command_is(served: Path, tmp_path: Path):
+    python = f'"{sys.executable}" -m backoffice'
+    gone = tmp_path / "gone"
+    for script in (
+        f"exec {python} digest > /dev/full",  # a device that takes nothing: an error, never a traceback
+        f'mkdir -p "{gone}" && cd "{gone}" && rmdir "{gone}" && exec {python} --data-dir book2 digest',
+    ):
+        ordinary, answered = shell(script, OFF), shell(script, ON)
+        assert "Traceback" not in answered.stderr, answered.stderr
+        assert (answered.returncode, answered.stdout, answered.stderr) == (
+            ordinary.returncode,
+            ordinary.stdout,
+            ordinary.stderr,
+        ), script
+
+
+def test_stop_twice_and_start_while_starting_say_what_is_happening(served: Path, tmp_path: Path):
+    chat, _ = chat_until(b"find Linda\n", b"Linda Ortiz", ON, tmp_path)
+    first = backoffice("server", "stop", env=ON, cwd=tmp_path, timeout=30)
+    began = time.monotonic()
+    second = backoffice("server", "stop", env=ON, cwd=tmp_path, timeout=30)
+    assert time.monotonic() - began < 8  # no waiting for the open chat
+    assert "takes no new commands" in first.stdout and "already stopping" in second.stdout
+    chat.communicate(b"quit\n", timeout=60)
+    deadline = time.monotonic() + 20
+    while book_server.lock_held(served) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-m", "backoffice", "server", "start"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **ON},
+            cwd=tmp_path,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    said = [p.communicate(timeout=120)[0] for p in starts]
+    assert all("is running (pid " in s and "pid None" not in s for s in said), said

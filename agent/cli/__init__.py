@@ -413,11 +413,14 @@ def _standard_streams() -> bool:
 
 def finish(code: int | str | None) -> int | str | None:
     """Output flushed, and a quiet end when the reader of the output went away."""
+    failed = False
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         code = PIPE_CLOSED
-    if code == PIPE_CLOSED:
+    except OSError:  # a full disk or a device refusing more (>/dev/full): the command has said so
+        failed, code = True, code or 1
+    if code == PIPE_CLOSED or failed:
         # As Python's signal docs advise for SIGPIPE: whatever is still buffered goes to devnull, so
         # the flush at exit raises nothing and prints no traceback.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -445,7 +448,7 @@ def _served(argv: list[str]) -> tuple[int | None, Path | None]:
             explicit = token.partition("=")[2]
     try:
         where = locate(explicit)
-    except ConfigError:
+    except (ConfigError, OSError):  # e.g. a relative folder from a folder deleted meanwhile: said by the command
         return None, None
     if not where.exists:
         return None, where.path  # a command that makes the book (demo, a first chat) starts one after

@@ -47,7 +47,7 @@ def server(args: argparse.Namespace, store: Store, console: Console) -> int:
         console,
         {"running": True, "enabled": book_server.enabled(), "current": not older, **status},
         f"The book server for {where} is running (pid {status.get('pid')}, since {since}): "
-        f"{status.get('served', 0)} commands served, {status.get('running', 0)} running now. It stops after "
+        f"{_commands(int(status.get('served', 0)))} served, {status.get('running', 0)} running now. It stops after "
         f"{book_server.duration(float(status.get('idle', 0)))} without a command; `backoffice server stop` stops it "
         f"now.{note}",
     )
@@ -58,6 +58,13 @@ def _stop(args: argparse.Namespace, where: Path, console: Console) -> int:
     stopped = book_server.stop(where)
     if stopped.pid is None:
         _say(args, console, {"running": False}, f"No book server is running for {where}.")
+    elif stopped.finishing:
+        _say(
+            args,
+            console,
+            {"running": True, "stopping": stopped.pid},
+            f"The book server (pid {stopped.pid}) is already stopping: it exits once the commands it runs have ended.",
+        )
     elif stopped.running:
         _say(
             args,
@@ -108,18 +115,21 @@ def _start(args: argparse.Namespace, book: Path, console: Console) -> int:
     if book_server.ask(book, "status") is None and found is None:
         (book / book_server.UNUSABLE).unlink(missing_ok=True)  # asked for: try again
         book_server.start_in_background(book)
-        deadline = time.monotonic() + READY_WITHIN
-        while book_server.ask(book, "status") is None:
-            if time.monotonic() > deadline or (book / book_server.UNUSABLE).exists():
-                log = book / "logs" / book_server.LOG
-                console.print(f"The book server did not come up within {READY_WITHIN:.0f} s; see {log}.")
-                return 1
-            time.sleep(0.1)
-    status = book_server.ask(book, "status") or {}
+    deadline = time.monotonic() + READY_WITHIN  # one we started, or one already starting
+    while (status := book_server.ask(book, "status")) is None:
+        if time.monotonic() > deadline or (book / book_server.UNUSABLE).exists():
+            log = book / "logs" / book_server.LOG
+            console.print(f"The book server did not come up within {READY_WITHIN:.0f} s; see {log}.")
+            return 1
+        time.sleep(0.1)
     _say(
         args, console, {"running": True, **status}, f"The book server for {book} is running (pid {status.get('pid')})."
     )
     return 0
+
+
+def _commands(n: int) -> str:
+    return f"{n} command{'' if n == 1 else 's'}"
 
 
 def _say(args: argparse.Namespace, console: Console, data: Mapping[str, object], text: str) -> None:

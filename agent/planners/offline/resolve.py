@@ -222,10 +222,23 @@ def find_mentions(store: Store, text: str, skip: Iterable[str] = ()) -> Mentions
     words = _TOKEN.findall(cleaned)
     found.words = words
     _people(store, found, words, ignore)
+    _id_beside_another_name(found)
     _places(store, found, words, ignore)
     _titles(store, found, words, ignore)
     _companies(store, found, words, ignore)
     return found
+
+
+def _id_beside_another_name(found: Mentions) -> None:
+    """A contact's id and another person's full name in one message ("log a call with Linda Ortiz -
+    wants the C-3 valve"): neither wins unasked. The id comes down to a name's weight, so the two
+    tie and the owner is asked which one."""
+    contacts = found.hits["contact"]
+    ids = [h for h in contacts.values() if h.via == "id"]
+    named = {h.id for h in contacts.values() if h.via == "name" and h.score >= 100}
+    if ids and named - {h.id for h in ids}:
+        for hit in ids:
+            contacts[hit.id] = Hit(hit.kind, hit.doc, 100.0, hit.via, hit.words)
 
 
 def _name_words(doc: Doc) -> tuple[str, str]:
