@@ -407,17 +407,23 @@ def served_figures(spec: Spec, since: int) -> tuple[float, float] | None:
     """The CPU seconds and peak MiB of the child that ran the command, from the server's log; None
     when the server did not run it (then the caller ran it itself, and the row would be a lie)."""
     assert spec.data_dir is not None
-    try:
-        with (spec.data_dir / "logs" / "server.log").open("rb") as handle:
-            handle.seek(since)
-            added = handle.read().decode("utf-8", "replace")
-    except OSError:
-        return None
-    found = SERVER_LINE.findall(added)
-    if not found:
-        return None
-    cpu, peak = found[-1]
-    return float(cpu), float(peak)
+    # the caller leaves on its child's own word (the lifeline), which can be a moment before the
+    # server has reaped the child and logged it: wait for the line a little
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with (spec.data_dir / "logs" / "server.log").open("rb") as handle:
+                handle.seek(since)
+                added = handle.read().decode("utf-8", "replace")
+        except OSError:
+            added = ""
+        found = SERVER_LINE.findall(added)
+        if found:
+            cpu, peak = found[-1]
+            return float(cpu), float(peak)
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.02)
 
 
 def _indent(title: str, text: str) -> str:
