@@ -46,6 +46,7 @@ class Server:
         self.log: Any = None
         self.lock = -1
         self.selector: Any = None
+        self.orphans: dict[int, float] = {}  # pid -> when to hang it up, its caller being gone
 
     def main(self) -> int:
         import fcntl
@@ -134,6 +135,7 @@ class Server:
         try:
             while True:
                 self.reap()
+                self.hang_up_orphans()
                 if self.children:
                     last = time.monotonic()
                 elif time.monotonic() - last > self.idle:
@@ -149,7 +151,7 @@ class Server:
                 if stopping and not self.children:
                     return
                 wait = max(0.05, self.idle - (time.monotonic() - last))
-                for key, _ in selector.select(timeout=min(5.0, wait)):
+                for key, _ in selector.select(timeout=min(0.25 if self.orphans else 5.0, wait)):
                     if key.data == "wake":
                         with contextlib.suppress(BlockingIOError):
                             while os.read(wake_r, 512):
@@ -274,7 +276,11 @@ class Server:
             self.log.info(
                 "pid %d: %s in %.3f s, %.3f s CPU, peak %d MiB",
                 pid,
-                reply.get("exit", reply),
+                f"exit={reply['exit']}"
+                if "exit" in reply
+                else f"signal={reply['signal']}"
+                if "signal" in reply
+                else "not-started",
                 seconds,
                 reply["cpu"],
                 usage.ru_maxrss // 1024,
@@ -285,8 +291,11 @@ class Server:
 
     def caller_gone(self, pid: int) -> None:
         """A caller's connection became readable: it says nothing more, so it is closed: the caller
-        is gone. Its child hangs up (it would by the lifeline too, unless it is stopped by Ctrl-Z:
-        then it is woken to do so)."""
+        is gone. A caller leaves as soon as its child has said its exit status, so a child still
+        there a moment later lost its caller (killed): it is hung up then (and woken, should it be
+        stopped by Ctrl-Z, which the lifeline alone cannot undo)."""
+        import time
+
         entry = self.children.get(pid)
         if entry is None:
             return
@@ -301,10 +310,20 @@ class Server:
         assert self.selector is not None
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(entry[0])
-        self.log.info("pid %d: its caller is gone; hanging it up", pid)
-        for signum in (signal.SIGHUP, signal.SIGCONT):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signum)
+        self.orphans[pid] = time.monotonic() + ORPHAN_GRACE
+
+    def hang_up_orphans(self) -> None:
+        import time
+
+        for pid, when in list(self.orphans.items()):
+            if pid not in self.children:
+                del self.orphans[pid]
+            elif time.monotonic() >= when:
+                del self.orphans[pid]
+                self.log.info("pid %d: its caller is gone; hanging it up", pid)
+                for signum in (signal.SIGHUP, signal.SIGCONT):
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signum)
 
 
 def _same_user(conn: socket.socket) -> bool:
@@ -371,6 +390,7 @@ def _child(message: dict[str, Any], fds: list[int], started: int, conn: socket.s
 
 
 _ENDING = threading.Event()
+ORPHAN_GRACE = 1.0  # seconds a child may take to exit after its caller left before it is hung up
 
 
 def _watch(caller: socket.socket) -> None:
